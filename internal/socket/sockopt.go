@@ -1,0 +1,46 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package socket
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func boolint(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// SetNoDelay turns Nagle's algorithm off (true) or on.
+func SetNoDelay(fd int, on bool) error {
+	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolint(on)))
+}
+
+// SetRecvBuffer sets SO_RCVBUF.
+func SetRecvBuffer(fd, n int) error {
+	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n))
+}
+
+// SetSendBuffer sets SO_SNDBUF.
+func SetSendBuffer(fd, n int) error {
+	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, n))
+}
+
+// SetKeepAlive enables TCP keep-alive probes after d of silence and every
+// d thereafter (rounded up to whole seconds), where the system lets a
+// socket choose; d <= 0 disables keep-alive.
+func SetKeepAlive(fd int, d time.Duration) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(d > 0)); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if d <= 0 {
+		return nil
+	}
+	secs := int((d + time.Second - 1) / time.Second)
+	return os.NewSyscallError("setsockopt", setKeepAlivePeriod(fd, secs))
+}

@@ -1,0 +1,12 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+
+package reactor
+
+import "errors"
+
+// setAffinity is unavailable: macOS has no thread pinning, and the BSDs'
+// cpuset calls are not wrapped by golang.org/x/sys. New refuses a CPU, so
+// this is never reached.
+func setAffinity(int) error { return errors.New("reactor: CPU affinity is supported on Linux only") }
+
+const affinitySupported = false

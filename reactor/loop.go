@@ -1,0 +1,273 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package reactor
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/mill-io/mill/netpoll"
+)
+
+// ErrClosed is returned by Submit once the loop has stopped, and by Run on
+// a loop that was stopped or closed before it ran.
+var ErrClosed = errors.New("reactor: loop closed")
+
+// DefaultTaskBatch is how many submitted tasks a loop runs per iteration
+// when Config.TaskBatch is zero.
+const DefaultTaskBatch = 256
+
+// Config configures a Loop. The zero value is a loop locked to no thread
+// and pinned to no CPU; mill turns thread locking on by default.
+type Config struct {
+	// LockOSThread locks the loop goroutine to its OS thread while it runs.
+	LockOSThread bool
+	// CPU pins the loop's thread to this CPU (Linux only; implies
+	// LockOSThread). Negative means no pinning. Leave it at -1 or use
+	// NoCPU; zero pins to CPU 0.
+	CPU int
+	// TaskBatch bounds how many submitted tasks run between two polls,
+	// so that a flood of tasks cannot starve I/O. Zero means
+	// DefaultTaskBatch.
+	TaskBatch int
+}
+
+// NoCPU is the Config.CPU value that pins nothing.
+const NoCPU = -1
+
+const (
+	stateNew int32 = iota
+	stateRunning
+	stateStopping
+	stateDone
+)
+
+type slot struct {
+	h   Handler
+	gen uint32
+}
+
+// Loop is one event loop. Create it with New, run it with Run on the
+// goroutine that is to become the loop goroutine, stop it with Stop.
+type Loop struct {
+	poller  *netpoll.Poller
+	cfg     Config
+	state   atomic.Int32
+	done    chan struct{}
+	tasks   taskQueue
+	slots   []slot // by fd
+	nfds    int
+	lastGen uint32
+	timers  timerHeap
+}
+
+// New creates a loop and its poller.
+func New(cfg Config) (*Loop, error) {
+	if cfg.CPU >= 0 && !affinitySupported {
+		return nil, fmt.Errorf("reactor: cannot pin to CPU %d: %w", cfg.CPU, setAffinity(cfg.CPU))
+	}
+	if cfg.TaskBatch <= 0 {
+		cfg.TaskBatch = DefaultTaskBatch
+	}
+	p, err := netpoll.New()
+	if err != nil {
+		return nil, err
+	}
+	return &Loop{poller: p, cfg: cfg, done: make(chan struct{})}, nil
+}
+
+// Run runs the loop on the calling goroutine until Stop is called and
+// every task submitted before that has run. It then closes the poller and
+// the Done channel. Descriptors still registered when Run returns are not
+// closed: their owners close them before stopping the loop. Run returns
+// ErrClosed if the loop was already stopped or closed, and a wrapped
+// system-call error if polling fails.
+func (l *Loop) Run() (err error) {
+	if !l.state.CompareAndSwap(stateNew, stateRunning) {
+		return ErrClosed
+	}
+	defer l.finish()
+	if l.cfg.LockOSThread || l.cfg.CPU >= 0 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	if l.cfg.CPU >= 0 {
+		if err := setAffinity(l.cfg.CPU); err != nil {
+			return err
+		}
+	}
+	for l.state.Load() == stateRunning || !l.tasks.empty() {
+		l.tasks.run(l.cfg.TaskBatch)
+		timeout := l.timeout()
+		if timeout != 0 {
+			l.poller.Arm()
+			if !l.tasks.empty() || l.state.Load() != stateRunning {
+				timeout = 0
+			}
+		}
+		n, err := l.poller.Wait(timeout)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			ev := l.poller.Event(i)
+			if ev.Fd < len(l.slots) {
+				if s := l.slots[ev.Fd]; s.h != nil && s.gen == ev.Gen {
+					s.h.HandleEvent(ev.Fd, ev.Flags)
+				}
+			}
+		}
+		if len(l.timers) > 0 {
+			l.fireTimers()
+		}
+	}
+	return nil
+}
+
+func (l *Loop) finish() {
+	// Refuse new tasks, then run whatever was accepted before.
+	l.tasks.close()
+	for !l.tasks.empty() {
+		l.tasks.run(l.cfg.TaskBatch)
+	}
+	l.state.Store(stateDone)
+	l.poller.Close()
+	close(l.done)
+}
+
+// Stop asks the loop to return from Run after running the tasks already
+// submitted. Any goroutine may call it, any number of times. On a loop
+// that never ran, Stop releases the poller at once.
+func (l *Loop) Stop() {
+	if l.state.CompareAndSwap(stateNew, stateDone) {
+		l.tasks.close()
+		l.poller.Close()
+		close(l.done)
+		return
+	}
+	if l.state.CompareAndSwap(stateRunning, stateStopping) {
+		l.poller.Wake()
+	}
+}
+
+// Done is closed when Run has returned, or when Stop closed a loop that
+// never ran.
+func (l *Loop) Done() <-chan struct{} { return l.done }
+
+// Submit queues fn to run on the loop goroutine, in submission order with
+// respect to other Submit calls from the same goroutine. Any goroutine may
+// call it. It returns ErrClosed, and fn never runs, once the loop has
+// finished; a task accepted before that is guaranteed to run.
+func (l *Loop) Submit(fn func()) error {
+	if !l.tasks.push(fn) {
+		return ErrClosed
+	}
+	return l.poller.Wake()
+}
+
+// Register starts watching fd and dispatching its events to h. The
+// registration gets a new generation, so events left over from an earlier
+// registration of the same fd number are dropped. Loop goroutine only.
+func (l *Loop) Register(fd int, h Handler, in netpoll.Interest) error {
+	if fd < 0 {
+		return fmt.Errorf("reactor: invalid fd %d", fd)
+	}
+	if fd < len(l.slots) && l.slots[fd].h != nil {
+		return fmt.Errorf("reactor: fd %d already registered", fd)
+	}
+	l.lastGen++
+	if l.lastGen == ^uint32(0) { // reserved by the poller for its wake-up
+		l.lastGen = 1
+	}
+	if err := l.poller.Add(fd, l.lastGen, in); err != nil {
+		return err
+	}
+	for fd >= len(l.slots) {
+		l.slots = append(l.slots, slot{})
+	}
+	l.slots[fd] = slot{h: h, gen: l.lastGen}
+	l.nfds++
+	return nil
+}
+
+// SetInterest changes what fd is watched for. Loop goroutine only.
+func (l *Loop) SetInterest(fd int, in netpoll.Interest) error {
+	if fd >= len(l.slots) || l.slots[fd].h == nil {
+		return fmt.Errorf("reactor: fd %d not registered", fd)
+	}
+	return l.poller.Modify(fd, l.slots[fd].gen, in)
+}
+
+// Unregister stops watching fd; no further event reaches its handler,
+// including events already returned by the current poll. Call it before
+// closing fd. Loop goroutine only.
+func (l *Loop) Unregister(fd int) error {
+	if fd >= len(l.slots) || l.slots[fd].h == nil {
+		return fmt.Errorf("reactor: fd %d not registered", fd)
+	}
+	l.slots[fd] = slot{}
+	l.nfds--
+	return l.poller.Delete(fd)
+}
+
+// Registered reports how many descriptors are registered. Loop goroutine
+// only.
+func (l *Loop) Registered() int { return l.nfds }
+
+// Each calls fn for every registered descriptor, in fd order, until fn
+// returns false. fn may unregister the descriptor it is given. Loop
+// goroutine only.
+func (l *Loop) Each(fn func(fd int, h Handler) bool) {
+	for fd := 0; fd < len(l.slots); fd++ {
+		if h := l.slots[fd].h; h != nil && !fn(fd, h) {
+			return
+		}
+	}
+}
+
+// AfterFunc schedules fn to run on the loop goroutine once d has elapsed
+// (at the first poll wake-up after the deadline: accuracy is about a
+// millisecond). Loop goroutine only.
+func (l *Loop) AfterFunc(d time.Duration, fn func()) *Timer {
+	t := &Timer{when: time.Now().Add(d), fn: fn}
+	l.timers.push(t)
+	return t
+}
+
+// StopTimer cancels t; it reports whether t was still pending. Loop
+// goroutine only.
+func (l *Loop) StopTimer(t *Timer) bool {
+	if t == nil || t.index < 0 {
+		return false
+	}
+	l.timers.remove(t.index)
+	return true
+}
+
+// timeout is how long the next poll may block: until the earliest timer,
+// or forever (-1) when there is none.
+func (l *Loop) timeout() time.Duration {
+	if !l.tasks.empty() {
+		return 0
+	}
+	if len(l.timers) == 0 {
+		return -1
+	}
+	d := time.Until(l.timers[0].when)
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+func (l *Loop) fireTimers() {
+	now := time.Now()
+	for len(l.timers) > 0 && !l.timers[0].when.After(now) {
+		t := l.timers[0]
+		l.timers.remove(0)
+		t.fn()
+	}
+}
