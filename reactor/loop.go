@@ -39,8 +39,7 @@ type Config struct {
 const NoCPU = -1
 
 const (
-	stateNew int32 = iota
-	stateRunning
+	stateRunning int32 = iota // also the state of a loop not yet run
 	stateStopping
 	stateDone
 )
@@ -55,6 +54,7 @@ type slot struct {
 type Loop struct {
 	poller  *netpoll.Poller
 	cfg     Config
+	started atomic.Bool // Run or Close was called
 	state   atomic.Int32
 	done    chan struct{}
 	tasks   taskQueue
@@ -80,13 +80,14 @@ func New(cfg Config) (*Loop, error) {
 }
 
 // Run runs the loop on the calling goroutine until Stop is called and
-// every task submitted before that has run. It then closes the poller and
-// the Done channel. Descriptors still registered when Run returns are not
-// closed: their owners close them before stopping the loop. Run returns
-// ErrClosed if the loop was already stopped or closed, and a wrapped
-// system-call error if polling fails.
+// every task submitted before that has run (a loop stopped before Run
+// starts still runs its queued tasks, then returns). It then closes the
+// poller and the Done channel. Descriptors still registered when Run
+// returns are not closed: their owners close them before stopping the
+// loop. Run returns ErrClosed if Run or Close was called before, and a
+// wrapped system-call error if polling fails.
 func (l *Loop) Run() (err error) {
-	if !l.state.CompareAndSwap(stateNew, stateRunning) {
+	if l.started.Swap(true) {
 		return ErrClosed
 	}
 	defer l.finish()
@@ -139,22 +140,28 @@ func (l *Loop) finish() {
 }
 
 // Stop asks the loop to return from Run after running the tasks already
-// submitted. Any goroutine may call it, any number of times. On a loop
-// that never ran, Stop releases the poller at once.
+// submitted. Any goroutine may call it, any number of times, before or
+// after Run starts.
 func (l *Loop) Stop() {
-	if l.state.CompareAndSwap(stateNew, stateDone) {
-		l.tasks.close()
-		l.poller.Close()
-		close(l.done)
-		return
-	}
 	if l.state.CompareAndSwap(stateRunning, stateStopping) {
 		l.poller.Wake()
 	}
 }
 
-// Done is closed when Run has returned, or when Stop closed a loop that
-// never ran.
+// Close releases a loop that will never run: it refuses further tasks,
+// runs those already queued on the calling goroutine, and closes the
+// poller. It returns ErrClosed if Run or Close was called before; stop a
+// running loop with Stop.
+func (l *Loop) Close() error {
+	if l.started.Swap(true) {
+		return ErrClosed
+	}
+	l.finish()
+	return nil
+}
+
+// Done is closed when Run has returned, or when Close released a loop
+// that never ran.
 func (l *Loop) Done() <-chan struct{} { return l.done }
 
 // Submit queues fn to run on the loop goroutine, in submission order with
