@@ -1,0 +1,89 @@
+package mill
+
+import "net"
+
+// AsyncCallback reports the outcome of an asynchronous write: err is nil
+// once all its bytes were handed to the kernel, otherwise the reason they
+// were not (ErrClosed when the connection went away first). It runs on
+// the connection's event loop and must not block.
+type AsyncCallback func(c Conn, err error)
+
+// Conn is one connection. Its methods fall into three groups:
+//
+//   - Loop-only: Peek, Next, Discard, Read, InboundBuffered, Write,
+//     Writev, Flush, OutboundBuffered, Context and SetContext may only be
+//     called on the connection's event loop, that is, inside a Handler
+//     callback for this connection, or inside an AsyncCallback or other
+//     code the loop runs for it.
+//   - Any goroutine: AsyncWrite, AsyncWritev, Close, LocalAddr,
+//     RemoteAddr and Fd.
+//   - Slices returned by Peek and Next alias mill's buffers. They stay
+//     valid until the callback that obtained them returns; copy what you
+//     keep longer. Do not write to them.
+//
+// A Conn stays a safe handle after it closes: loop-only methods return
+// ErrClosed, asynchronous writes report ErrClosed to their callback, and
+// nothing ever reaches another connection that reuses the descriptor.
+type Conn interface {
+	// LocalAddr is the address the connection was accepted on.
+	LocalAddr() net.Addr
+	// RemoteAddr is the peer's address.
+	RemoteAddr() net.Addr
+	// Fd is the socket descriptor, for socket options. Do not read,
+	// write or close it; it may belong to another connection once this
+	// one has closed.
+	Fd() int
+
+	// Context returns what SetContext stored. Loop-only.
+	Context() any
+	// SetContext stores per-connection state. Loop-only.
+	SetContext(ctx any)
+
+	// Peek returns the next n buffered input bytes without consuming
+	// them; n < 0 means all of them. If fewer than n are buffered it
+	// returns those and io.ErrShortBuffer. Loop-only.
+	Peek(n int) ([]byte, error)
+	// Next is Peek that also consumes what it returns. Loop-only.
+	Next(n int) ([]byte, error)
+	// Discard drops up to n buffered input bytes (n < 0: all) and
+	// returns how many it dropped. Loop-only.
+	Discard(n int) (int, error)
+	// Read copies buffered input into p like a bytes.Reader: it never
+	// waits for the socket and returns io.EOF when nothing is buffered.
+	// Loop-only.
+	Read(p []byte) (int, error)
+	// InboundBuffered is how many input bytes are buffered. Loop-only.
+	InboundBuffered() int
+
+	// Write writes p at once; what the socket does not take is queued
+	// (copied) and sent when the socket is writable. It returns len(p)
+	// unless the connection is closed or broken; after a write error the
+	// connection closes once the current callback returns. Loop-only.
+	Write(p []byte) (int, error)
+	// Writev is Write for several buffers, sent with one writev call.
+	// Loop-only.
+	Writev(bs [][]byte) (int, error)
+	// Flush tries to send queued output now. Loop-only.
+	Flush() error
+	// OutboundBuffered is how many output bytes are queued. Loop-only.
+	OutboundBuffered() int
+
+	// AsyncWrite writes p on the connection's loop. Any goroutine. cb,
+	// if not nil, runs exactly once on the loop: with nil when all of p
+	// was handed to the kernel, or with the error that stopped it. If the
+	// loop has already stopped, cb runs before AsyncWrite returns, on the
+	// calling goroutine, and AsyncWrite returns ErrClosed. p must not be
+	// modified until cb runs. Writes from one goroutine to one connection
+	// keep their order.
+	AsyncWrite(p []byte, cb AsyncCallback) error
+	// AsyncWritev is AsyncWrite for several buffers. Any goroutine.
+	AsyncWritev(bs [][]byte, cb AsyncCallback) error
+
+	// Close closes the connection after trying to send queued output;
+	// OnClose then runs with a nil error. Any goroutine; the close
+	// happens on the loop once the current callback returns. Closing a
+	// closed connection returns ErrClosed.
+	Close() error
+
+	sealed()
+}

@@ -1,0 +1,241 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/internal/socket"
+	"github.com/mill-io/mill/netpoll"
+)
+
+// writable reports why the conn cannot take output, if it cannot.
+func (c *conn) writable() error {
+	if c.flags&flagClosed != 0 {
+		return ErrClosed
+	}
+	if c.flags&flagCloseAfter != 0 {
+		return c.closeErr
+	}
+	return nil
+}
+
+// Write sends p now, queueing what the socket does not take. Loop
+// goroutine only; p is not retained.
+func (c *conn) Write(p []byte) (int, error) {
+	if err := c.writable(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.queued += uint64(len(p))
+	if c.out.Len() > 0 {
+		c.out.Write(p)
+		return len(p), nil
+	}
+	var n int
+	var err error
+	for {
+		n, err = socket.Write(c.fd, p)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil && err != unix.EAGAIN {
+		err = os.NewSyscallError("write", err)
+		c.fail(err)
+		return 0, err
+	}
+	c.sent += uint64(n)
+	if n < len(p) {
+		c.out.Write(p[n:])
+		c.armWrite()
+	}
+	return len(p), nil
+}
+
+// Writev sends the buffers now with one writev, queueing what the socket
+// does not take. Loop goroutine only; bs is not retained.
+func (c *conn) Writev(bs [][]byte) (int, error) {
+	if err := c.writable(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, b := range bs {
+		total += len(b)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	c.queued += uint64(total)
+	if c.out.Len() > 0 {
+		for _, b := range bs {
+			c.out.Write(b)
+		}
+		return total, nil
+	}
+	var n int
+	var err error
+	for {
+		n, err = c.loop.vec.Writev(c.fd, bs)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil && err != unix.EAGAIN {
+		err = os.NewSyscallError("writev", err)
+		c.fail(err)
+		return 0, err
+	}
+	c.sent += uint64(n)
+	if n < total {
+		for _, b := range bs {
+			if n >= len(b) {
+				n -= len(b)
+				continue
+			}
+			c.out.Write(b[n:])
+			n = 0
+		}
+		c.armWrite()
+	}
+	return total, nil
+}
+
+// Flush tries to send queued output now. Loop goroutine only.
+func (c *conn) Flush() error {
+	if err := c.writable(); err != nil {
+		return err
+	}
+	if err := c.flush(); err != nil {
+		c.fail(err)
+		return err
+	}
+	return nil
+}
+
+// OutboundBuffered is the number of queued output bytes. Loop goroutine
+// only.
+func (c *conn) OutboundBuffered() int { return c.out.Len() }
+
+// flush writes queued output until the socket is full or the queue is
+// empty, runs the callbacks of asynchronous writes that are now done, and
+// arms or disarms write interest to match. Loop goroutine.
+func (c *conn) flush() error {
+	l := c.loop
+	for c.out.Len() > 0 {
+		l.iov[0], l.iov[1] = c.out.Peek(-1)
+		n, err := l.vec.Writev(c.fd, l.iov[:])
+		want := len(l.iov[0]) + len(l.iov[1])
+		l.iov[0], l.iov[1] = nil, nil
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			break
+		}
+		if err != nil {
+			return os.NewSyscallError("writev", err)
+		}
+		c.out.Discard(n)
+		c.sent += uint64(n)
+		if n < want {
+			break
+		}
+	}
+	for len(c.cbs) > 0 && c.cbs[0].seq <= c.sent {
+		cb := c.cbs[0].cb
+		c.cbs[0] = pendingWrite{}
+		c.cbs = c.cbs[1:]
+		c.call(cb, nil)
+	}
+	if len(c.cbs) == 0 {
+		c.cbs = nil
+	}
+	if c.out.Len() == 0 {
+		c.out.Release()
+		c.disarmWrite()
+	} else {
+		c.armWrite()
+	}
+	return nil
+}
+
+func (c *conn) armWrite() {
+	if c.flags&(flagWriteArmed|flagClosed) != 0 {
+		return
+	}
+	if err := c.loop.loop.SetInterest(c.fd, netpoll.Readable|netpoll.Writable); err != nil {
+		c.fail(err)
+		return
+	}
+	c.flags |= flagWriteArmed
+}
+
+func (c *conn) disarmWrite() {
+	if c.flags&flagWriteArmed == 0 || c.flags&flagClosed != 0 {
+		return
+	}
+	if err := c.loop.loop.SetInterest(c.fd, netpoll.Readable); err != nil {
+		c.fail(err)
+		return
+	}
+	c.flags &^= flagWriteArmed
+}
+
+// call runs an asynchronous-write callback as handler code: a failure it
+// causes closes the conn only after it returns. Loop goroutine.
+func (c *conn) call(cb AsyncCallback, err error) {
+	if cb == nil {
+		return
+	}
+	was := c.flags & flagInCallback
+	c.flags |= flagInCallback
+	cb(c, err)
+	c.flags = c.flags&^flagInCallback | was
+}
+
+// AsyncWrite writes p on the connection's loop. Any goroutine.
+func (c *conn) AsyncWrite(p []byte, cb AsyncCallback) error {
+	return c.submitWrite(func() { c.asyncWrite(p, nil, cb) }, cb)
+}
+
+// AsyncWritev writes bs on the connection's loop. Any goroutine.
+func (c *conn) AsyncWritev(bs [][]byte, cb AsyncCallback) error {
+	return c.submitWrite(func() { c.asyncWrite(nil, bs, cb) }, cb)
+}
+
+func (c *conn) submitWrite(task func(), cb AsyncCallback) error {
+	if c.loop.loop.Submit(task) != nil {
+		if cb != nil {
+			cb(c, ErrClosed)
+		}
+		return ErrClosed
+	}
+	return nil
+}
+
+// asyncWrite is the loop side of AsyncWrite and AsyncWritev.
+func (c *conn) asyncWrite(p []byte, bs [][]byte, cb AsyncCallback) {
+	var err error
+	if bs != nil {
+		_, err = c.Writev(bs)
+	} else {
+		_, err = c.Write(p)
+	}
+	switch {
+	case cb == nil:
+	case err != nil:
+		c.call(cb, err)
+	case c.sent >= c.queued:
+		c.call(cb, nil)
+	default:
+		c.cbs = append(c.cbs, pendingWrite{seq: c.queued, cb: cb})
+	}
+	if c.flags&(flagCloseAfter|flagInCallback|flagClosed) == flagCloseAfter {
+		c.closeNow(c.closeErr)
+	}
+}

@@ -1,0 +1,197 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"net"
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/bufferpool"
+	"github.com/mill-io/mill/internal/socket"
+	"github.com/mill-io/mill/netpoll"
+)
+
+// conn is the Conn mill hands to handlers. It is created by the main
+// loop, then owned by its event loop for life and never reused.
+type conn struct {
+	fd       int
+	flags    connFlags
+	closeReq atomic.Bool // Close was called or closing began; any goroutine
+	loop     *eventLoop
+	remote   net.Addr
+	ctx      any
+	closeErr error // why a failed write will close the conn
+
+	// Input. While handler code runs, view is the unread input as one
+	// slice, aliasing either the loop's read buffer or in; settle folds
+	// it back when the code returns.
+	view    []byte
+	viewLen int
+	in      bufferpool.Ring
+
+	// Output: bytes not yet taken by the socket, and the callbacks of
+	// asynchronous writes waiting for their bytes to go.
+	out    bufferpool.Ring
+	queued uint64 // output bytes accepted, ever
+	sent   uint64 // output bytes handed to the kernel, ever
+	cbs    []pendingWrite
+}
+
+type pendingWrite struct {
+	seq uint64 // done once sent reaches it
+	cb  AsyncCallback
+}
+
+func (c *conn) sealed() {}
+
+// LocalAddr is the address the connection was accepted on. Any goroutine.
+func (c *conn) LocalAddr() net.Addr {
+	if a := c.loop.e.local; a != nil {
+		return a
+	}
+	sa, err := unix.Getsockname(c.fd)
+	if err != nil {
+		return nil
+	}
+	return socket.ToAddr(sa)
+}
+
+// RemoteAddr is the peer's address. Any goroutine.
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+// Fd returns the socket descriptor. Any goroutine.
+func (c *conn) Fd() int { return c.fd }
+
+// Context returns the value stored by SetContext. Loop goroutine only.
+func (c *conn) Context() any { return c.ctx }
+
+// SetContext stores per-connection state. Loop goroutine only.
+func (c *conn) SetContext(ctx any) { c.ctx = ctx }
+
+// HandleEvent is the reactor's entry point: flush on writable, read on
+// readable, hang-up or error. Loop goroutine.
+func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
+	if f&netpoll.Out != 0 && c.flags&flagWriteArmed != 0 {
+		if err := c.flush(); err != nil {
+			c.closeNow(err)
+			return
+		}
+		if c.flags&flagCloseAfter != 0 {
+			c.closeNow(c.closeErr)
+			return
+		}
+	}
+	if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.closeReq.Load() {
+		c.read()
+	}
+}
+
+// read takes one read's worth of input and gives it to OnTraffic.
+func (c *conn) read() {
+	l := c.loop
+	c.settle()
+	var n int
+	var err error
+	for {
+		n, err = socket.Read(c.fd, l.readBuf)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case err == unix.EAGAIN:
+		return
+	case err != nil:
+		c.closeNow(os.NewSyscallError("read", err))
+		return
+	case n == 0: // the peer closed its side
+		c.closeNow(nil)
+		return
+	}
+	if c.in.Len() == 0 {
+		c.view = l.readBuf[:n]
+	} else {
+		c.in.Write(l.readBuf[:n])
+		c.view = c.in.Contiguous(-1)
+		c.flags |= flagViewRing
+	}
+	c.viewLen = len(c.view)
+	c.flags |= flagInCallback
+	a := l.h.OnTraffic(c)
+	c.flags &^= flagInCallback
+	c.settle()
+	c.after(a)
+}
+
+// after applies what a callback asked for. Loop goroutine.
+func (c *conn) after(a Action) {
+	switch {
+	case c.flags&flagCloseAfter != 0:
+		c.closeNow(c.closeErr)
+	case a == Close:
+		c.closeNow(nil)
+	}
+	if a == Shutdown {
+		c.loop.e.s.requestShutdown()
+	}
+}
+
+// fail records a broken socket. Inside a callback the close waits until
+// the callback returns; otherwise it happens now. Loop goroutine.
+func (c *conn) fail(err error) {
+	if c.flags&flagInCallback != 0 {
+		if c.flags&flagCloseAfter == 0 {
+			c.flags |= flagCloseAfter
+			c.closeErr = err
+		}
+		return
+	}
+	c.closeNow(err)
+}
+
+// Close closes the connection on its loop. Any goroutine.
+func (c *conn) Close() error {
+	if !c.closeReq.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	if c.loop.loop.Submit(func() { c.closeNow(nil) }) != nil {
+		return ErrClosed // the loop is gone, and closed the conn on its way out
+	}
+	return nil
+}
+
+// closeNow closes the connection: a last best-effort flush, the
+// outstanding write callbacks, OnClose, then the descriptor and buffers.
+// It runs at most once. Loop goroutine.
+func (c *conn) closeNow(err error) {
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	c.flags |= flagClosed
+	c.closeReq.Store(true)
+	l := c.loop
+	if c.out.Len() > 0 {
+		c.flush() // best effort: the error, if any, is the one we close with or moot
+	}
+	cbs := c.cbs
+	c.cbs = nil
+	for i := range cbs {
+		c.call(cbs[i].cb, ErrClosed)
+	}
+	l.loop.Unregister(c.fd)
+	if c.flags&flagOpen != 0 {
+		c.flags |= flagInCallback
+		a := l.h.OnClose(c, err)
+		if a == Shutdown {
+			l.e.s.requestShutdown()
+		}
+	}
+	unix.Close(c.fd)
+	c.view = nil
+	c.in.Release()
+	c.out.Release()
+	l.conns.Add(-1)
+}

@@ -1,0 +1,29 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+// connFlags is a connection's state, owned by its loop goroutine. The
+// only state other goroutines touch is conn.closeReq, an atomic.
+//
+//	bit 0  flagOpen        OnOpen has run, so OnClose is owed
+//	bit 1  flagClosed      closing has begun; writes fail with ErrClosed
+//	bit 2  flagInCallback  handler code for this conn is running, so a
+//	                       failure must not close it underneath the handler
+//	bit 3  flagCloseAfter  a write failed inside a callback: close with
+//	                       conn.closeErr as soon as the callback returns
+//	bit 4  flagWriteArmed  write interest is registered (output pending)
+//	bit 5  flagViewRing    conn.view aliases the input ring rather than
+//	                       the loop's read buffer
+//
+// Lifecycle: accepted (0) -> open -> [closeAfter] -> closed. A conn is
+// never reused, so a handle kept after close sees flagClosed forever.
+type connFlags uint8
+
+const (
+	flagOpen connFlags = 1 << iota
+	flagClosed
+	flagInCallback
+	flagCloseAfter
+	flagWriteArmed
+	flagViewRing
+)

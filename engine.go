@@ -1,0 +1,167 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"net"
+	"runtime"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/mill-io/mill/balancer"
+	"github.com/mill-io/mill/bufferpool"
+	"github.com/mill-io/mill/internal/socket"
+	"github.com/mill-io/mill/reactor"
+)
+
+// engine is the running machinery behind a Server: the listening socket,
+// the main reactor that accepts on it, and the sub-reactor loops.
+type engine struct {
+	s     *Server
+	h     Handler
+	log   *zap.Logger
+	ln    *socket.Listener
+	tcp   bool
+	local net.Addr // every connection's local address, nil if it varies
+
+	pool  bufferpool.Pool
+	main  *reactor.Loop
+	acc   *acceptor
+	loops []*eventLoop
+	bal   balancer.Balancer
+	view  []balancer.Loop
+
+	errMu sync.Mutex
+	err   error
+}
+
+func newEngine(s *Server, network, address string) (*engine, error) {
+	o := &s.opts
+	ln, err := socket.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{s: s, h: s.h, log: o.logger, ln: ln, tcp: network != "unix", bal: o.balancer}
+	if e.bal == nil {
+		e.bal = balancer.NewRoundRobin()
+	}
+	if ta, ok := ln.Addr.(*net.TCPAddr); !ok || !ta.IP.IsUnspecified() {
+		e.local = ln.Addr
+	}
+	n := o.loops
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	e.main, err = reactor.New(reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	e.acc = &acceptor{e: e}
+	for i := 0; i < n; i++ {
+		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU}
+		if len(o.cpus) > 0 {
+			cfg.CPU = o.cpus[i%len(o.cpus)]
+		}
+		rl, err := reactor.New(cfg)
+		if err != nil {
+			e.closeUnstarted()
+			return nil, err
+		}
+		l := &eventLoop{e: e, h: s.h, loop: rl, readBuf: make([]byte, o.readBufferCap)}
+		e.loops = append(e.loops, l)
+		e.view = append(e.view, l)
+	}
+	return e, nil
+}
+
+func (e *engine) addr() net.Addr { return e.ln.Addr }
+
+func (e *engine) countConnections() int {
+	n := 0
+	for _, l := range e.loops {
+		n += l.Conns()
+	}
+	return n
+}
+
+// run serves until a shutdown is requested, then tears everything down.
+// It runs on the goroutine that called Serve.
+func (e *engine) run() error {
+	var wg sync.WaitGroup
+	for _, l := range e.loops {
+		wg.Add(1)
+		go func(l *eventLoop) {
+			defer wg.Done()
+			if err := l.loop.Run(); err != nil {
+				e.fail(err)
+			}
+			l.closeAll() // nothing left unless Run failed
+		}(l)
+	}
+	mainDone := make(chan struct{})
+	go func() {
+		defer close(mainDone)
+		if err := e.main.Run(); err != nil {
+			e.fail(err)
+		}
+	}()
+	e.main.Submit(e.acc.start)
+	if e.s.opts.ticker {
+		e.main.Submit(e.tick)
+	}
+
+	<-e.s.stopReq
+	// 1. Stop accepting, and wait for the main loop so that every
+	// connection it accepted has been handed to a loop.
+	if e.main.Submit(e.acc.stop) != nil {
+		e.acc.stop() // the main loop died; nothing else touches the listener
+	}
+	e.main.Stop()
+	<-mainDone
+	// 2. Let the handler say goodbye.
+	e.h.OnShutdown(e.s)
+	// 3. Close every connection on its own loop, then stop the loops.
+	for _, l := range e.loops {
+		l.loop.Submit(l.closeAll)
+		l.loop.Stop()
+	}
+	wg.Wait()
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	return e.err
+}
+
+// fail records the first error that broke a loop and shuts the server
+// down. Any goroutine.
+func (e *engine) fail(err error) {
+	e.log.Error("event loop failed", zap.Error(err))
+	e.errMu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.errMu.Unlock()
+	e.s.requestShutdown()
+}
+
+// closeUnstarted releases a server that never served.
+func (e *engine) closeUnstarted() {
+	e.ln.Close()
+	e.main.Close()
+	for _, l := range e.loops {
+		l.loop.Close()
+	}
+}
+
+// tick runs OnTick on the main loop and schedules the next one.
+func (e *engine) tick() {
+	d, a := e.h.OnTick()
+	if a == Shutdown {
+		e.s.requestShutdown()
+		return
+	}
+	if d > 0 && !e.acc.closed {
+		e.acc.ticker = e.main.AfterFunc(d, e.tick)
+	}
+}

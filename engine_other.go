@@ -1,0 +1,15 @@
+//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd)
+
+package mill
+
+import "net"
+
+// engine is absent on systems without epoll or kqueue.
+type engine struct{}
+
+func newEngine(*Server, string, string) (*engine, error) { return nil, ErrUnsupportedPlatform }
+
+func (*engine) run() error            { return ErrUnsupportedPlatform }
+func (*engine) closeUnstarted()       {}
+func (*engine) addr() net.Addr        { return nil }
+func (*engine) countConnections() int { return 0 }

@@ -1,0 +1,106 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"sync/atomic"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/internal/socket"
+	"github.com/mill-io/mill/netpoll"
+	"github.com/mill-io/mill/reactor"
+)
+
+// eventLoop is one sub-reactor: a reactor.Loop plus what mill keeps per
+// loop. Everything but conns belongs to the loop goroutine.
+type eventLoop struct {
+	e       *engine
+	h       Handler
+	loop    *reactor.Loop
+	readBuf []byte     // every read on this loop lands here first
+	vec     socket.Vec // writev scratch
+	iov     [2][]byte  // a ring's two halves, for writev
+	closing bool       // closeAll ran: refuse new connections
+
+	_     [64]byte     // keep the counter below off the cache lines above
+	conns atomic.Int64 // open connections, including ones in transit to the loop
+}
+
+// Conns reports the loop's connections, for balancers. Any goroutine.
+func (l *eventLoop) Conns() int { return int(l.conns.Load()) }
+
+// dispatch hands an accepted descriptor to the loop the balancer picks.
+// Main loop goroutine.
+func (e *engine) dispatch(fd int, sa unix.Sockaddr) {
+	o := &e.s.opts
+	if e.tcp {
+		e.sockopt(socket.SetNoDelay(fd, o.tcpNoDelay))
+		if o.tcpKeepAlive > 0 {
+			e.sockopt(socket.SetKeepAlive(fd, o.tcpKeepAlive))
+		}
+	}
+	if o.recvBuffer > 0 {
+		e.sockopt(socket.SetRecvBuffer(fd, o.recvBuffer))
+	}
+	if o.sendBuffer > 0 {
+		e.sockopt(socket.SetSendBuffer(fd, o.sendBuffer))
+	}
+	c := &conn{fd: fd, remote: socket.ToAddr(sa)}
+	i := e.bal.Pick(c.remote, e.view)
+	if i < 0 || i >= len(e.loops) {
+		i = 0 // a misbehaving custom balancer must not crash the server
+	}
+	l := e.loops[i]
+	c.loop = l
+	c.in.Init(&e.pool, 0)
+	c.out.Init(&e.pool, o.writeBufferCap)
+	l.conns.Add(1)
+	if l.loop.Submit(func() { l.open(c) }) != nil {
+		l.conns.Add(-1)
+		unix.Close(fd)
+	}
+}
+
+func (e *engine) sockopt(err error) {
+	if err != nil {
+		// The peer may already have reset the connection; reading will
+		// tell. Nothing to do but note it.
+		e.log.Debug("socket option", zap.Error(err))
+	}
+}
+
+// open registers c and runs OnOpen. Loop goroutine.
+func (l *eventLoop) open(c *conn) {
+	if l.closing {
+		unix.Close(c.fd)
+		l.conns.Add(-1)
+		return
+	}
+	if err := l.loop.Register(c.fd, c, netpoll.Readable); err != nil {
+		l.e.log.Error("register connection", zap.Error(err))
+		unix.Close(c.fd)
+		l.conns.Add(-1)
+		return
+	}
+	c.flags |= flagOpen | flagInCallback
+	out, a := l.h.OnOpen(c)
+	c.flags &^= flagInCallback
+	if len(out) > 0 && c.flags&flagCloseAfter == 0 {
+		c.Write(out)
+	}
+	c.after(a)
+}
+
+// closeAll closes every connection with ErrServerClosed and refuses new
+// ones. Loop goroutine (or the goroutine that ran the loop, after Run).
+func (l *eventLoop) closeAll() {
+	l.closing = true
+	l.loop.Each(func(_ int, h reactor.Handler) bool {
+		if c, ok := h.(*conn); ok {
+			c.closeNow(ErrServerClosed)
+		}
+		return true
+	})
+}

@@ -1,0 +1,11 @@
+module github.com/mill-io/mill
+
+go 1.25.0
+
+require (
+	go.uber.org/goleak v1.3.0
+	go.uber.org/zap v1.27.0
+	golang.org/x/sys v0.47.0
+)
+
+require go.uber.org/multierr v1.10.0 // indirect

@@ -1,0 +1,84 @@
+package mill
+
+import "time"
+
+// Action tells the server what to do after a callback returns.
+type Action int
+
+const (
+	// None carries on.
+	None Action = iota
+	// Close closes the connection the callback was about (ignored where
+	// there is none, as in OnBoot and OnTick).
+	Close
+	// Shutdown shuts the whole server down, as Server.Shutdown does.
+	Shutdown
+)
+
+// String returns the action's name.
+func (a Action) String() string {
+	switch a {
+	case None:
+		return "None"
+	case Close:
+		return "Close"
+	case Shutdown:
+		return "Shutdown"
+	}
+	return "Action(?)"
+}
+
+// Handler receives a server's events. Connection callbacks run on the
+// connection's event loop, one at a time and in order; they must not
+// block (hand blocking work to another goroutine and answer with
+// Conn.AsyncWrite). Embed BuiltinHandler to implement only what you need.
+type Handler interface {
+	// OnBoot runs once, on the goroutine that called Serve, before the
+	// server accepts connections. Returning Shutdown stops it at once.
+	OnBoot(s *Server) Action
+	// OnOpen runs on the connection's loop when it is accepted. out, if
+	// not empty, is written to the connection before anything else; it
+	// is not retained after OnOpen returns.
+	OnOpen(c Conn) (out []byte, a Action)
+	// OnTraffic runs on the connection's loop when new bytes arrived.
+	// Read them with Peek, Next, Discard or Read; bytes left unread stay
+	// buffered and are seen again, with the next bytes, at the next call.
+	OnTraffic(c Conn) Action
+	// OnClose runs exactly once for every connection OnOpen saw, on its
+	// loop, after the last OnTraffic and before the descriptor is closed.
+	// err is nil when the peer or the handler closed the connection
+	// cleanly, ErrServerClosed when the server shut down, or the error
+	// that broke the connection. Unread input can still be read; writes
+	// fail with ErrClosed.
+	OnClose(c Conn, err error) Action
+	// OnShutdown runs once when the server starts shutting down, on the
+	// goroutine that runs Serve, before connections are closed.
+	OnShutdown(s *Server)
+	// OnTick runs on the main reactor's loop when the server was created
+	// WithTicker(true): first as soon as the server serves, then again
+	// after each returned delay. A delay <= 0 stops the ticker. Returning
+	// Shutdown shuts the server down; Close is ignored.
+	OnTick() (delay time.Duration, a Action)
+}
+
+// BuiltinHandler implements every Handler method as a no-op. Embed it in
+// your handler and override what you need.
+type BuiltinHandler struct{}
+
+// OnBoot returns None.
+func (BuiltinHandler) OnBoot(*Server) Action { return None }
+
+// OnOpen returns no output and None.
+func (BuiltinHandler) OnOpen(Conn) ([]byte, Action) { return nil, None }
+
+// OnTraffic returns None, leaving the input buffered.
+func (BuiltinHandler) OnTraffic(Conn) Action { return None }
+
+// OnClose returns None.
+func (BuiltinHandler) OnClose(Conn, error) Action { return None }
+
+// OnShutdown does nothing.
+func (BuiltinHandler) OnShutdown(*Server) {}
+
+// OnTick stops the ticker.
+func (BuiltinHandler) OnTick() (time.Duration, Action) { return 0, None }

@@ -1,0 +1,129 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(idleClientEnv) != "" {
+		os.Exit(runIdleClients())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// serve starts s on a fresh port and shuts it down when the test ends,
+// checking that Serve returned ErrServerClosed.
+func serve(t *testing.T, h Handler, addr string, opts ...Option) *Server {
+	t.Helper()
+	if addr == "" {
+		addr = "tcp://127.0.0.1:0"
+	}
+	opts = append([]Option{WithLogger(zap.NewNop())}, opts...)
+	s, err := NewServer(h, addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-errc; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return s
+}
+
+func dial(t *testing.T, s *Server) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout(s.Addr().Network(), s.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// readFull reads len(want) bytes with a deadline and compares them.
+func expectRead(t *testing.T, c net.Conn, want []byte) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("read %q, want %q", trunc(got), trunc(want))
+	}
+}
+
+func trunc(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "..."
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// echoHandler echoes and counts opens and closes.
+type echoHandler struct {
+	BuiltinHandler
+	opens, closes atomic.Int64
+	closeErrs     chan error // if not nil, receives every OnClose error
+}
+
+func (h *echoHandler) OnOpen(Conn) ([]byte, Action) {
+	h.opens.Add(1)
+	return nil, None
+}
+
+func (h *echoHandler) OnTraffic(c Conn) Action {
+	b, _ := c.Next(-1)
+	c.Write(b)
+	return None
+}
+
+func (h *echoHandler) OnClose(_ Conn, err error) Action {
+	h.closes.Add(1)
+	if h.closeErrs != nil {
+		h.closeErrs <- err
+	}
+	return None
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}

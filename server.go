@@ -1,0 +1,142 @@
+package mill
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+)
+
+type serverState int
+
+const (
+	stateIdle serverState = iota
+	stateServing
+	stateClosed
+)
+
+// Server is a multi-reactor server: a main reactor accepts connections
+// and hands each, through the load balancer, to one of the sub-reactor
+// event loops, which serves it for life. Create one with NewServer, run
+// it with Serve and stop it with Shutdown; or do all three with Run.
+type Server struct {
+	h    Handler
+	opts options
+	eng  *engine
+
+	mu       sync.Mutex
+	state    serverState
+	stopReq  chan struct{} // closed once shutdown is requested
+	stopOnce sync.Once
+	done     chan struct{} // closed when the server has released everything
+}
+
+// Run creates a server on addr and serves until it shuts down, which only
+// a handler can request (by returning Shutdown). It returns nil then, or
+// the error that stopped it.
+func Run(h Handler, addr string, opts ...Option) error {
+	s, err := NewServer(h, addr, opts...)
+	if err != nil {
+		return err
+	}
+	if err := s.Serve(); !errors.Is(err, ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// NewServer creates a server for h and binds its listening socket, so
+// Addr is known (port 0 resolved) before Serve. addr is tcp://host:port,
+// tcp4://host:port, tcp6://[host]:port or unix:///path; without a scheme
+// it is TCP. On systems without epoll or kqueue it returns
+// ErrUnsupportedPlatform.
+func NewServer(h Handler, addr string, opts ...Option) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("mill: nil Handler")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if o.logger == nil {
+		o.logger = defaultLogger()
+	}
+	network, address, err := parseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{h: h, opts: o, stopReq: make(chan struct{}), done: make(chan struct{})}
+	if s.eng, err = newEngine(s, network, address); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Serve runs the server on the calling goroutine until it shuts down. It
+// calls OnBoot, starts the loops and accepts connections. It returns
+// ErrServerClosed after a shutdown (requested by Shutdown or by a
+// handler), or the error that broke an event loop. Serve may be called
+// once.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	switch s.state {
+	case stateClosed:
+		s.mu.Unlock()
+		return ErrServerClosed
+	case stateServing:
+		s.mu.Unlock()
+		return errors.New("mill: Serve called twice")
+	}
+	s.state = stateServing
+	s.mu.Unlock()
+	defer close(s.done)
+
+	if s.h.OnBoot(s) == Shutdown {
+		s.requestShutdown()
+	}
+	if err := s.eng.run(); err != nil {
+		return err
+	}
+	return ErrServerClosed
+}
+
+// Shutdown stops accepting at once, calls OnShutdown, closes every
+// connection (OnClose sees ErrServerClosed), waits for every loop to exit
+// and releases the listener (removing a Unix socket file the server
+// created). It returns nil when all that is done, or ctx.Err() if ctx ends
+// first, in which case the shutdown still completes in the background.
+// Any goroutine may call it, any number of times; from inside a handler
+// callback return Shutdown instead, since the loop running it must
+// return before Shutdown can finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	never := s.state == stateIdle
+	s.state = stateClosed
+	s.mu.Unlock()
+	s.requestShutdown()
+	if never {
+		s.eng.closeUnstarted()
+		close(s.done)
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) requestShutdown() {
+	s.stopOnce.Do(func() { close(s.stopReq) })
+}
+
+// Addr returns the address the server listens on. Any goroutine.
+func (s *Server) Addr() net.Addr { return s.eng.addr() }
+
+// CountConnections returns how many connections are open (including any
+// accepted and on their way to a loop). Any goroutine.
+func (s *Server) CountConnections() int { return s.eng.countConnections() }
