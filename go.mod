@@ -8,4 +8,8 @@ require (
 	golang.org/x/sys v0.47.0
 )
 
-require go.uber.org/multierr v1.10.0 // indirect
+require (
+	github.com/panjf2000/ants/v2 v2.12.1 // indirect
+	go.uber.org/multierr v1.10.0 // indirect
+	golang.org/x/sync v0.11.0 // indirect
+)

@@ -22,7 +22,6 @@ type Poller struct {
 	epfd   int
 	wakefd int
 	events []unix.EpollEvent
-	n      int
 	wake   wakeState
 	buf    [8]byte
 }
@@ -96,18 +95,16 @@ func (p *Poller) ctl(op, fd int, gen uint32, in Interest) error {
 // Wait waits for events: timeout < 0 blocks until one arrives or Wake is
 // called, 0 polls, > 0 waits at most that long (rounded up to a
 // millisecond). It returns how many events Event can report; a wake-up is
-// consumed here and not reported. A zero-timeout poll is a raw system
-// call; a blocking wait lets the Go scheduler run other goroutines.
+// consumed here and not reported. It first polls with a raw system call,
+// which is all a busy loop ever needs; only when nothing is ready does it
+// block, through the Go scheduler so that other goroutines keep running.
 // EINTR yields zero events and no error. Loop goroutine only; the events
 // stay readable until the next Wait.
 func (p *Poller) Wait(timeout time.Duration) (int, error) {
-	var n int
-	var errno unix.Errno
-	if timeout == 0 {
-		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
-			uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
-		n, errno = int(r), e
-	} else {
+	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	n := int(r)
+	if errno == 0 && n == 0 && timeout != 0 {
 		ms := -1
 		if timeout > 0 {
 			ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
@@ -115,8 +112,8 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 		var err error
 		n, err = unix.EpollWait(p.epfd, p.events, ms)
 		if err != nil {
-			errno, _ = err.(unix.Errno)
-			if errno == 0 {
+			n = 0
+			if errno, _ = err.(unix.Errno); errno == 0 {
 				return 0, err
 			}
 		}
@@ -137,7 +134,6 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 			i--
 		}
 	}
-	p.n = n
 	if full && len(p.events) < maxEvents {
 		// The kernel may hold more; see them all next time.
 		p.events = make([]unix.EpollEvent, 2*len(p.events))

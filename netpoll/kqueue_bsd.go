@@ -22,7 +22,6 @@ type Poller struct {
 	wr, ww   int // wake pipe: read and write ends
 	events   []unix.Kevent_t
 	changes  []unix.Kevent_t
-	n        int
 	interest []Interest // by fd
 	gens     []uint32   // by fd
 	wake     wakeState
@@ -145,7 +144,6 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 			i--
 		}
 	}
-	p.n = n
 	if full && len(p.events) < maxEvents {
 		p.events = make([]unix.Kevent_t, 2*len(p.events))
 	}
