@@ -1,0 +1,291 @@
+// Command runner builds the echo servers and the load generator, runs every
+// workload against every server in turn for several rounds (server pinned to
+// one CPU, loadgen to another), and prints a markdown table of medians.
+//
+//	cd benchmarks && go run ./cmd/runner -rounds 3
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var allServers = []string{"mill", "gnet", "stdlib", "cepoll"}
+
+func main() {
+	var (
+		servers   = flag.String("servers", strings.Join(allServers, ","), "comma-separated servers to run")
+		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads")
+		rounds    = flag.Int("rounds", 3, "rounds per workload; each round runs every server once")
+		duration  = flag.Duration("duration", 5*time.Second, "measured duration per run")
+		warmup    = flag.Duration("warmup", time.Second, "warm-up per run before measuring")
+		settle    = flag.Duration("settle", time.Second, "idle10k: wait after connecting before sampling RSS")
+		loops     = flag.Int("loops", 1, "-loops passed to every server")
+		serverCPU = flag.String("servercpu", "0", "taskset CPU list for servers (empty: no pinning)")
+		clientCPU = flag.String("clientcpu", "1", "taskset CPU list for loadgen (empty: no pinning)")
+		port      = flag.Int("port", 19100, "first TCP port; each run uses the next one")
+		out       = flag.String("out", "", "also write the markdown report to this file")
+		timeout   = flag.Duration("timeout", time.Hour, "stop starting new runs after this long")
+		keep      = flag.Bool("keep", false, "keep the temporary build directory (binaries, server logs)")
+		quiet     = flag.Float64("quiet", 20, "before each run wait until the pinned CPUs are less busy than this (% of one CPU); 0 disables")
+		quietWait = flag.Duration("quietwait", 30*time.Second, "longest wait for -quiet before running anyway")
+		retries   = flag.Int("retries", 2, "repeat a run whose other-CPU share exceeded -quiet up to this many times")
+	)
+	flag.Parse()
+	srvList, err := pick(*servers, allServers)
+	if err != nil {
+		fatal(err)
+	}
+	var names []string
+	for _, w := range allWorkloads {
+		names = append(names, w.name)
+	}
+	wlNames, err := pick(*workloads, names)
+	if err != nil {
+		fatal(err)
+	}
+	if *rounds < 1 || *duration <= 0 {
+		fatal(errors.New("need -rounds >= 1 and -duration > 0"))
+	}
+	modDir, err := moduleDir()
+	if err != nil {
+		fatal(err)
+	}
+	binDir, err := os.MkdirTemp("", "millbench-")
+	if err != nil {
+		fatal(err)
+	}
+	cleanup := func() {
+		killLive()
+		if !*keep {
+			os.RemoveAll(binDir)
+		}
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "runner: interrupted, stopping children")
+		cleanup()
+		os.Exit(130)
+	}()
+	defer cleanup()
+
+	if out, err := exec.Command("getconf", "CLK_TCK").Output(); err == nil {
+		if v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && v > 0 {
+			clkTck = v
+		}
+	}
+	mach := machineInfo()
+	fmt.Print(mach)
+
+	e := &env{binDir: binDir, loops: *loops, serverCPU: *serverCPU, clientCPU: *clientCPU,
+		duration: *duration, warmup: *warmup, settle: *settle}
+	if (e.serverCPU != "" || e.clientCPU != "") && !canPin() {
+		fmt.Fprintln(os.Stderr, "runner: taskset unavailable or fewer than 2 CPUs; running unpinned")
+		e.serverCPU, e.clientCPU = "", ""
+	}
+	for _, l := range []string{e.serverCPU, e.clientCPU} {
+		if l == "" {
+			continue
+		}
+		cpus, err := parseCPUList(l)
+		if err != nil {
+			fatal(err)
+		}
+		e.cpus = append(e.cpus, cpus...)
+	}
+	notes := []string{fmt.Sprintf("servers pinned to CPU %q, loadgen to CPU %q (empty = unpinned); servers run with -loops %d; %d round(s), warmup %v, duration %v",
+		e.serverCPU, e.clientCPU, e.loops, *rounds, *warmup, *duration)}
+
+	if err := build(modDir, binDir, "loadgen", "./cmd/loadgen"); err != nil {
+		fatal(fmt.Errorf("building loadgen: %w", err))
+	}
+	var built []string
+	for _, s := range srvList {
+		var err error
+		if s == "cepoll" {
+			args := []string{"gcc", "-O2", "-o", filepath.Join(binDir, s), "servers/cepoll/echo.c"}
+			err = runCmd(modDir, args)
+		} else {
+			err = build(modDir, binDir, s, "./servers/"+s)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "runner: server %s does not build, skipping it:\n%v\n", s, err)
+			notes = append(notes, fmt.Sprintf("server %s skipped: build failed (%s)", s, firstLine(err.Error())))
+			continue
+		}
+		built = append(built, s)
+	}
+	if len(built) == 0 {
+		fatal(errors.New("no server could be built"))
+	}
+
+	deadline := time.Now().Add(*timeout)
+	var results []runResult
+	nextPort := *port
+runs:
+	for _, wn := range wlNames {
+		w := allWorkloads[slices.IndexFunc(allWorkloads, func(x workload) bool { return x.name == wn })]
+		for r := 1; r <= *rounds; r++ {
+			for _, s := range built {
+				if time.Now().After(deadline) {
+					notes = append(notes, fmt.Sprintf("stopped early: -timeout %v reached", *timeout))
+					break runs
+				}
+				var res runResult
+				for attempt := 0; ; attempt++ {
+					if *quiet > 0 {
+						if load, ok := waitQuiet(e.cpus, *quiet, *quietWait); !ok {
+							fmt.Printf("   (machine busy: %.0f%% CPU used by other processes before the run)\n", load)
+						}
+					}
+					fmt.Printf("== %s round %d/%d: %s\n", w.name, r, *rounds, s)
+					res = runOne(e, w, s, r, nextPort)
+					nextPort++
+					if !res.ok() {
+						fmt.Println("    FAILED:", res.err)
+						break
+					}
+					fmt.Println("   ", summary(w, res))
+					other := pct(res.otherCPU, res.window)
+					if *quiet <= 0 || w.idle || other <= *quiet {
+						break
+					}
+					if attempt >= *retries {
+						notes = append(notes, fmt.Sprintf("%s/%s round %d kept although disturbed (%.0f%% other CPU after %d repeats)",
+							w.name, s, r, other, attempt))
+						break
+					}
+					fmt.Printf("    disturbed (%.0f%% other CPU), repeating\n", other)
+				}
+				results = append(results, res)
+			}
+		}
+	}
+
+	report := renderReport(mach, notes, wlNames, built, results, cmds.cmds)
+	fmt.Print("\n", report)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+			fatal(err)
+		}
+		fmt.Println("report written to", *out)
+	}
+	if *keep {
+		fmt.Println("binaries and server logs kept in", binDir)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "runner:", err)
+	killLive()
+	os.Exit(1)
+}
+
+func pick(list string, known []string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !slices.Contains(known, f) {
+			return nil, fmt.Errorf("unknown name %q (known: %s)", f, strings.Join(known, ","))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty selection")
+	}
+	return out, nil
+}
+
+// moduleDir finds the benchmarks module root from the working directory up.
+func moduleDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.Contains(string(b), "module github.com/mill-io/mill/benchmarks\n") {
+			return dir, nil
+		}
+		if sub := filepath.Join(dir, "benchmarks"); dir != sub {
+			if b, err := os.ReadFile(filepath.Join(sub, "go.mod")); err == nil &&
+				strings.Contains(string(b), "module github.com/mill-io/mill/benchmarks\n") {
+				return sub, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the benchmarks module (cd benchmarks)")
+		}
+		dir = parent
+	}
+}
+
+func runCmd(dir string, args []string) error {
+	cmds.add(dir, args)
+	c := exec.Command(args[0], args[1:]...)
+	c.Dir = dir
+	if out, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func build(modDir, binDir, name, pkg string) error {
+	return runCmd(modDir, []string{"go", "build", "-o", filepath.Join(binDir, name), pkg})
+}
+
+func canPin() bool {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return false
+	}
+	return runtime.NumCPU() >= 2
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func output(name string, args ...string) string {
+	b, err := exec.Command(name, args...).Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func machineInfo() string {
+	model := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "machine: nproc=%s, cpu=%q, kernel=%s, %s, gcc=%s, CLK_TCK=%g\n",
+		output("nproc"), model, output("uname", "-sr"), output("go", "version"),
+		firstLine(output("gcc", "-dumpfullversion")), clkTck)
+	return sb.String()
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+func describe(w workload) string {
+	if w.idle {
+		return fmt.Sprintf("%d idle connections, one %d B echo each", w.conns, w.size)
+	}
+	return fmt.Sprintf("%d conns × %d B, pipeline %d", w.conns, w.size, w.pipeline)
+}
+
+func findWorkload(name string) workload {
+	return allWorkloads[slices.IndexFunc(allWorkloads, func(x workload) bool { return x.name == name })]
+}
+
+// cpuPerMsg is server CPU microseconds per echoed message.
+func cpuPerMsg(r runResult) float64 {
+	if r.gen.Messages == 0 {
+		return math.NaN()
+	}
+	return r.srvCPU / float64(r.gen.Messages) * 1e6
+}
+
+func bytesPerConn(r runResult) float64 {
+	if r.gen.Established == 0 {
+		return math.NaN()
+	}
+	return float64(r.rssAfter-r.rssBefore) / float64(r.gen.Established)
+}
+
+func summary(w workload, r runResult) string {
+	if w.idle {
+		return fmt.Sprintf("RSS %.1f -> %.1f MiB over %d conns: %.0f B/conn",
+			mib(r.rssBefore), mib(r.rssAfter), r.gen.Established, bytesPerConn(r))
+	}
+	return fmt.Sprintf("%.0f msgs/s, %.1f MB/s, p50 %.0f µs, p99 %.0f µs, server CPU %.2f µs/msg (%.0f%%), loadgen CPU %.0f%%, other CPU %.0f%%",
+		r.gen.MsgsPerSec, r.gen.MBPerSec, us(r.gen.Latency.P50), us(r.gen.Latency.P99),
+		cpuPerMsg(r), pct(r.srvCPU, r.window), pct(r.genCPU, r.window), pct(r.otherCPU, r.window))
+}
+
+func us(ns uint64) float64            { return float64(ns) / 1e3 }
+func mib(b int64) float64             { return float64(b) / (1 << 20) }
+func pct(cpu, window float64) float64 { return 100 * cpu / window }
+
+func median(xs []float64) float64 {
+	xs = slices.DeleteFunc(slices.Clone(xs), math.IsNaN)
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// agg holds the medians over the successful rounds of one workload × server.
+type agg struct {
+	runs, ok                                           int
+	msgs, mb, p99, cpuMsg, srvPct, genPct, othPct, bpc float64
+	rssBefore, rssAfter                                float64
+}
+
+func aggregate(results []runResult, wl, srv string) agg {
+	var a agg
+	var msgs, mb, p99, cpuMsg, srvPct, genPct, othPct, bpc, rb, ra []float64
+	for _, r := range results {
+		if r.workload != wl || r.server != srv {
+			continue
+		}
+		a.runs++
+		if !r.ok() {
+			continue
+		}
+		a.ok++
+		msgs = append(msgs, r.gen.MsgsPerSec)
+		mb = append(mb, r.gen.MBPerSec)
+		p99 = append(p99, us(r.gen.Latency.P99))
+		cpuMsg = append(cpuMsg, cpuPerMsg(r))
+		srvPct = append(srvPct, pct(r.srvCPU, r.window))
+		genPct = append(genPct, pct(r.genCPU, r.window))
+		othPct = append(othPct, pct(r.otherCPU, r.window))
+		bpc = append(bpc, bytesPerConn(r))
+		rb = append(rb, mib(r.rssBefore))
+		ra = append(ra, mib(r.rssAfter))
+	}
+	a.msgs, a.mb, a.p99, a.cpuMsg = median(msgs), median(mb), median(p99), median(cpuMsg)
+	a.srvPct, a.genPct, a.othPct, a.bpc = median(srvPct), median(genPct), median(othPct), median(bpc)
+	a.rssBefore, a.rssAfter = median(rb), median(ra)
+	return a
+}
+
+func num(v float64, prec int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.*f", prec, v)
+}
+
+func ratio(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func renderReport(mach string, notes, wls, servers []string, results []runResult, commands []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# mill echo benchmark\n\n%s\n", mach)
+	for _, n := range notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	b.WriteString("\nAll figures are medians over the successful rounds (`ok` = successful/attempted). " +
+		"CPU µs/msg = server utime+stime during the measured window ÷ messages echoed in it. " +
+		"CPU % columns are shares of one CPU over the window; \"other\" is everything else that ran on the pinned CPUs " +
+		"(interrupt/softirq work not charged to a process, and foreign load: results with a high value are disturbed). " +
+		"Ratios divide this row by the gnet (resp. C epoll) row: for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
+
+	aggs := map[string]map[string]agg{}
+	for _, wl := range wls {
+		aggs[wl] = map[string]agg{}
+		for _, s := range servers {
+			aggs[wl][s] = aggregate(results, wl, s)
+		}
+	}
+	// A missing or always-failing reference yields NaN or 0 medians, which
+	// ratio renders as n/a.
+	for _, wl := range wls {
+		w := findWorkload(wl)
+		g, c := aggs[wl]["gnet"], aggs[wl]["cepoll"]
+		fmt.Fprintf(&b, "\n## %s (%s)\n\n", wl, describe(w))
+		if w.idle {
+			b.WriteString("| server | ok | RSS before MiB | RSS after MiB | bytes/conn | vs gnet | vs C |\n")
+			b.WriteString("|---|---|--:|--:|--:|--:|--:|\n")
+			for _, s := range servers {
+				a := aggs[wl][s]
+				fmt.Fprintf(&b, "| %s | %d/%d | %s | %s | %s | %s | %s |\n", s, a.ok, a.runs,
+					num(a.rssBefore, 1), num(a.rssAfter, 1), num(a.bpc, 0), ratio(a.bpc, g.bpc), ratio(a.bpc, c.bpc))
+			}
+			continue
+		}
+		b.WriteString("| server | ok | msgs/s | MB/s | p99 µs | srv CPU µs/msg | srv CPU % | loadgen CPU % | other CPU % | msgs/s vs gnet | CPU/msg vs gnet | msgs/s vs C | CPU/msg vs C |\n")
+		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, s := range servers {
+			a := aggs[wl][s]
+			fmt.Fprintf(&b, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, a.ok, a.runs,
+				num(a.msgs, 0), num(a.mb, 1), num(a.p99, 0), num(a.cpuMsg, 2), num(a.srvPct, 0), num(a.genPct, 0), num(a.othPct, 0),
+				ratio(a.msgs, g.msgs), ratio(a.cpuMsg, g.cpuMsg), ratio(a.msgs, c.msgs), ratio(a.cpuMsg, c.cpuMsg))
+		}
+	}
+
+	if slices.Contains(servers, "mill") {
+		b.WriteString("\n## mill at a glance\n\n| workload | msgs/s mill÷gnet | CPU/msg mill÷gnet | msgs/s mill÷C | CPU/msg mill÷C | bytes/conn mill÷gnet |\n|---|--:|--:|--:|--:|--:|\n")
+		for _, wl := range wls {
+			m, g, c := aggs[wl]["mill"], aggs[wl]["gnet"], aggs[wl]["cepoll"]
+			if findWorkload(wl).idle {
+				fmt.Fprintf(&b, "| %s | | | | | %s |\n", wl, ratio(m.bpc, g.bpc))
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | |\n", wl,
+				ratio(m.msgs, g.msgs), ratio(m.cpuMsg, g.cpuMsg), ratio(m.msgs, c.msgs), ratio(m.cpuMsg, c.cpuMsg))
+		}
+	}
+
+	var failed []runResult
+	for _, r := range results {
+		if !r.ok() {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		b.WriteString("\n## Failed runs\n\n")
+		for _, r := range failed {
+			fmt.Fprintf(&b, "- %s / %s / round %d: %s\n", r.workload, r.server, r.round,
+				strings.ReplaceAll(r.err, "\n", " ⏎ "))
+		}
+	}
+	b.WriteString("\n## Commands run\n\n```\n")
+	for _, c := range commands {
+		b.WriteString(c + "\n")
+	}
+	b.WriteString("```\n")
+	return b.String()
+}

@@ -1,0 +1,26 @@
+// Command mill is the echo server built on mill, the contender under test.
+package main
+
+import (
+	"flag"
+	"log"
+
+	"github.com/mill-io/mill"
+)
+
+type echo struct{ mill.BuiltinHandler }
+
+func (echo) OnTraffic(c mill.Conn) mill.Action {
+	buf, _ := c.Next(-1)
+	_, _ = c.Write(buf)
+	return mill.None
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9000", "listen address host:port")
+	loops := flag.Int("loops", 0, "event loops (0 = one per CPU)")
+	flag.Parse()
+	if err := mill.Run(echo{}, "tcp://"+*addr, mill.WithLoops(*loops)); err != nil {
+		log.Fatal(err)
+	}
+}
