@@ -9,7 +9,6 @@ import "io"
 func (c *conn) buffered() []byte {
 	if c.view == nil && c.in.Len() > 0 {
 		c.view = c.in.Contiguous(-1)
-		c.viewLen = len(c.view)
 		c.flags |= flagViewRing
 	}
 	return c.view
@@ -23,7 +22,7 @@ func (c *conn) settle() {
 		return
 	}
 	if c.flags&flagViewRing != 0 {
-		c.in.Discard(c.viewLen - len(c.view))
+		c.in.Discard(c.in.Len() - len(c.view)) // the ring does not change under a view
 	} else if len(c.view) > 0 {
 		c.in.Write(c.view)
 	}

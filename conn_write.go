@@ -17,7 +17,7 @@ func (c *conn) writable() error {
 		return ErrClosed
 	}
 	if c.flags&flagCloseAfter != 0 {
-		return c.closeErr
+		return c.closeErr()
 	}
 	return nil
 }
@@ -31,7 +31,6 @@ func (c *conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.queued += uint64(len(p))
 	if c.out.Len() > 0 {
 		c.out.Write(p)
 		return len(p), nil
@@ -70,7 +69,6 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 	if total == 0 {
 		return 0, nil
 	}
-	c.queued += uint64(total)
 	if c.out.Len() > 0 {
 		for _, b := range bs {
 			c.out.Write(b)
@@ -146,14 +144,8 @@ func (c *conn) flush() error {
 			break
 		}
 	}
-	for len(c.cbs) > 0 && c.cbs[0].seq <= c.sent {
-		cb := c.cbs[0].cb
-		c.cbs[0] = pendingWrite{}
-		c.cbs = c.cbs[1:]
-		c.call(cb, nil)
-	}
-	if len(c.cbs) == 0 {
-		c.cbs = nil
+	if c.slow != nil {
+		c.fireDone()
 	}
 	if c.out.Len() == 0 {
 		c.out.Release()
@@ -184,6 +176,20 @@ func (c *conn) disarmWrite() {
 		return
 	}
 	c.flags &^= flagWriteArmed
+}
+
+// fireDone runs, in order, the callbacks of asynchronous writes whose
+// bytes have all been handed to the kernel. Loop goroutine.
+func (c *conn) fireDone() {
+	for len(c.slow.cbs) > 0 && c.slow.cbs[0].seq <= c.sent {
+		cb := c.slow.cbs[0].cb
+		c.slow.cbs[0] = pendingWrite{}
+		c.slow.cbs = c.slow.cbs[1:]
+		c.call(cb, nil)
+	}
+	if len(c.slow.cbs) == 0 {
+		c.slow.cbs = nil
+	}
 }
 
 // call runs an asynchronous-write callback as handler code: a failure it
@@ -230,12 +236,13 @@ func (c *conn) asyncWrite(p []byte, bs [][]byte, cb AsyncCallback) {
 	case cb == nil:
 	case err != nil:
 		c.call(cb, err)
-	case c.sent >= c.queued:
+	case c.out.Len() == 0:
 		c.call(cb, nil)
 	default:
-		c.cbs = append(c.cbs, pendingWrite{seq: c.queued, cb: cb})
+		s := c.slowPart()
+		s.cbs = append(s.cbs, pendingWrite{seq: c.sent + uint64(c.out.Len()), cb: cb})
 	}
 	if c.flags&(flagCloseAfter|flagInCallback|flagClosed) == flagCloseAfter {
-		c.closeNow(c.closeErr)
+		c.closeNow(c.closeErr())
 	}
 }

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"sync/atomic"
 
@@ -15,34 +16,56 @@ import (
 )
 
 // conn is the Conn mill hands to handlers. It is created by the main
-// loop, then owned by its event loop for life and never reused.
+// loop, then owned by its event loop for life and never reused. It is
+// kept small (an idle server holds one per connection and nothing else):
+// state needed only after a failure or while asynchronous writes wait
+// lives behind slow.
 type conn struct {
 	fd       int
 	flags    connFlags
 	closeReq atomic.Bool // Close was called or closing began; any goroutine
 	loop     *eventLoop
-	remote   net.Addr
+	remote   netip.AddrPort // zero for Unix-domain peers
 	ctx      any
-	closeErr error // why a failed write will close the conn
 
 	// Input. While handler code runs, view is the unread input as one
 	// slice, aliasing either the loop's read buffer or in; settle folds
 	// it back when the code returns.
-	view    []byte
-	viewLen int
-	in      bufferpool.Ring
+	view []byte
+	in   bufferpool.Ring
 
-	// Output: bytes not yet taken by the socket, and the callbacks of
-	// asynchronous writes waiting for their bytes to go.
-	out    bufferpool.Ring
-	queued uint64 // output bytes accepted, ever
-	sent   uint64 // output bytes handed to the kernel, ever
-	cbs    []pendingWrite
+	// Output: bytes not yet taken by the socket. Bytes accepted by Write
+	// so far number sent + out.Len().
+	out  bufferpool.Ring
+	sent uint64 // output bytes handed to the kernel, ever
+	slow *connSlow
+}
+
+// connSlow is the part of a conn that most connections never need.
+type connSlow struct {
+	closeErr error          // why a failed write will close the conn
+	cbs      []pendingWrite // asynchronous writes waiting for their bytes to go
 }
 
 type pendingWrite struct {
 	seq uint64 // done once sent reaches it
 	cb  AsyncCallback
+}
+
+// slowPart returns c.slow, allocating it on first use.
+func (c *conn) slowPart() *connSlow {
+	if c.slow == nil {
+		c.slow = &connSlow{}
+	}
+	return c.slow
+}
+
+// closeErr is the error a failed write recorded, if any.
+func (c *conn) closeErr() error {
+	if c.slow == nil {
+		return nil
+	}
+	return c.slow.closeErr
 }
 
 func (c *conn) sealed() {}
@@ -59,8 +82,14 @@ func (c *conn) LocalAddr() net.Addr {
 	return socket.ToAddr(sa)
 }
 
-// RemoteAddr is the peer's address. Any goroutine.
-func (c *conn) RemoteAddr() net.Addr { return c.remote }
+// RemoteAddr is the peer's address: a new *net.TCPAddr on each call, or
+// an unnamed *net.UnixAddr for Unix-domain peers. Any goroutine.
+func (c *conn) RemoteAddr() net.Addr {
+	if c.remote.IsValid() {
+		return net.TCPAddrFromAddrPort(c.remote)
+	}
+	return &net.UnixAddr{Net: "unix"}
+}
 
 // Fd returns the socket descriptor. Any goroutine.
 func (c *conn) Fd() int { return c.fd }
@@ -80,7 +109,7 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 			return
 		}
 		if c.flags&flagCloseAfter != 0 {
-			c.closeNow(c.closeErr)
+			c.closeNow(c.closeErr())
 			return
 		}
 	}
@@ -118,7 +147,6 @@ func (c *conn) read() {
 		c.view = c.in.Contiguous(-1)
 		c.flags |= flagViewRing
 	}
-	c.viewLen = len(c.view)
 	c.flags |= flagInCallback
 	a := l.h.OnTraffic(c)
 	c.flags &^= flagInCallback
@@ -130,7 +158,7 @@ func (c *conn) read() {
 func (c *conn) after(a Action) {
 	switch {
 	case c.flags&flagCloseAfter != 0:
-		c.closeNow(c.closeErr)
+		c.closeNow(c.closeErr())
 	case a == Close:
 		c.closeNow(nil)
 	}
@@ -145,7 +173,7 @@ func (c *conn) fail(err error) {
 	if c.flags&flagInCallback != 0 {
 		if c.flags&flagCloseAfter == 0 {
 			c.flags |= flagCloseAfter
-			c.closeErr = err
+			c.slowPart().closeErr = err
 		}
 		return
 	}
@@ -176,10 +204,12 @@ func (c *conn) closeNow(err error) {
 	if c.out.Len() > 0 {
 		c.flush() // best effort: the error, if any, is the one we close with or moot
 	}
-	cbs := c.cbs
-	c.cbs = nil
-	for i := range cbs {
-		c.call(cbs[i].cb, ErrClosed)
+	if c.slow != nil {
+		cbs := c.slow.cbs
+		c.slow.cbs = nil
+		for i := range cbs {
+			c.call(cbs[i].cb, ErrClosed)
+		}
 	}
 	l.loop.Unregister(c.fd)
 	if c.flags&flagOpen != 0 {

@@ -10,7 +10,7 @@ package mill
 //	bit 2  flagInCallback  handler code for this conn is running, so a
 //	                       failure must not close it underneath the handler
 //	bit 3  flagCloseAfter  a write failed inside a callback: close with
-//	                       conn.closeErr as soon as the callback returns
+//	                       conn.slow.closeErr as soon as the callback returns
 //	bit 4  flagWriteArmed  write interest is registered (output pending)
 //	bit 5  flagViewRing    conn.view aliases the input ring rather than
 //	                       the loop's read buffer

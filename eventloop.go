@@ -47,7 +47,7 @@ func (e *engine) dispatch(fd int, sa unix.Sockaddr) {
 	if o.sendBuffer > 0 {
 		e.sockopt(socket.SetSendBuffer(fd, o.sendBuffer))
 	}
-	c := &conn{fd: fd, remote: socket.ToAddr(sa)}
+	c := &conn{fd: fd, remote: socket.ToAddrPort(sa)}
 	i := e.bal.Pick(c.remote, e.view)
 	if i < 0 || i >= len(e.loops) {
 		i = 0 // a misbehaving custom balancer must not crash the server

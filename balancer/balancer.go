@@ -1,7 +1,7 @@
 package balancer
 
 import (
-	"net"
+	"net/netip"
 	"sync/atomic"
 )
 
@@ -15,9 +15,10 @@ type Loop interface {
 // Balancer picks the loop that receives a new connection.
 type Balancer interface {
 	// Pick returns an index into loops (len(loops) >= 1) for a connection
-	// from remote (remote may be nil). Implementations must be safe for
+	// from remote. remote is the zero AddrPort when the peer has no IP
+	// address (a Unix-domain socket). Implementations must be safe for
 	// concurrent use. Pick must not retain loops after it returns.
-	Pick(remote net.Addr, loops []Loop) int
+	Pick(remote netip.AddrPort, loops []Loop) int
 }
 
 // errNoLoops is the panic value of Pick when loops is empty.
@@ -40,7 +41,7 @@ func NewRoundRobin() Balancer {
 
 // Pick returns the next index in the cycle. Any goroutine may call it
 // concurrently. It does not retain loops. It panics if loops is empty.
-func (b *roundRobin) Pick(_ net.Addr, loops []Loop) int {
+func (b *roundRobin) Pick(_ netip.AddrPort, loops []Loop) int {
 	if len(loops) == 0 {
 		panic(errNoLoops)
 	}
@@ -68,7 +69,7 @@ func NewLeastConnections() Balancer {
 // Pick returns the index of a loop with the fewest connections. Any goroutine
 // may call it concurrently. It does not retain loops. It panics if loops is
 // empty.
-func (b *leastConns) Pick(_ net.Addr, loops []Loop) int {
+func (b *leastConns) Pick(_ netip.AddrPort, loops []Loop) int {
 	if len(loops) == 0 {
 		panic(errNoLoops)
 	}

@@ -1,7 +1,7 @@
 package balancer
 
 import (
-	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,13 +28,13 @@ func TestRoundRobinCycle(t *testing.T) {
 	b := NewRoundRobin()
 	loops, _ := newLoops(9, 0, 5)
 	for i := range 10 {
-		if got := b.Pick(nil, loops); got != i%3 {
+		if got := b.Pick(netip.AddrPort{}, loops); got != i%3 {
 			t.Fatalf("pick %d: got %d, want %d", i, got, i%3)
 		}
 	}
 	one, _ := newLoops(0)
 	for range 3 {
-		if got := b.Pick(nil, one); got != 0 {
+		if got := b.Pick(netip.AddrPort{}, one); got != 0 {
 			t.Fatalf("single loop: got %d", got)
 		}
 	}
@@ -54,7 +54,7 @@ func TestLeastConnectionsPicksMinimum(t *testing.T) {
 		b := NewLeastConnections()
 		loops, _ := newLoops(tt.counts...)
 		for range 5 {
-			if got := b.Pick(nil, loops); got != tt.want {
+			if got := b.Pick(netip.AddrPort{}, loops); got != tt.want {
 				t.Errorf("%v: got %d, want %d", tt.counts, got, tt.want)
 			}
 		}
@@ -67,7 +67,7 @@ func TestLeastConnectionsSpreadsTies(t *testing.T) {
 	// Counts never change: the tied loops 1, 3 and 4 take exact turns.
 	var got []int
 	for range 9 {
-		got = append(got, b.Pick(nil, loops))
+		got = append(got, b.Pick(netip.AddrPort{}, loops))
 	}
 	want := []int{1, 3, 4, 1, 3, 4, 1, 3, 4}
 	for i := range want {
@@ -81,7 +81,7 @@ func TestLeastConnectionsBalancesLoad(t *testing.T) {
 	b := NewLeastConnections()
 	loops, fakes := newLoops(0, 0, 0, 0)
 	for range 400 {
-		fakes[b.Pick(nil, loops)].n.Add(1)
+		fakes[b.Pick(netip.AddrPort{}, loops)].n.Add(1)
 	}
 	for i, f := range fakes {
 		if f.n.Load() != 100 {
@@ -91,7 +91,7 @@ func TestLeastConnectionsBalancesLoad(t *testing.T) {
 	// A loop whose connections closed catches up first.
 	fakes[2].n.Store(90)
 	for range 10 {
-		if got := b.Pick(nil, loops); got != 2 {
+		if got := b.Pick(netip.AddrPort{}, loops); got != 2 {
 			t.Fatalf("got %d, want 2", got)
 		}
 		fakes[2].n.Add(1)
@@ -110,7 +110,7 @@ func TestPickPanicsWithoutLoops(t *testing.T) {
 					t.Errorf("%s: Pick with no loops did not panic", name)
 				}
 			}()
-			b.Pick(nil, nil)
+			b.Pick(netip.AddrPort{}, nil)
 		}()
 	}
 }
@@ -118,7 +118,7 @@ func TestPickPanicsWithoutLoops(t *testing.T) {
 func TestConcurrentPick(t *testing.T) {
 	const goroutines, picks = 16, 1000
 	loops, fakes := newLoops(0, 0, 0, 0)
-	remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 1}
+	remote := netip.MustParseAddrPort("192.0.2.7:1")
 	for name, b := range map[string]Balancer{
 		"RoundRobin":       NewRoundRobin(),
 		"LeastConnections": NewLeastConnections(),
@@ -160,8 +160,8 @@ func TestConcurrentPick(t *testing.T) {
 
 func TestPickNoAlloc(t *testing.T) {
 	loops, _ := newLoops(3, 1, 1, 2)
-	var remote net.Addr = &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 443}
-	var remote4 net.Addr = &net.TCPAddr{IP: net.ParseIP("198.51.100.9"), Port: 443}
+	remote := netip.MustParseAddrPort("[2001:db8::1]:443")
+	remote4 := netip.MustParseAddrPort("198.51.100.9:443")
 	for name, b := range map[string]Balancer{
 		"RoundRobin":       NewRoundRobin(),
 		"LeastConnections": NewLeastConnections(),

@@ -1,19 +1,19 @@
 package balancer
 
 import (
-	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 )
 
 func BenchmarkPick(b *testing.B) {
-	tcp4 := &net.TCPAddr{IP: net.ParseIP("198.51.100.9"), Port: 443}
-	tcp6 := &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 443}
-	unix := &net.UnixAddr{Name: "/run/client.sock", Net: "unix"}
+	tcp4 := netip.MustParseAddrPort("198.51.100.9:443")
+	tcp6 := netip.MustParseAddrPort("[2001:db8::1]:443")
+	unix := netip.AddrPort{}
 	cases := []struct {
 		name   string
 		b      Balancer
-		remote net.Addr
+		remote netip.AddrPort
 	}{
 		{"RoundRobin", NewRoundRobin(), tcp4},
 		{"LeastConnections", NewLeastConnections(), tcp4},
@@ -48,7 +48,7 @@ func BenchmarkPickParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					bal.Pick(nil, loops)
+					bal.Pick(netip.AddrPort{}, loops)
 				}
 			})
 		})

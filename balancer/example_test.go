@@ -2,7 +2,7 @@ package balancer_test
 
 import (
 	"fmt"
-	"net"
+	"net/netip"
 
 	"github.com/mill-io/mill/balancer"
 )
@@ -18,7 +18,7 @@ func ExampleNewRoundRobin() {
 	b := balancer.NewRoundRobin()
 	var picks []int
 	for range 5 {
-		picks = append(picks, b.Pick(nil, loops))
+		picks = append(picks, b.Pick(netip.AddrPort{}, loops))
 	}
 	fmt.Println(picks)
 	// Output: [0 1 2 0 1]
@@ -32,12 +32,12 @@ func ExampleNewLeastConnections() {
 	// loops 1-3 tie and take turns.
 	var picks []int
 	for range 4 {
-		picks = append(picks, b.Pick(nil, loops))
+		picks = append(picks, b.Pick(netip.AddrPort{}, loops))
 	}
 	fmt.Println(picks)
 	// Loop 0's connections close: it becomes the least loaded.
 	busy.conns = 0
-	fmt.Println(b.Pick(nil, loops))
+	fmt.Println(b.Pick(netip.AddrPort{}, loops))
 	// Output:
 	// [1 2 3 1]
 	// 0
@@ -46,10 +46,10 @@ func ExampleNewLeastConnections() {
 func ExampleNewSourceAddrHash() {
 	loops := []balancer.Loop{&loop{}, &loop{}, &loop{}, &loop{}}
 	b := balancer.NewSourceAddrHash()
-	first := b.Pick(&net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 50000}, loops)
+	first := b.Pick(netip.MustParseAddrPort("192.0.2.10:50000"), loops)
 	// Another connection from the same host, from another port and
 	// written as an IPv4-mapped IPv6 address, lands on the same loop.
-	again := b.Pick(&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.10"), Port: 50001}, loops)
+	again := b.Pick(netip.MustParseAddrPort("[::ffff:192.0.2.10]:50001"), loops)
 	fmt.Println(first == again)
 	// Output: true
 }

@@ -1,6 +1,6 @@
 package balancer
 
-import "net"
+import "net/netip"
 
 // FNV-1a, 64-bit variant.
 const (
@@ -16,14 +16,11 @@ type sourceHash struct{}
 // ip_hash), as long as the number of loops does not change. It ignores the
 // loops' loads.
 //
-// For *net.TCPAddr, *net.UDPAddr and *net.IPAddr only the IP address is
-// hashed: the port and any IPv6 zone are ignored, and an IPv4 address hashes
-// the same in its 4-byte and IPv4-mapped IPv6 (::ffff:a.b.c.d) forms. Pick
-// does not allocate for these. Any other address (such as *net.UnixAddr) is
-// hashed on Network() and String(), which may allocate; note that the remote
-// address of an accepted Unix-domain connection is usually unnamed, so all
-// such connections share one loop. A nil remote (or a nil *net.TCPAddr,
-// *net.UDPAddr or *net.IPAddr) always gets loop 0.
+// Only the IP address is hashed: the port and any IPv6 zone are ignored,
+// and an IPv4 address hashes the same in its IPv4-mapped IPv6 form
+// (::ffff:a.b.c.d). A remote without an IP address (the zero AddrPort,
+// as for Unix-domain connections) always gets loop 0. Pick does not
+// allocate.
 //
 // The hash is FNV-1a (64-bit) followed by a bit-mixing step, so that the low
 // bits used to pick among a few loops depend on every input bit; the loop is
@@ -33,52 +30,32 @@ func NewSourceAddrHash() Balancer {
 }
 
 // Pick returns the loop index for remote's host. Any goroutine may call it
-// concurrently. It does not retain loops or remote. It panics if loops is
-// empty.
-func (sourceHash) Pick(remote net.Addr, loops []Loop) int {
+// concurrently. It does not retain loops. It panics if loops is empty.
+func (sourceHash) Pick(remote netip.AddrPort, loops []Loop) int {
 	if len(loops) == 0 {
 		panic(errNoLoops)
 	}
-	h, ok := hashAddr(remote)
+	h, ok := hashAddr(remote.Addr())
 	if !ok {
 		return 0
 	}
 	return int(h % uint64(len(loops)))
 }
 
-// hashAddr returns the mixed hash of remote's host, or false for a nil
-// address.
-func hashAddr(remote net.Addr) (uint64, bool) {
-	var ip net.IP
-	switch a := remote.(type) {
-	case nil:
+// hashAddr returns the mixed hash of ip, or false for the zero Addr.
+func hashAddr(ip netip.Addr) (uint64, bool) {
+	if !ip.IsValid() {
 		return 0, false
-	case *net.TCPAddr:
-		if a == nil {
-			return 0, false
-		}
-		ip = a.IP
-	case *net.UDPAddr:
-		if a == nil {
-			return 0, false
-		}
-		ip = a.IP
-	case *net.IPAddr:
-		if a == nil {
-			return 0, false
-		}
-		ip = a.IP
-	default:
-		h := fnvString(fnvOffset64, a.Network())
-		h = fnvByte(h, 0) // separates the network name from the address
-		return mix(fnvString(h, a.String())), true
-	}
-	if ip4 := ip.To4(); ip4 != nil {
-		ip = ip4
 	}
 	h := uint64(fnvOffset64)
-	for _, c := range ip {
-		h = fnvByte(h, c)
+	if ip = ip.Unmap(); ip.Is4() {
+		for _, c := range ip.As4() {
+			h = fnvByte(h, c)
+		}
+	} else {
+		for _, c := range ip.As16() {
+			h = fnvByte(h, c)
+		}
 	}
 	return mix(h), true
 }
@@ -86,14 +63,6 @@ func hashAddr(remote net.Addr) (uint64, bool) {
 // fnvByte adds one byte to an FNV-1a hash.
 func fnvByte(h uint64, c byte) uint64 {
 	return (h ^ uint64(c)) * fnvPrime64
-}
-
-// fnvString adds the bytes of s to an FNV-1a hash.
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h = fnvByte(h, s[i])
-	}
-	return h
 }
 
 // mix spreads every bit of h over the low bits. FNV-1a alone is weak there:

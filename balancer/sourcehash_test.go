@@ -1,22 +1,24 @@
 package balancer
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 )
+
+func ap(ip string, port uint16) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr(ip), port)
+}
 
 func TestSourceAddrHashStablePerIP(t *testing.T) {
 	b := NewSourceAddrHash()
 	loops, _ := newLoops(0, 0, 0, 0)
 	for _, ip := range []string{"192.0.2.1", "198.51.100.200", "2001:db8::7", "fe80::1"} {
-		want := b.Pick(&net.TCPAddr{IP: net.ParseIP(ip), Port: 1}, loops)
-		for port := range 50 {
-			remotes := []net.Addr{
-				&net.TCPAddr{IP: net.ParseIP(ip), Port: 1000 + port},
-				&net.UDPAddr{IP: net.ParseIP(ip), Port: 2000 + port},
-				&net.IPAddr{IP: net.ParseIP(ip)},
-				&net.TCPAddr{IP: net.ParseIP(ip), Port: port, Zone: "eth0"},
+		want := b.Pick(ap(ip, 1), loops)
+		for port := range uint16(50) {
+			remotes := []netip.AddrPort{
+				ap(ip, 1000+port),
+				ap(ip, port),
+				netip.AddrPortFrom(netip.MustParseAddr(ip).WithZone("eth0"), port),
 			}
 			for _, remote := range remotes {
 				if got := b.Pick(remote, loops); got != want {
@@ -29,24 +31,16 @@ func TestSourceAddrHashStablePerIP(t *testing.T) {
 
 func TestSourceAddrHashIPv4Mapped(t *testing.T) {
 	for i := range 256 {
-		v4 := net.IPv4(10, 1, byte(i), byte(255-i)).To4()
-		mapped := net.IPv4(10, 1, byte(i), byte(255-i)).To16()
-		if len(v4) != 4 || len(mapped) != 16 {
+		v4 := netip.AddrFrom4([4]byte{10, 1, byte(i), byte(255 - i)})
+		mapped := netip.AddrFrom16(v4.As16())
+		if !mapped.Is4In6() {
 			t.Fatal("bad test addresses")
 		}
-		h4, _ := hashAddr(&net.TCPAddr{IP: v4})
-		h16, _ := hashAddr(&net.TCPAddr{IP: mapped})
+		h4, _ := hashAddr(v4)
+		h16, _ := hashAddr(mapped)
 		if h4 != h16 {
 			t.Fatalf("%v: 4-byte hash %x, IPv4-mapped hash %x", v4, h4, h16)
 		}
-	}
-	// A TCPAddr built from a netip.AddrPort keeps the 16-byte form.
-	ap := netip.MustParseAddrPort("[::ffff:203.0.113.5]:80")
-	a, b := net.TCPAddrFromAddrPort(ap), &net.TCPAddr{IP: net.IP{203, 0, 113, 5}, Port: 9}
-	ha, _ := hashAddr(a)
-	hb, _ := hashAddr(b)
-	if ha != hb {
-		t.Fatalf("%v and %v hash differently", a, b)
 	}
 }
 
@@ -55,25 +49,24 @@ func TestSourceAddrHashIPv4Mapped(t *testing.T) {
 func TestSourceAddrHashSpread(t *testing.T) {
 	b := NewSourceAddrHash()
 	loops, _ := newLoops(0, 0, 0, 0)
-	sets := map[string]func(i int) net.IP{
-		"sequential IPv4": func(i int) net.IP { return net.IPv4(10, 0, byte(i>>8), byte(i)) },
-		"multiples of 4":  func(i int) net.IP { return net.IPv4(10, byte(i>>6), byte(i>>6), byte(i<<2)) },
-		"IPv6 hosts": func(i int) net.IP {
-			ip := net.ParseIP("2001:db8::")
-			ip[14], ip[15] = byte(i>>8), byte(i)
-			return ip
+	v6 := func(base string, hi, lo int, i int) netip.Addr {
+		a := netip.MustParseAddr(base).As16()
+		a[hi], a[lo] = byte(i>>8), byte(i)
+		return netip.AddrFrom16(a)
+	}
+	sets := map[string]func(i int) netip.Addr{
+		"sequential IPv4": func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) },
+		"multiples of 4": func(i int) netip.Addr {
+			return netip.AddrFrom4([4]byte{10, byte(i >> 6), byte(i >> 6), byte(i << 2)})
 		},
-		"IPv6 prefixes": func(i int) net.IP {
-			ip := net.ParseIP("2001:db8::1")
-			ip[6], ip[7] = byte(i>>8), byte(i)
-			return ip
-		},
+		"IPv6 hosts":    func(i int) netip.Addr { return v6("2001:db8::", 14, 15, i) },
+		"IPv6 prefixes": func(i int) netip.Addr { return v6("2001:db8::1", 6, 7, i) },
 	}
 	const n = 4000
 	for name, ipOf := range sets {
 		var counts [4]int
 		for i := range n {
-			counts[b.Pick(&net.TCPAddr{IP: ipOf(i), Port: 80}, loops)]++
+			counts[b.Pick(netip.AddrPortFrom(ipOf(i), 80), loops)]++
 		}
 		// Expected 1000 each; a uniform hash stays within ±10% (about
 		// 3.7 standard deviations) essentially always.
@@ -85,36 +78,11 @@ func TestSourceAddrHashSpread(t *testing.T) {
 	}
 }
 
-func TestSourceAddrHashOtherAddrs(t *testing.T) {
+func TestSourceAddrHashNoAddress(t *testing.T) {
 	b := NewSourceAddrHash()
 	loops, _ := newLoops(0, 0, 0)
-	if got := b.Pick(nil, loops); got != 0 {
-		t.Errorf("nil remote: loop %d, want 0", got)
-	}
-	for _, nilAddr := range []net.Addr{(*net.TCPAddr)(nil), (*net.UDPAddr)(nil), (*net.IPAddr)(nil)} {
-		if got := b.Pick(nilAddr, loops); got != 0 {
-			t.Errorf("%T(nil): loop %d, want 0", nilAddr, got)
-		}
-	}
-	// Unix addresses hash on network and name: stable, and spread.
-	seen := map[int]bool{}
-	for i := range 100 {
-		name := "/tmp/client-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		u := &net.UnixAddr{Name: name, Net: "unix"}
-		got := b.Pick(u, loops)
-		if again := b.Pick(&net.UnixAddr{Name: name, Net: "unix"}, loops); again != got {
-			t.Fatalf("%v: loop %d then %d", u, got, again)
-		}
-		seen[got] = true
-	}
-	if len(seen) != 3 {
-		t.Errorf("100 Unix addresses used loops %v, want all 3", seen)
-	}
-	// The network name takes part in the hash.
-	hu, _ := hashAddr(&net.UnixAddr{Name: "x", Net: "unix"})
-	hp, _ := hashAddr(&net.UnixAddr{Name: "x", Net: "unixpacket"})
-	if hu == hp {
-		t.Error("unix and unixpacket addresses with one name hash the same")
+	if got := b.Pick(netip.AddrPort{}, loops); got != 0 {
+		t.Errorf("zero remote: loop %d, want 0", got)
 	}
 }
 
@@ -129,4 +97,12 @@ func TestFNV1a(t *testing.T) {
 			t.Errorf("fnv1a64(%q) = %#x, want %#x", s, got, want)
 		}
 	}
+}
+
+// fnvString adds the bytes of s to an FNV-1a hash.
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = fnvByte(h, s[i])
+	}
+	return h
 }

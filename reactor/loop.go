@@ -49,6 +49,23 @@ type slot struct {
 	gen uint32
 }
 
+// The fd table is paged, so that growing it never copies or discards
+// slots: a server with many connections keeps exactly the pages it uses.
+const (
+	pageShift = 10
+	pageSize  = 1 << pageShift
+)
+
+type slotPage [pageSize]slot
+
+// slot returns fd's slot, or nil if its page does not exist.
+func (l *Loop) slot(fd int) *slot {
+	if p := fd >> pageShift; p < len(l.pages) && l.pages[p] != nil {
+		return &l.pages[p][fd&(pageSize-1)]
+	}
+	return nil
+}
+
 // Loop is one event loop. Create it with New, run it with Run on the
 // goroutine that is to become the loop goroutine, stop it with Stop.
 type Loop struct {
@@ -58,7 +75,7 @@ type Loop struct {
 	state   atomic.Int32
 	done    chan struct{}
 	tasks   taskQueue
-	slots   []slot // by fd
+	pages   []*slotPage // fd table: pages[fd>>pageShift][fd&(pageSize-1)]
 	nfds    int
 	lastGen uint32
 	timers  timerHeap
@@ -115,10 +132,8 @@ func (l *Loop) Run() (err error) {
 		}
 		for i := 0; i < n; i++ {
 			ev := l.poller.Event(i)
-			if ev.Fd < len(l.slots) {
-				if s := l.slots[ev.Fd]; s.h != nil && s.gen == ev.Gen {
-					s.h.HandleEvent(ev.Fd, ev.Flags)
-				}
+			if s := l.slot(ev.Fd); s != nil && s.h != nil && s.gen == ev.Gen {
+				s.h.HandleEvent(ev.Fd, ev.Flags)
 			}
 		}
 		if len(l.timers) > 0 {
@@ -182,7 +197,7 @@ func (l *Loop) Register(fd int, h Handler, in netpoll.Interest) error {
 	if fd < 0 {
 		return fmt.Errorf("reactor: invalid fd %d", fd)
 	}
-	if fd < len(l.slots) && l.slots[fd].h != nil {
+	if s := l.slot(fd); s != nil && s.h != nil {
 		return fmt.Errorf("reactor: fd %d already registered", fd)
 	}
 	l.lastGen++
@@ -192,30 +207,36 @@ func (l *Loop) Register(fd int, h Handler, in netpoll.Interest) error {
 	if err := l.poller.Add(fd, l.lastGen, in); err != nil {
 		return err
 	}
-	for fd >= len(l.slots) {
-		l.slots = append(l.slots, slot{})
+	p := fd >> pageShift
+	for p >= len(l.pages) {
+		l.pages = append(l.pages, nil)
 	}
-	l.slots[fd] = slot{h: h, gen: l.lastGen}
+	if l.pages[p] == nil {
+		l.pages[p] = new(slotPage)
+	}
+	l.pages[p][fd&(pageSize-1)] = slot{h: h, gen: l.lastGen}
 	l.nfds++
 	return nil
 }
 
 // SetInterest changes what fd is watched for. Loop goroutine only.
 func (l *Loop) SetInterest(fd int, in netpoll.Interest) error {
-	if fd >= len(l.slots) || l.slots[fd].h == nil {
+	s := l.slot(fd)
+	if s == nil || s.h == nil {
 		return fmt.Errorf("reactor: fd %d not registered", fd)
 	}
-	return l.poller.Modify(fd, l.slots[fd].gen, in)
+	return l.poller.Modify(fd, s.gen, in)
 }
 
 // Unregister stops watching fd; no further event reaches its handler,
 // including events already returned by the current poll. Call it before
 // closing fd. Loop goroutine only.
 func (l *Loop) Unregister(fd int) error {
-	if fd >= len(l.slots) || l.slots[fd].h == nil {
+	s := l.slot(fd)
+	if s == nil || s.h == nil {
 		return fmt.Errorf("reactor: fd %d not registered", fd)
 	}
-	l.slots[fd] = slot{}
+	*s = slot{}
 	l.nfds--
 	return l.poller.Delete(fd)
 }
@@ -228,9 +249,14 @@ func (l *Loop) Registered() int { return l.nfds }
 // returns false. fn may unregister the descriptor it is given. Loop
 // goroutine only.
 func (l *Loop) Each(fn func(fd int, h Handler) bool) {
-	for fd := 0; fd < len(l.slots); fd++ {
-		if h := l.slots[fd].h; h != nil && !fn(fd, h) {
-			return
+	for p, page := range l.pages {
+		if page == nil {
+			continue
+		}
+		for i := range page {
+			if h := page[i].h; h != nil && !fn(p<<pageShift|i, h) {
+				return
+			}
 		}
 	}
 }

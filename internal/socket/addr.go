@@ -32,3 +32,20 @@ func ToAddr(sa unix.Sockaddr) net.Addr {
 	}
 	return nil
 }
+
+// ToAddrPort converts an IPv4 or IPv6 socket address to a netip.AddrPort
+// without allocating; anything else yields the zero AddrPort. An IPv6 zone
+// is kept as the interface index.
+func ToAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.ZoneId != 0 {
+			a = a.WithZone(strconv.Itoa(int(sa.ZoneId)))
+		}
+		return netip.AddrPortFrom(a, uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
