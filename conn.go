@@ -1,6 +1,10 @@
 package mill
 
-import "net"
+import (
+	"net"
+
+	"github.com/mill-io/mill/codec"
+)
 
 // AsyncCallback reports the outcome of an asynchronous write: err is nil
 // once all its bytes were handed to the kernel, otherwise the reason they
@@ -11,13 +15,14 @@ type AsyncCallback func(c Conn, err error)
 // Conn is one connection. Its methods fall into three groups:
 //
 //   - Loop-only: Peek, Next, Discard, Read, InboundBuffered, Write,
-//     Writev, Flush, OutboundBuffered, Context and SetContext may only be
+//     Writev, Flush, OutboundBuffered, SetCodec, ReadFrame, WriteFrame,
+//     Context and SetContext may only be
 //     called on the connection's event loop, that is, inside a Handler
 //     callback for this connection, or inside an AsyncCallback or other
 //     code the loop runs for it.
-//   - Any goroutine: AsyncWrite, AsyncWritev, Close, LocalAddr,
-//     RemoteAddr and Fd.
-//   - Slices returned by Peek and Next alias mill's buffers. They stay
+//   - Any goroutine: AsyncWrite, AsyncWritev, AsyncWriteFrame, Submit,
+//     Close, LocalAddr, RemoteAddr and Fd.
+//   - Slices returned by Peek, Next and ReadFrame alias mill's buffers. They stay
 //     valid until the callback that obtained them returns; copy what you
 //     keep longer. Do not write to them.
 //
@@ -78,6 +83,47 @@ type Conn interface {
 	AsyncWrite(p []byte, cb AsyncCallback) error
 	// AsyncWritev is AsyncWrite for several buffers. Any goroutine.
 	AsyncWritev(bs [][]byte, cb AsyncCallback) error
+
+	// SetCodec sets the codec that frames the byte stream from now on
+	// (nil removes it); unread input is decoded by the new codec. Use it
+	// to switch protocols on a live connection, say after a handshake
+	// line. Loop-only.
+	SetCodec(c codec.Codec)
+	// ReadFrame decodes and consumes the next frame of buffered input. It
+	// returns nil, nil when no complete frame is buffered yet; a complete
+	// empty frame is a non-nil empty slice. On a decode error it returns
+	// the error (matchable with errors.Is against codec.ErrFrameTooLong
+	// or codec.ErrCorruptFrame) and the connection closes with it once
+	// the callback returns; OnClose sees the same error. Without a codec
+	// it returns ErrNoCodec. The frame is valid until the callback
+	// returns. Loop-only. Typical use, in OnTraffic:
+	//
+	//	for {
+	//		f, err := c.ReadFrame()
+	//		if f == nil || err != nil {
+	//			return mill.None // wait for more input, or closing
+	//		}
+	//		c.WriteFrame(handle(f))
+	//	}
+	ReadFrame() ([]byte, error)
+	// WriteFrame encodes p with the connection's codec and writes it as
+	// Write does. Loop-only; p is not retained.
+	WriteFrame(p []byte) error
+	// AsyncWriteFrame encodes p on the connection's loop and writes it,
+	// with AsyncWrite's guarantees. Any goroutine; p must not be modified
+	// until cb runs.
+	AsyncWriteFrame(p []byte, cb AsyncCallback) error
+
+	// Submit runs task on the server's worker pool (see WithWorkerPool),
+	// after every task submitted for this connection before it: one
+	// connection's tasks run one at a time, in order, while different
+	// connections' run in parallel. Use it for blocking work and answer
+	// with AsyncWrite or AsyncWriteFrame. It returns
+	// workerpool.ErrPoolOverload when the pool's queue is full, and
+	// ErrServerClosed after shutdown. Tasks still run if the connection
+	// closes meanwhile; their writes then report ErrClosed. A panic in
+	// task closes the connection with ErrHandlerPanic. Any goroutine.
+	Submit(task func()) error
 
 	// Close closes the connection after trying to send queued output;
 	// OnClose then runs with a nil error. Any goroutine; the close

@@ -200,7 +200,7 @@ func (c *conn) call(cb AsyncCallback, err error) {
 	}
 	was := c.flags & flagInCallback
 	c.flags |= flagInCallback
-	cb(c, err)
+	c.onCallback(cb, err)
 	c.flags = c.flags&^flagInCallback | was
 }
 
@@ -239,9 +239,21 @@ func (c *conn) asyncWrite(p []byte, bs [][]byte, cb AsyncCallback) {
 	case c.out.Len() == 0:
 		c.call(cb, nil)
 	default:
-		s := c.slowPart()
-		s.cbs = append(s.cbs, pendingWrite{seq: c.sent + uint64(c.out.Len()), cb: cb})
+		c.await(cb)
 	}
+	c.closeIfFailed()
+}
+
+// await queues cb to run once every byte accepted so far has been handed
+// to the kernel. Loop goroutine.
+func (c *conn) await(cb AsyncCallback) {
+	s := c.slowPart()
+	s.cbs = append(s.cbs, pendingWrite{seq: c.sent + uint64(c.out.Len()), cb: cb})
+}
+
+// closeIfFailed closes a connection whose write failed, unless handler
+// code is still running for it. Loop goroutine.
+func (c *conn) closeIfFailed() {
 	if c.flags&(flagCloseAfter|flagInCallback|flagClosed) == flagCloseAfter {
 		c.closeNow(c.closeErr())
 	}

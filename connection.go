@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mill-io/mill/bufferpool"
+	"github.com/mill-io/mill/codec"
 	"github.com/mill-io/mill/internal/socket"
 	"github.com/mill-io/mill/netpoll"
 )
@@ -27,6 +28,7 @@ type conn struct {
 	loop     *eventLoop
 	remote   netip.AddrPort // zero for Unix-domain peers
 	ctx      any
+	codec    codec.Codec
 
 	// Input. While handler code runs, view is the unread input as one
 	// slice, aliasing either the loop's read buffer or in; settle folds
@@ -148,7 +150,7 @@ func (c *conn) read() {
 		c.flags |= flagViewRing
 	}
 	c.flags |= flagInCallback
-	a := l.h.OnTraffic(c)
+	a := c.onTraffic()
 	c.flags &^= flagInCallback
 	c.settle()
 	c.after(a)
@@ -214,7 +216,7 @@ func (c *conn) closeNow(err error) {
 	l.loop.Unregister(c.fd)
 	if c.flags&flagOpen != 0 {
 		c.flags |= flagInCallback
-		a := l.h.OnClose(c, err)
+		a := c.onClose(err)
 		if a == Shutdown {
 			l.e.s.requestShutdown()
 		}

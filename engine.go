@@ -3,9 +3,11 @@
 package mill
 
 import (
+	"context"
 	"net"
 	"runtime"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/mill-io/mill/bufferpool"
 	"github.com/mill-io/mill/internal/socket"
 	"github.com/mill-io/mill/reactor"
+	"github.com/mill-io/mill/workerpool"
 )
 
 // engine is the running machinery behind a Server: the listening socket,
@@ -34,6 +37,10 @@ type engine struct {
 
 	errMu sync.Mutex
 	err   error
+
+	poolMu       sync.Mutex
+	workerPool   *workerpool.Pool // nil until WithWorkerPool or the first Conn.Submit
+	poolReleased bool
 }
 
 func newEngine(s *Server, network, address string) (*engine, error) {
@@ -59,6 +66,13 @@ func newEngine(s *Server, network, address string) (*engine, error) {
 		return nil, err
 	}
 	e.acc = &acceptor{e: e}
+	if o.workers != nil {
+		if e.workerPool, err = workerpool.New(e.workerConfig(*o.workers)); err != nil {
+			e.main.Close()
+			ln.Close()
+			return nil, err
+		}
+	}
 	for i := 0; i < n; i++ {
 		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU}
 		if len(o.cpus) > 0 {
@@ -121,13 +135,15 @@ func (e *engine) run() error {
 	e.main.Stop()
 	<-mainDone
 	// 2. Let the handler say goodbye.
-	e.h.OnShutdown(e.s)
+	e.onShutdown()
 	// 3. Close every connection on its own loop, then stop the loops.
 	for _, l := range e.loops {
 		l.loop.Submit(l.closeAll)
 		l.loop.Stop()
 	}
 	wg.Wait()
+	// 4. Let tasks already handed to the worker pool finish.
+	e.releaseWorkers(e.s.shutdownContext())
 	e.errMu.Lock()
 	defer e.errMu.Unlock()
 	return e.err
@@ -147,6 +163,7 @@ func (e *engine) fail(err error) {
 
 // closeUnstarted releases a server that never served.
 func (e *engine) closeUnstarted() {
+	e.releaseWorkers(context.Background())
 	e.ln.Close()
 	e.main.Close()
 	for _, l := range e.loops {
@@ -154,9 +171,20 @@ func (e *engine) closeUnstarted() {
 	}
 }
 
-// tick runs OnTick on the main loop and schedules the next one.
+// tick runs OnTick on the main loop and schedules the next one. A panic
+// in OnTick is logged and stops the ticker; the server carries on.
 func (e *engine) tick() {
-	d, a := e.h.OnTick()
+	var d time.Duration
+	var a Action
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				e.recovered("OnTick", v, stack())
+				d, a = 0, None
+			}
+		}()
+		d, a = e.h.OnTick()
+	}()
 	if a == Shutdown {
 		e.s.requestShutdown()
 		return
@@ -164,4 +192,15 @@ func (e *engine) tick() {
 	if d > 0 && !e.acc.closed {
 		e.acc.ticker = e.main.AfterFunc(d, e.tick)
 	}
+}
+
+// onShutdown runs OnShutdown; a panic in it is logged and the shutdown
+// goes on.
+func (e *engine) onShutdown() {
+	defer func() {
+		if v := recover(); v != nil {
+			e.recovered("OnShutdown", v, stack())
+		}
+	}()
+	e.h.OnShutdown(e.s)
 }

@@ -12,6 +12,13 @@ var (
 	// ErrUnsupportedPlatform is returned by NewServer on systems without
 	// epoll or kqueue.
 	ErrUnsupportedPlatform = errors.New("mill: unsupported platform (need Linux, macOS or a BSD)")
+	// ErrHandlerPanic is matched (with errors.Is) by the error a
+	// connection closes with when handler code for it panicked; the error
+	// is a *PanicError carrying the value and stack.
+	ErrHandlerPanic = errors.New("mill: handler panic")
+	// ErrNoCodec is returned by the frame methods of a connection that has
+	// no codec (see WithCodec and Conn.SetCodec).
+	ErrNoCodec = errors.New("mill: connection has no codec")
 	// ErrInvalidAddress is returned by NewServer for an address it cannot
 	// parse.
 	ErrInvalidAddress = errors.New("mill: invalid address")

@@ -22,6 +22,7 @@ type eventLoop struct {
 	readBuf []byte     // every read on this loop lands here first
 	vec     socket.Vec // writev scratch
 	iov     [2][]byte  // a ring's two halves, for writev
+	encBuf  []byte     // WriteFrame's encode scratch
 	closing bool       // closeAll ran: refuse new connections
 
 	_     [64]byte     // keep the counter below off the cache lines above
@@ -84,8 +85,11 @@ func (l *eventLoop) open(c *conn) {
 		l.conns.Add(-1)
 		return
 	}
+	if f := l.e.s.opts.codec; f != nil {
+		c.codec = f()
+	}
 	c.flags |= flagOpen | flagInCallback
-	out, a := l.h.OnOpen(c)
+	out, a := c.onOpen()
 	c.flags &^= flagInCallback
 	if len(out) > 0 && c.flags&flagCloseAfter == 0 {
 		c.Write(out)

@@ -20,7 +20,15 @@ func TestMain(m *testing.M) {
 	if os.Getenv(idleClientEnv) != "" {
 		os.Exit(runIdleClients())
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, antsGoroutines...)
+}
+
+// antsGoroutines are the housekeeping goroutines of ants' package-level
+// default pool, started by ants' own init whenever it is linked in (mill's
+// workerpool imports it). mill never uses that pool.
+var antsGoroutines = []goleak.Option{
+	goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+	goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
 }
 
 // serve starts s on a fresh port and shuts it down when the test ends,

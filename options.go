@@ -9,6 +9,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/mill-io/mill/balancer"
+	"github.com/mill-io/mill/codec"
+	"github.com/mill-io/mill/workerpool"
 )
 
 // Defaults used when the corresponding option is not given.
@@ -44,6 +46,8 @@ type options struct {
 	sendBuffer     int
 	ticker         bool
 	logger         *zap.Logger
+	codec          codec.Factory
+	workers        *workerpool.Config
 }
 
 func defaultOptions() options {
@@ -154,4 +158,24 @@ func WithTicker(on bool) Option {
 // to standard error; pass zap.NewNop() for silence.
 func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithCodec frames every connection's byte stream with a codec made by f
+// when the connection opens (see Conn.ReadFrame and Conn.WriteFrame).
+// Use codec.Shared for a stateless codec; a connection can switch codecs
+// later with Conn.SetCodec.
+func WithCodec(f codec.Factory) Option {
+	return optionFunc(func(o *options) { o.codec = f })
+}
+
+// WithWorkerPool configures the pool that runs blocking work handed over
+// with Conn.Submit (see package workerpool for the fields; the zero Config
+// gives 256 workers and room for 16,384 waiting tasks, and the server's
+// logger is used when Config.Logger is nil). Without this option a pool
+// with the defaults is created on the first Submit. Do not set Blocking
+// if tasks are submitted from event loops: a full blocking pool would
+// stall every connection on the loop. The pool is released when the
+// server shuts down, after its connections close.
+func WithWorkerPool(cfg workerpool.Config) Option {
+	return optionFunc(func(o *options) { o.workers = &cfg })
 }

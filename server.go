@@ -27,6 +27,7 @@ type Server struct {
 	mu       sync.Mutex
 	state    serverState
 	stopReq  chan struct{} // closed once shutdown is requested
+	stopCtx  context.Context
 	stopOnce sync.Once
 	done     chan struct{} // closed when the server has released everything
 }
@@ -115,6 +116,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	never := s.state == stateIdle
 	s.state = stateClosed
+	if s.stopCtx == nil {
+		s.stopCtx = ctx
+	}
 	s.mu.Unlock()
 	s.requestShutdown()
 	if never {
@@ -128,6 +132,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// shutdownContext bounds the shutdown's waits: the context of the first
+// Shutdown call, or none when a handler asked for the shutdown.
+func (s *Server) shutdownContext() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopCtx == nil {
+		return context.Background()
+	}
+	return s.stopCtx
 }
 
 func (s *Server) requestShutdown() {

@@ -1,0 +1,108 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"fmt"
+
+	"github.com/mill-io/mill/codec"
+)
+
+// maxEncodeScratch bounds the per-loop encode buffer kept between frames;
+// a larger one, grown for an unusually large frame, is dropped after use.
+const maxEncodeScratch = 1 << 20
+
+// SetCodec sets the codec that frames this connection's byte stream from
+// now on; nil removes it. Unread input stays buffered and is decoded by
+// the new codec. Loop goroutine only.
+func (c *conn) SetCodec(cd codec.Codec) { c.codec = cd }
+
+// ReadFrame decodes the next frame from the buffered input and consumes
+// it. It returns nil, nil when no complete frame is buffered yet (a
+// complete but empty frame is a non-nil empty slice). A decode error is
+// returned, and the connection closes with it once the callback returns.
+// The frame is valid until the callback returns. Loop goroutine only.
+func (c *conn) ReadFrame() ([]byte, error) {
+	if c.codec == nil {
+		return nil, ErrNoCodec
+	}
+	if err := c.readable(); err != nil {
+		return nil, err
+	}
+	in := c.buffered()
+	if len(in) == 0 {
+		return nil, nil
+	}
+	frame, n, err := c.codec.Decode(in)
+	if err != nil {
+		c.fail(err)
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	if n > len(in) {
+		err := codecOverrun(n, len(in))
+		c.fail(err)
+		return nil, err
+	}
+	if frame == nil {
+		frame = in[:0]
+	}
+	c.view = in[n:]
+	return frame, nil
+}
+
+// WriteFrame encodes p with the connection's codec and writes it as Write
+// does. Loop goroutine only; p is not retained.
+func (c *conn) WriteFrame(p []byte) error {
+	if c.codec == nil {
+		return ErrNoCodec
+	}
+	if err := c.writable(); err != nil {
+		return err
+	}
+	l := c.loop
+	b, err := c.codec.Encode(l.encBuf[:0], p)
+	if err != nil {
+		return err
+	}
+	_, err = c.Write(b)
+	if cap(b) > maxEncodeScratch {
+		b = nil
+	}
+	l.encBuf = b[:0]
+	return err
+}
+
+// AsyncWriteFrame encodes p on the connection's loop and writes it, as
+// AsyncWrite does. Any goroutine; p must not be modified until cb runs.
+func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
+	return c.submitWrite(func() {
+		err := c.WriteFrame(p)
+		switch {
+		case cb == nil:
+		case err != nil:
+			c.call(cb, err)
+		case c.out.Len() == 0:
+			c.call(cb, nil)
+		default:
+			c.await(cb)
+		}
+		c.closeIfFailed()
+	}, cb)
+}
+
+// readable reports why input cannot be decoded any more, if so: a decode
+// error already doomed the connection.
+func (c *conn) readable() error {
+	if c.flags&flagCloseAfter != 0 {
+		return c.closeErr()
+	}
+	return nil
+}
+
+// codecOverrun reports a Decoder that claimed more bytes than it was given.
+func codecOverrun(n, have int) error {
+	return fmt.Errorf("%w: decoder consumed %d of %d buffered bytes", codec.ErrCorruptFrame, n, have)
+}

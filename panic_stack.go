@@ -1,0 +1,6 @@
+package mill
+
+import "runtime/debug"
+
+// stack returns the calling goroutine's stack, for panic reports.
+func stack() []byte { return debug.Stack() }

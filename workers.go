@@ -1,0 +1,72 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"context"
+	"unsafe"
+
+	"github.com/mill-io/mill/workerpool"
+)
+
+// workers returns the server's worker pool, creating it with the default
+// configuration on first use when WithWorkerPool was not given. It fails
+// with ErrServerClosed once the pool has been released. Any goroutine.
+func (e *engine) workers() (*workerpool.Pool, error) {
+	e.poolMu.Lock()
+	defer e.poolMu.Unlock()
+	if e.poolReleased {
+		return nil, ErrServerClosed
+	}
+	if e.workerPool == nil {
+		p, err := workerpool.New(e.workerConfig(workerpool.Config{}))
+		if err != nil {
+			return nil, err
+		}
+		e.workerPool = p
+	}
+	return e.workerPool, nil
+}
+
+// workerConfig fills in what mill supplies: its logger.
+func (e *engine) workerConfig(cfg workerpool.Config) workerpool.Config {
+	if cfg.Logger == nil {
+		cfg.Logger = e.log
+	}
+	return cfg
+}
+
+// releaseWorkers stops the pool after the loops have closed every
+// connection: tasks already accepted run (their writes report ErrClosed)
+// until ctx ends. Serve's goroutine.
+func (e *engine) releaseWorkers(ctx context.Context) {
+	e.poolMu.Lock()
+	p := e.workerPool
+	e.poolReleased = true
+	e.poolMu.Unlock()
+	if p != nil {
+		p.Release(ctx)
+	}
+}
+
+// Submit runs task on the server's worker pool, after every task this
+// connection submitted before it. Any goroutine.
+func (c *conn) Submit(task func()) error {
+	p, err := c.loop.e.workers()
+	if err != nil {
+		return err
+	}
+	// The conn's address is a key no other live conn has; queued tasks
+	// keep the conn alive, so it cannot be reused while they wait.
+	key := uint64(uintptr(unsafe.Pointer(c)))
+	return p.SubmitKeyed(key, func() {
+		defer func() {
+			if v := recover(); v != nil {
+				pe := &PanicError{Value: v, Stack: stack()}
+				c.loop.loop.Submit(func() { c.closeNow(pe) })
+				panic(v) // on to the pool, which logs and counts it
+			}
+		}()
+		task()
+	})
+}
