@@ -21,7 +21,7 @@ type AsyncCallback func(c Conn, err error)
 //     callback for this connection, or inside an AsyncCallback or other
 //     code the loop runs for it.
 //   - Any goroutine: AsyncWrite, AsyncWritev, AsyncWriteFrame, Submit,
-//     Close, LocalAddr, RemoteAddr and Fd.
+//     Close, CloseWrite, LocalAddr, RemoteAddr and Fd.
 //   - Slices returned by Peek, Next and ReadFrame alias mill's buffers. They stay
 //     valid until the callback that obtained them returns; copy what you
 //     keep longer. Do not write to them.
@@ -124,6 +124,13 @@ type Conn interface {
 	// closes meanwhile; their writes then report ErrClosed. A panic in
 	// task closes the connection with ErrHandlerPanic. Any goroutine.
 	Submit(task func()) error
+
+	// CloseWrite shuts the sending side once queued output has gone out
+	// (the peer reads end of stream) while reading goes on. Any
+	// goroutine; like Close, it takes effect on the loop once the current
+	// callback returns, after writes made or submitted before it; writes
+	// after that fail with ErrClosed.
+	CloseWrite() error
 
 	// Close closes the connection after trying to send queued output;
 	// OnClose then runs with a nil error. Any goroutine; the close

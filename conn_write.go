@@ -13,7 +13,7 @@ import (
 
 // writable reports why the conn cannot take output, if it cannot.
 func (c *conn) writable() error {
-	if c.flags&flagClosed != 0 {
+	if c.flags&(flagClosed|flagShutWrite) != 0 {
 		return ErrClosed
 	}
 	if c.flags&flagCloseAfter != 0 {
@@ -51,7 +51,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	c.sent += uint64(n)
 	if n < len(p) {
 		c.out.Write(p[n:])
-		c.armWrite()
+		c.updateInterest()
 	}
 	return len(p), nil
 }
@@ -98,7 +98,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 			c.out.Write(b[n:])
 			n = 0
 		}
-		c.armWrite()
+		c.updateInterest()
 	}
 	return total, nil
 }
@@ -149,33 +149,39 @@ func (c *conn) flush() error {
 	}
 	if c.out.Len() == 0 {
 		c.out.Release()
-		c.disarmWrite()
-	} else {
-		c.armWrite()
 	}
+	c.updateInterest()
 	return nil
 }
 
-func (c *conn) armWrite() {
-	if c.flags&(flagWriteArmed|flagClosed) != 0 {
+// updateInterest makes the poller's interest match the state: read
+// until the peer's FIN, write while output is queued. Loop goroutine.
+func (c *conn) updateInterest() {
+	if c.flags&flagClosed != 0 {
 		return
 	}
-	if err := c.loop.loop.SetInterest(c.fd, netpoll.Readable|netpoll.Writable); err != nil {
+	var want connFlags
+	if c.flags&flagPeerEOF == 0 {
+		want |= flagWantRead
+	}
+	if c.out.Len() > 0 {
+		want |= flagWantWrite
+	}
+	if want == c.flags&(flagWantRead|flagWantWrite) {
+		return
+	}
+	var in netpoll.Interest
+	if want&flagWantRead != 0 {
+		in |= netpoll.Readable
+	}
+	if want&flagWantWrite != 0 {
+		in |= netpoll.Writable
+	}
+	if err := c.loop.loop.SetInterest(c.fd, in); err != nil {
 		c.fail(err)
 		return
 	}
-	c.flags |= flagWriteArmed
-}
-
-func (c *conn) disarmWrite() {
-	if c.flags&flagWriteArmed == 0 || c.flags&flagClosed != 0 {
-		return
-	}
-	if err := c.loop.loop.SetInterest(c.fd, netpoll.Readable); err != nil {
-		c.fail(err)
-		return
-	}
-	c.flags &^= flagWriteArmed
+	c.flags = c.flags&^(flagWantRead|flagWantWrite) | want
 }
 
 // fireDone runs, in order, the callbacks of asynchronous writes whose

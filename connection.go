@@ -105,13 +105,16 @@ func (c *conn) SetContext(ctx any) { c.ctx = ctx }
 // HandleEvent is the reactor's entry point: flush on writable, read on
 // readable, hang-up or error. Loop goroutine.
 func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
-	if f&netpoll.Out != 0 && c.flags&flagWriteArmed != 0 {
+	if f&netpoll.Out != 0 && c.flags&flagWantWrite != 0 {
 		if err := c.flush(); err != nil {
 			c.closeNow(err)
 			return
 		}
 		if c.flags&flagCloseAfter != 0 {
 			c.closeNow(c.closeErr())
+			return
+		}
+		if c.out.Len() == 0 && c.drained() {
 			return
 		}
 	}
@@ -139,7 +142,7 @@ func (c *conn) read() {
 		c.closeNow(os.NewSyscallError("read", err))
 		return
 	case n == 0: // the peer closed its side
-		c.closeNow(nil)
+		c.peerClosed()
 		return
 	}
 	if c.in.Len() == 0 {

@@ -88,7 +88,7 @@ func (l *eventLoop) open(c *conn) {
 	if f := l.e.s.opts.codec; f != nil {
 		c.codec = f()
 	}
-	c.flags |= flagOpen | flagInCallback
+	c.flags |= flagOpen | flagWantRead | flagInCallback
 	out, a := c.onOpen()
 	c.flags &^= flagInCallback
 	if len(out) > 0 && c.flags&flagCloseAfter == 0 {

@@ -61,6 +61,17 @@ type Handler interface {
 	OnTick() (delay time.Duration, a Action)
 }
 
+// HalfCloseHandler is an optional extension of Handler, used by servers
+// created WithHalfOpen(true). OnHalfClose runs on the connection's loop
+// when the peer has shut its sending side (TCP FIN), after OnTraffic has
+// seen every byte sent before it. The connection can still be written
+// to; it stays open until the handler closes it (by returning Close,
+// calling Conn.Close, or Conn.CloseWrite, which closes it once both
+// sides are shut).
+type HalfCloseHandler interface {
+	OnHalfClose(c Conn) Action
+}
+
 // BuiltinHandler implements every Handler method as a no-op. Embed it in
 // your handler and override what you need.
 type BuiltinHandler struct{}

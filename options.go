@@ -48,6 +48,7 @@ type options struct {
 	logger         *zap.Logger
 	codec          codec.Factory
 	workers        *workerpool.Config
+	halfOpen       bool
 }
 
 func defaultOptions() options {
@@ -178,4 +179,11 @@ func WithCodec(f codec.Factory) Option {
 // server shuts down, after its connections close.
 func WithWorkerPool(cfg workerpool.Config) Option {
 	return optionFunc(func(o *options) { o.workers = &cfg })
+}
+
+// WithHalfOpen keeps a connection open after the peer shuts its sending
+// side, so the handler can go on writing (see HalfCloseHandler). By
+// default such a connection closes once its queued output has gone out.
+func WithHalfOpen(on bool) Option {
+	return optionFunc(func(o *options) { o.halfOpen = on })
 }

@@ -1,0 +1,96 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// peerClosed handles the peer's FIN, after every byte before it was read
+// and given to OnTraffic. By default the connection closes (OnClose sees
+// nil) as soon as its queued output has gone out, so a reply written to a
+// half-closed peer is not cut short. WithHalfOpen(true) keeps it open
+// for writing, tells a HalfCloseHandler, and leaves closing to the
+// handler. Loop goroutine.
+func (c *conn) peerClosed() {
+	c.flags |= flagPeerEOF
+	if c.loop.e.s.opts.halfOpen {
+		if hc, ok := c.loop.h.(HalfCloseHandler); ok {
+			c.flags |= flagInCallback
+			a := c.onHalfClose(hc)
+			c.flags &^= flagInCallback
+			c.settle()
+			c.after(a)
+		}
+		if c.flags&flagClosed == 0 && c.flags&flagWriteShut != 0 {
+			c.closeNow(nil) // both directions are done
+			return
+		}
+		c.updateInterest()
+		return
+	}
+	if c.out.Len() == 0 {
+		c.closeNow(nil)
+		return
+	}
+	c.updateInterest() // stop reading, keep writing; drained closes
+}
+
+// drained runs when the output queue has just emptied: it sends a FIN
+// that CloseWrite asked for, and closes a connection whose peer is gone.
+// It reports whether the connection closed. Loop goroutine.
+func (c *conn) drained() bool {
+	if c.flags&flagShutWrite != 0 && c.flags&flagWriteShut == 0 {
+		c.shutWrite()
+	}
+	if c.flags&flagClosed == 0 && c.flags&flagPeerEOF != 0 &&
+		(!c.loop.e.s.opts.halfOpen || c.flags&flagWriteShut != 0) {
+		c.closeNow(nil)
+	}
+	return c.flags&flagClosed != 0
+}
+
+// CloseWrite shuts the connection's sending side once its queued output
+// has gone out: the peer reads end of stream, while this side can still
+// read. Any goroutine; it takes effect on the loop once the current
+// callback returns, after writes made or submitted before it. Writes
+// after that fail with ErrClosed.
+func (c *conn) CloseWrite() error {
+	if c.closeReq.Load() {
+		return ErrClosed
+	}
+	if c.loop.loop.Submit(c.closeWriteNow) != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (c *conn) closeWriteNow() {
+	if c.flags&(flagClosed|flagShutWrite) != 0 {
+		return
+	}
+	c.flags |= flagShutWrite
+	if c.out.Len() == 0 {
+		c.drained()
+	}
+}
+
+// shutWrite sends our FIN. Loop goroutine.
+func (c *conn) shutWrite() {
+	c.flags |= flagWriteShut
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		c.fail(os.NewSyscallError("shutdown", err))
+	}
+}
+
+func (c *conn) onHalfClose(hc HalfCloseHandler) (a Action) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.fail(c.loop.e.recovered("OnHalfClose", v, stack()))
+			a = None
+		}
+	}()
+	return hc.OnHalfClose(c)
+}
