@@ -28,7 +28,8 @@ func (h *upperLines) OnTraffic(c Conn) Action {
 	for {
 		f, err := c.ReadFrame()
 		if err != nil {
-			return None // the connection closes with err
+			c.Write([]byte("ERR " + err.Error() + "\n")) // still allowed
+			return None                                  // the connection closes with err
 		}
 		if f == nil {
 			return None
@@ -91,8 +92,9 @@ func TestCodecErrorClosesOnlyThatConnection(t *testing.T) {
 		t.Fatal("over-long line did not close the connection")
 	}
 	bad.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := bad.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("bad client read %v, want EOF", err)
+	reply, err := io.ReadAll(bad)
+	if err != nil || !strings.HasPrefix(string(reply), "ERR codec: frame too long") {
+		t.Fatalf("bad client read %q, %v; want the error reply, then EOF", reply, err)
 	}
 	good.Write([]byte("still here\n"))
 	expectRead(t, good, []byte("STILL HERE\n"))

@@ -21,7 +21,7 @@ type AsyncCallback func(c Conn, err error)
 //     callback for this connection, or inside an AsyncCallback or other
 //     code the loop runs for it.
 //   - Any goroutine: AsyncWrite, AsyncWritev, AsyncWriteFrame, Submit,
-//     Close, CloseWrite, LocalAddr, RemoteAddr and Fd.
+//     Writable, Close, CloseWrite, LocalAddr, RemoteAddr and Fd.
 //   - Slices returned by Peek, Next and ReadFrame alias mill's buffers. They stay
 //     valid until the callback that obtained them returns; copy what you
 //     keep longer. Do not write to them.
@@ -62,8 +62,10 @@ type Conn interface {
 
 	// Write writes p at once; what the socket does not take is queued
 	// (copied) and sent when the socket is writable. It returns len(p)
-	// unless the connection is closed or broken; after a write error the
-	// connection closes once the current callback returns. Loop-only.
+	// unless the connection is closed or broken (after a write error the
+	// connection closes once the current callback returns), or p would
+	// take the queue past its limit (ErrOutboundFull or ErrSlowConsumer,
+	// see WithOutboundLimit; then nothing of p is written). Loop-only.
 	Write(p []byte) (int, error)
 	// Writev is Write for several buffers, sent with one writev call.
 	// Loop-only.
@@ -72,6 +74,11 @@ type Conn interface {
 	Flush() error
 	// OutboundBuffered is how many output bytes are queued. Loop-only.
 	OutboundBuffered() int
+	// Writable reports whether queued output is below the high
+	// watermark (or, once above, has fallen below the low one): a
+	// producer should pause while it is false. Writes still succeed
+	// until the hard limit (see WithOutboundLimit). Any goroutine.
+	Writable() bool
 
 	// AsyncWrite writes p on the connection's loop. Any goroutine. cb,
 	// if not nil, runs exactly once on the loop: with nil when all of p
@@ -94,7 +101,9 @@ type Conn interface {
 	// empty frame is a non-nil empty slice. On a decode error it returns
 	// the error (matchable with errors.Is against codec.ErrFrameTooLong
 	// or codec.ErrCorruptFrame) and the connection closes with it once
-	// the callback returns; OnClose sees the same error. Without a codec
+	// the callback returns; OnClose sees the same error. Until then the
+	// handler may still write, say a protocol error reply: the closing
+	// flush sends it. Without a codec
 	// it returns ErrNoCodec. The frame is valid until the callback
 	// returns. Loop-only. Typical use, in OnTraffic:
 	//

@@ -34,17 +34,15 @@ func (c *conn) ReadFrame() ([]byte, error) {
 		return nil, nil
 	}
 	frame, n, err := c.codec.Decode(in)
+	if err == nil && n > len(in) {
+		err = codecOverrun(n, len(in))
+	}
 	if err != nil {
-		c.fail(err)
+		c.decodeFailed(err)
 		return nil, err
 	}
 	if n <= 0 {
 		return nil, nil
-	}
-	if n > len(in) {
-		err := codecOverrun(n, len(in))
-		c.fail(err)
-		return nil, err
 	}
 	if frame == nil {
 		frame = in[:0]
@@ -93,8 +91,23 @@ func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
 	}, cb)
 }
 
+// decodeFailed dooms a connection whose input cannot be decoded: it
+// closes with err once the callback returns. Unlike a broken socket, it
+// can still be written to until then, so the handler can answer with a
+// protocol error; the closing flush sends that answer. Loop goroutine.
+func (c *conn) decodeFailed(err error) {
+	c.flags |= flagDecodeFailed
+	if c.flags&flagCloseAfter == 0 {
+		c.flags |= flagCloseAfter
+		c.slowPart().closeErr = err
+	}
+	if c.flags&flagInCallback == 0 {
+		c.closeNow(err)
+	}
+}
+
 // readable reports why input cannot be decoded any more, if so: a decode
-// error already doomed the connection.
+// error or a broken socket already doomed the connection.
 func (c *conn) readable() error {
 	if c.flags&flagCloseAfter != 0 {
 		return c.closeErr()

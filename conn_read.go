@@ -16,9 +16,14 @@ func (c *conn) buffered() []byte {
 
 // settle folds the view back after handler code ran: input taken from
 // the ring is discarded, input left in the loop's read buffer is copied
-// into the ring, and an empty ring goes back to the pool. Loop goroutine.
+// into the ring, an empty ring goes back to the pool, and reading pauses
+// or resumes per the inbound limit. Loop goroutine, never while handler
+// code for c is running.
 func (c *conn) settle() {
 	if c.view == nil {
+		if c.flags&flagReadPaused != 0 {
+			c.checkInbound()
+		}
 		return
 	}
 	if c.flags&flagViewRing != 0 {
@@ -31,6 +36,7 @@ func (c *conn) settle() {
 	if c.in.Len() == 0 {
 		c.in.Release()
 	}
+	c.checkInbound()
 }
 
 // Peek returns up to n unread bytes without consuming them. Loop

@@ -154,7 +154,7 @@ func (h *bulkHandler) OnTraffic(c Conn) Action {
 func TestLargeWriteQueuesAndDrains(t *testing.T) {
 	const size = 32 << 20
 	h := &bulkHandler{size: size, queued: make(chan int, 1), writeRets: make(chan int, 1)}
-	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(64<<10))
+	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(64<<10), WithOutboundLimit(64<<20, FailWrite))
 	c := dial(t, s)
 	c.(*net.TCPConn).SetReadBuffer(64 << 10)
 	c.Write([]byte("go"))
@@ -262,7 +262,7 @@ func TestAsyncWriteOrderAndExactlyOnce(t *testing.T) {
 
 func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
 	h := &asyncHandler{conns: make(chan Conn, 1)}
-	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10))
+	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10), WithOutboundLimit(64<<20, FailWrite))
 	c := dial(t, s)
 	c.(*net.TCPConn).SetReadBuffer(16 << 10)
 	sc := <-h.conns

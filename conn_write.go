@@ -16,8 +16,8 @@ func (c *conn) writable() error {
 	if c.flags&(flagClosed|flagShutWrite) != 0 {
 		return ErrClosed
 	}
-	if c.flags&flagCloseAfter != 0 {
-		return c.closeErr()
+	if c.flags&(flagCloseAfter|flagDecodeFailed) == flagCloseAfter {
+		return c.closeErr() // the socket broke; after a decode error it still works
 	}
 	return nil
 }
@@ -31,8 +31,12 @@ func (c *conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if err := c.admit(len(p)); err != nil {
+		return 0, err
+	}
 	if c.out.Len() > 0 {
 		c.out.Write(p)
+		c.queuedMore()
 		return len(p), nil
 	}
 	var n int
@@ -51,6 +55,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	c.sent += uint64(n)
 	if n < len(p) {
 		c.out.Write(p[n:])
+		c.queuedMore()
 		c.updateInterest()
 	}
 	return len(p), nil
@@ -69,10 +74,14 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 	if total == 0 {
 		return 0, nil
 	}
+	if err := c.admit(total); err != nil {
+		return 0, err
+	}
 	if c.out.Len() > 0 {
 		for _, b := range bs {
 			c.out.Write(b)
 		}
+		c.queuedMore()
 		return total, nil
 	}
 	var n int
@@ -98,6 +107,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 			c.out.Write(b[n:])
 			n = 0
 		}
+		c.queuedMore()
 		c.updateInterest()
 	}
 	return total, nil
@@ -144,6 +154,7 @@ func (c *conn) flush() error {
 			break
 		}
 	}
+	c.drainedSome()
 	if c.slow != nil {
 		c.fireDone()
 	}
@@ -161,7 +172,7 @@ func (c *conn) updateInterest() {
 		return
 	}
 	var want connFlags
-	if c.flags&flagPeerEOF == 0 {
+	if c.flags&(flagPeerEOF|flagReadPaused) == 0 {
 		want |= flagWantRead
 	}
 	if c.out.Len() > 0 {
@@ -208,6 +219,9 @@ func (c *conn) call(cb AsyncCallback, err error) {
 	c.flags |= flagInCallback
 	c.onCallback(cb, err)
 	c.flags = c.flags&^flagInCallback | was
+	if was == 0 {
+		c.settle() // the callback may have consumed input
+	}
 }
 
 // AsyncWrite writes p on the connection's loop. Any goroutine.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -22,13 +21,13 @@ import (
 // state needed only after a failure or while asynchronous writes wait
 // lives behind slow.
 type conn struct {
-	fd       int
-	flags    connFlags
-	closeReq atomic.Bool // Close was called or closing began; any goroutine
-	loop     *eventLoop
-	remote   netip.AddrPort // zero for Unix-domain peers
-	ctx      any
-	codec    codec.Codec
+	fd     int
+	flags  connFlags
+	shared sharedState // the state other goroutines read
+	loop   *eventLoop
+	remote netip.AddrPort // zero for Unix-domain peers
+	ctx    any
+	codec  codec.Codec
 
 	// Input. While handler code runs, view is the unread input as one
 	// slice, aliasing either the loop's read buffer or in; settle folds
@@ -118,7 +117,7 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 			return
 		}
 	}
-	if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.closeReq.Load() {
+	if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.shared.closing() {
 		c.read()
 	}
 }
@@ -187,7 +186,7 @@ func (c *conn) fail(err error) {
 
 // Close closes the connection on its loop. Any goroutine.
 func (c *conn) Close() error {
-	if !c.closeReq.CompareAndSwap(false, true) {
+	if !c.shared.requestClose() {
 		return ErrClosed
 	}
 	if c.loop.loop.Submit(func() { c.closeNow(nil) }) != nil {
@@ -204,7 +203,7 @@ func (c *conn) closeNow(err error) {
 		return
 	}
 	c.flags |= flagClosed
-	c.closeReq.Store(true)
+	c.shared.set(sharedCloseReq)
 	l := c.loop
 	if c.out.Len() > 0 {
 		c.flush() // best effort: the error, if any, is the one we close with or moot

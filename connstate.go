@@ -2,8 +2,10 @@
 
 package mill
 
-// connFlags is a connection's state, owned by its loop goroutine. The
-// only state other goroutines touch is conn.closeReq, an atomic.
+import "sync/atomic"
+
+// connFlags is a connection's state, owned by its loop goroutine. What
+// other goroutines may read lives in conn.shared (sharedState) instead.
 //
 //	bit 0  flagOpen        OnOpen has run, so OnClose is owed
 //	bit 1  flagClosed      closing has begun; writes fail with ErrClosed
@@ -19,11 +21,19 @@ package mill
 //	bit 8  flagShutWrite   CloseWrite was asked for: send FIN once the
 //	                       output queue drains; further writes fail
 //	bit 9  flagWriteShut   our FIN has been sent
+//	bit 10 flagReadPaused  unread input passed the inbound limit: reading
+//	                       waits until the handler consumes some
+//	bit 11 flagToldUnwritable  a WritabilityHandler was last told the conn
+//	                       is not writable
+//	bit 12 flagDecodeFailed    the codec rejected the input: no more frames,
+//	                       closing after the callback, but writes still
+//	                       work until then (for a protocol error reply)
 //
 // Lifecycle: accepted (0) -> open|wantRead -> [peerEOF | shutWrite ->
 // writeShut] -> [closeAfter] -> closed. A conn is never reused, so a
 // handle kept after close sees flagClosed forever. Interest follows
-// state: read while !peerEOF, write while output is queued.
+// state: read while neither peerEOF nor readPaused, write while output
+// is queued.
 type connFlags uint16
 
 const (
@@ -37,4 +47,27 @@ const (
 	flagPeerEOF
 	flagShutWrite
 	flagWriteShut
+	flagReadPaused
+	flagToldUnwritable
+	flagDecodeFailed
 )
+
+// sharedState holds the bits of a connection's state that any goroutine
+// may read; only the loop sets them, except sharedCloseReq, which Close
+// sets from anywhere.
+//
+//	bit 0  sharedCloseReq    Close was called, or closing has begun
+//	bit 1  sharedUnwritable  queued output passed the high watermark and
+//	                         has not yet fallen below the low one
+type sharedState struct{ v atomic.Uint32 }
+
+const (
+	sharedCloseReq uint32 = 1 << iota
+	sharedUnwritable
+)
+
+func (s *sharedState) closing() bool      { return s.v.Load()&sharedCloseReq != 0 }
+func (s *sharedState) writable() bool     { return s.v.Load()&sharedUnwritable == 0 }
+func (s *sharedState) set(bits uint32)    { s.v.Or(bits) }
+func (s *sharedState) clear(bits uint32)  { s.v.And(^bits) }
+func (s *sharedState) requestClose() bool { return s.v.Or(sharedCloseReq)&sharedCloseReq == 0 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,6 +38,8 @@ type engine struct {
 
 	errMu sync.Mutex
 	err   error
+
+	refused atomic.Uint64 // connections closed at accept by WithMaxConns
 
 	poolMu       sync.Mutex
 	workerPool   *workerpool.Pool // nil until WithWorkerPool or the first Conn.Submit

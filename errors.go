@@ -16,6 +16,13 @@ var (
 	// connection closes with when handler code for it panicked; the error
 	// is a *PanicError carrying the value and stack.
 	ErrHandlerPanic = errors.New("mill: handler panic")
+	// ErrOutboundFull is returned by a write that would take a
+	// connection's queued output past its limit (WithOutboundLimit) under
+	// the FailWrite policy; nothing of it is queued.
+	ErrOutboundFull = errors.New("mill: outbound queue full")
+	// ErrSlowConsumer closes a connection whose queued output would pass
+	// its limit under the CloseSlowConsumer policy.
+	ErrSlowConsumer = errors.New("mill: slow consumer")
 	// ErrNoCodec is returned by the frame methods of a connection that has
 	// no codec (see WithCodec and Conn.SetCodec).
 	ErrNoCodec = errors.New("mill: connection has no codec")

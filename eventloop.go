@@ -36,6 +36,11 @@ func (l *eventLoop) Conns() int { return int(l.conns.Load()) }
 // Main loop goroutine.
 func (e *engine) dispatch(fd int, sa unix.Sockaddr) {
 	o := &e.s.opts
+	if o.maxConns > 0 && e.countConnections() >= o.maxConns {
+		unix.Close(fd) // over the cap: refuse at once, without a busy loop
+		e.refused.Add(1)
+		return
+	}
 	if e.tcp {
 		e.sockopt(socket.SetNoDelay(fd, o.tcpNoDelay))
 		if o.tcpKeepAlive > 0 {

@@ -58,7 +58,7 @@ func (c *conn) drained() bool {
 // callback returns, after writes made or submitted before it. Writes
 // after that fail with ErrClosed.
 func (c *conn) CloseWrite() error {
-	if c.closeReq.Load() {
+	if c.shared.closing() {
 		return ErrClosed
 	}
 	if c.loop.loop.Submit(c.closeWriteNow) != nil {

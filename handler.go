@@ -72,6 +72,15 @@ type HalfCloseHandler interface {
 	OnHalfClose(c Conn) Action
 }
 
+// WritabilityHandler is an optional extension of Handler. Its
+// OnWritabilityChanged runs on the connection's loop when the connection's
+// queued output passes the high watermark (writable false: pause
+// producing) and when it falls back below the low one (writable true).
+// See WithWriteWatermarks and Conn.Writable.
+type WritabilityHandler interface {
+	OnWritabilityChanged(c Conn, writable bool)
+}
+
 // BuiltinHandler implements every Handler method as a no-op. Embed it in
 // your handler and override what you need.
 type BuiltinHandler struct{}

@@ -18,6 +18,15 @@ const (
 	// DefaultReadBufferCap is the size of each loop's read buffer: the
 	// most one read takes from a socket.
 	DefaultReadBufferCap = 64 << 10
+	// DefaultLowWatermark and DefaultHighWatermark bound a connection's
+	// queued output for Conn.Writable (see WithWriteWatermarks).
+	DefaultLowWatermark  = 256 << 10
+	DefaultHighWatermark = 1 << 20
+	// DefaultOutboundLimit is the most output a connection may queue.
+	DefaultOutboundLimit = 16 << 20
+	// DefaultInboundLimit is the most unread input a connection without
+	// a codec may buffer before mill stops reading it.
+	DefaultInboundLimit = 4 << 20
 	// DefaultWriteBufferCap is the smallest capacity a connection's
 	// output queue takes from the buffer pool when a write cannot be
 	// sent at once.
@@ -49,6 +58,12 @@ type options struct {
 	codec          codec.Factory
 	workers        *workerpool.Config
 	halfOpen       bool
+	lowWatermark   int
+	highWatermark  int
+	outboundLimit  int
+	overflow       OverflowPolicy
+	inboundLimit   int
+	maxConns       int
 }
 
 func defaultOptions() options {
@@ -57,6 +72,10 @@ func defaultOptions() options {
 		readBufferCap:  DefaultReadBufferCap,
 		writeBufferCap: DefaultWriteBufferCap,
 		tcpNoDelay:     true,
+		lowWatermark:   DefaultLowWatermark,
+		highWatermark:  DefaultHighWatermark,
+		outboundLimit:  DefaultOutboundLimit,
+		inboundLimit:   DefaultInboundLimit,
 	}
 }
 
@@ -70,6 +89,14 @@ func (o *options) validate() error {
 		return fmt.Errorf("mill: WithWriteBufferCap(%d): want > 0", o.writeBufferCap)
 	case o.recvBuffer < 0 || o.sendBuffer < 0:
 		return fmt.Errorf("mill: socket buffer sizes must be >= 0")
+	case o.lowWatermark < 0 || o.highWatermark < o.lowWatermark:
+		return fmt.Errorf("mill: WithWriteWatermarks(%d, %d): want 0 <= low <= high", o.lowWatermark, o.highWatermark)
+	case o.outboundLimit < o.highWatermark:
+		return fmt.Errorf("mill: WithOutboundLimit(%d): below the high watermark %d", o.outboundLimit, o.highWatermark)
+	case o.inboundLimit <= 0:
+		return fmt.Errorf("mill: WithInboundLimit(%d): want > 0", o.inboundLimit)
+	case o.maxConns < 0:
+		return fmt.Errorf("mill: WithMaxConns(%d): want >= 0", o.maxConns)
 	}
 	for _, c := range o.cpus {
 		if c < 0 {
@@ -186,4 +213,47 @@ func WithWorkerPool(cfg workerpool.Config) Option {
 // default such a connection closes once its queued output has gone out.
 func WithHalfOpen(on bool) Option {
 	return optionFunc(func(o *options) { o.halfOpen = on })
+}
+
+// OverflowPolicy says what happens to a write that would take a
+// connection's queued output past its limit.
+type OverflowPolicy int
+
+const (
+	// FailWrite refuses the write with ErrOutboundFull (an asynchronous
+	// write's callback gets it); the connection stays open.
+	FailWrite OverflowPolicy = iota
+	// CloseSlowConsumer closes the connection with ErrSlowConsumer.
+	CloseSlowConsumer
+)
+
+// WithWriteWatermarks sets when a connection turns unwritable (queued
+// output above high) and writable again (below low); defaults
+// DefaultLowWatermark and DefaultHighWatermark. See Conn.Writable and
+// WritabilityHandler.
+func WithWriteWatermarks(low, high int) Option {
+	return optionFunc(func(o *options) { o.lowWatermark, o.highWatermark = low, high })
+}
+
+// WithOutboundLimit caps each connection's queued output at limit bytes
+// (default DefaultOutboundLimit) and sets what a write past it does
+// (default FailWrite). A single write larger than the limit always
+// fails.
+func WithOutboundLimit(limit int, p OverflowPolicy) Option {
+	return optionFunc(func(o *options) { o.outboundLimit, o.overflow = limit, p })
+}
+
+// WithInboundLimit caps the unread input a connection without a codec may
+// buffer (default DefaultInboundLimit): past it, mill stops reading the
+// connection until the handler consumes input (in a callback for that
+// connection, such as an AsyncWrite callback). With a codec, the codec's
+// frame limit bounds the input instead.
+func WithInboundLimit(n int) Option {
+	return optionFunc(func(o *options) { o.inboundLimit = n })
+}
+
+// WithMaxConns caps the number of open connections (0, the default, is no
+// cap). Connections accepted beyond it are closed at once.
+func WithMaxConns(n int) Option {
+	return optionFunc(func(o *options) { o.maxConns = n })
 }

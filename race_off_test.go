@@ -1,0 +1,5 @@
+//go:build !race
+
+package mill
+
+const raceEnabled = false
