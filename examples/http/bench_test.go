@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+)
+
+// techEmpowerGet is the request wrk sends in TechEmpower's plaintext test.
+const techEmpowerGet = "GET /plaintext HTTP/1.1\r\n" +
+	"Host: tfb-server:8080\r\n" +
+	"Accept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,application/xml;q=0.8,*/*;q=0.7\r\n" +
+	"Connection: keep-alive\r\n\r\n"
+
+// BenchmarkPipelinedPlaintext decodes and answers pipelined GET
+// /plaintext requests, 16 per batch as in TechEmpower, in process: what
+// OnTraffic does per request, without the sockets. One op is one request.
+func BenchmarkPipelinedPlaintext(b *testing.B) {
+	benchPipeline(b, techEmpowerGet)
+}
+
+// BenchmarkPipelinedEcho does the same with a small chunked POST /echo.
+func BenchmarkPipelinedEcho(b *testing.B) {
+	benchPipeline(b, "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")
+}
+
+func benchPipeline(b *testing.B, req string) {
+	s := newServer(Limits{})
+	st := &connState{Codec: Codec{lim: s.lim}}
+	batch := bytes.Repeat([]byte(req), 16)
+	out := make([]byte, 0, 64<<10)
+	in := batch
+	b.SetBytes(int64(len(req)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(in) == 0 {
+			in, out = batch, out[:0]
+		}
+		f, n, err := st.Decode(in)
+		if f == nil || err != nil || st.failed != nil {
+			b.Fatalf("Decode: %q %v %v", f, err, st.failed)
+		}
+		in = in[n:]
+		var keep bool
+		if out, keep = s.respond(out, &st.Req); !keep {
+			b.Fatal("connection closed")
+		}
+	}
+}
+
+// TestZeroAllocs holds the benchmark's promise in the regular tests.
+func TestZeroAllocs(t *testing.T) {
+	s := newServer(Limits{})
+	for _, req := range []string{techEmpowerGet, "HEAD /json HTTP/1.1\r\nHost: h\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"} {
+		st := &connState{Codec: Codec{lim: s.lim}}
+		in := []byte(req)
+		out := make([]byte, 0, 4096)
+		allocs := testing.AllocsPerRun(1000, func() {
+			f, _, _ := st.Decode(in)
+			if f == nil {
+				t.Fatal("no request")
+			}
+			out, _ = s.respond(out[:0], &st.Req)
+		})
+		if allocs != 0 {
+			t.Errorf("%v allocations per request for %q", allocs, req)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mill-io/mill"
+)
+
+// server is the mill.Handler: it routes decoded requests and writes the
+// responses.
+type server struct {
+	mill.BuiltinHandler
+	lim       Limits
+	date      clock
+	tick      time.Duration // longest wait between ticks (0: until the next second)
+	lingerFor time.Duration // how long a connection refused with 413 may drain its upload
+	linger    lingerer
+	bufs      sync.Pool // *[]byte response batches, shared by the loops
+}
+
+func newServer(lim Limits) *server {
+	s := &server{lim: lim.withDefaults(), lingerFor: 2 * time.Second}
+	s.date.set(time.Now())
+	s.bufs.New = func() any {
+		b := make([]byte, 0, 16<<10)
+		return &b
+	}
+	return s
+}
+
+// connState is one connection's state. It is also the connection's mill
+// codec, set in OnOpen.
+type connState struct {
+	Codec
+	failed  *StatusError // the request was refused: answer and close
+	closing bool         // the last response is out: drop any more input
+}
+
+// Decode adapts Codec.Decode to mill's ReadFrame. A decode error there
+// closes the connection as soon as OnTraffic returns and refuses writes
+// until then, but HTTP must send its 4xx/5xx first. So a refused request
+// becomes a last, empty frame that takes all buffered input, with the
+// reason in failed.
+func (s *connState) Decode(in []byte) ([]byte, int, error) {
+	f, n, err := s.Codec.Decode(in)
+	if err != nil {
+		se, ok := err.(*StatusError)
+		if !ok {
+			se = errRequestLine // Codec returns nothing else
+		}
+		s.failed = se
+		return in[:0], len(in), nil
+	}
+	return f, n, nil
+}
+
+// OnOpen gives the connection its state and codec.
+func (s *server) OnOpen(c mill.Conn) ([]byte, mill.Action) {
+	st := &connState{Codec: Codec{lim: s.lim}}
+	c.SetContext(st)
+	c.SetCodec(st)
+	return nil, mill.None
+}
+
+const (
+	flushAt    = 64 << 10  // write a batch this big before the input is all read
+	maxKeptBuf = 256 << 10 // larger batch buffers are not pooled
+)
+
+// OnTraffic answers every complete request buffered, in order, with one
+// write for the whole batch (pipelining).
+func (s *server) OnTraffic(c mill.Conn) mill.Action {
+	st, ok := c.Context().(*connState)
+	if !ok {
+		return mill.Close
+	}
+	if st.closing {
+		c.Discard(-1)
+		return mill.None
+	}
+	bp := s.bufs.Get().(*[]byte)
+	out := (*bp)[:0]
+	done, linger := false, false
+	for !done {
+		f, err := c.ReadFrame()
+		if err != nil { // not expected: connState.Decode does not fail
+			done = true
+			break
+		}
+		if f == nil {
+			if st.ContinueOwed() {
+				out = append(out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+			}
+			break
+		}
+		if e := st.failed; e != nil {
+			out = s.appendHead(out, e.Status, "", textPlain, len(e.Reason)+1, connClose)
+			out = append(append(out, e.Reason...), '\n')
+			done, linger = true, e.Status == 413
+			break
+		}
+		var keep bool
+		out, keep = s.respond(out, &st.Req)
+		done = !keep
+		if len(out) >= flushAt {
+			c.Write(out)
+			out = out[:0]
+		}
+	}
+	if len(out) > 0 {
+		c.Write(out)
+	}
+	if cap(out) <= maxKeptBuf {
+		*bp = out[:0]
+		s.bufs.Put(bp)
+	}
+	if !done {
+		return mill.None
+	}
+	return s.finish(c, st, linger)
+}
+
+// finish ends a connection once its last response is out. A client
+// refused with 413 is likely still uploading: closing at once, with its
+// data unread, would reset the connection and could destroy the 413
+// before the client reads it, so such a connection drains its input until
+// the client closes or lingerFor passes (a lingering close).
+func (s *server) finish(c mill.Conn, st *connState, linger bool) mill.Action {
+	st.closing = true
+	c.Discard(-1)
+	switch {
+	case linger:
+		s.linger.add(c, time.Now().Add(s.lingerFor))
+		return mill.None
+	case c.OutboundBuffered() == 0:
+		return mill.Close
+	}
+	c.AsyncWrite(nil, closeWhenSent) // Close only flushes once, best effort
+	return mill.None
+}
+
+func closeWhenSent(c mill.Conn, _ error) { c.Close() }
+
+// OnTick refreshes the Date header and closes lingering connections that
+// are due. It runs on the main loop just after each second turns.
+func (s *server) OnTick() (time.Duration, mill.Action) {
+	now := time.Now()
+	s.date.set(now)
+	s.linger.sweep(now)
+	d := untilNextSecond(now)
+	if s.tick > 0 && s.tick < d {
+		d = s.tick
+	}
+	return d, mill.None
+}
+
+const (
+	connClose     = "\r\nConnection: close"
+	connKeepAlive = "\r\nConnection: keep-alive"
+	textPlain     = "text/plain; charset=utf-8"
+)
+
+var (
+	plaintextBody  = []byte("Hello, World!")
+	jsonBody       = []byte(`{"message":"Hello, World!"}`)
+	notFoundBody   = []byte("404 Not Found\n")
+	notAllowedBody = []byte("405 Method Not Allowed\n")
+)
+
+const (
+	routeNone = iota
+	routePlaintext
+	routeJSON
+	routeEcho
+)
+
+func route(path []byte) int {
+	switch string(path) {
+	case "/plaintext":
+		return routePlaintext
+	case "/json":
+		return routeJSON
+	case "/echo":
+		return routeEcho
+	}
+	return routeNone
+}
+
+// respond appends the response to r and reports whether the connection
+// stays open after it.
+func (s *server) respond(dst []byte, r *Request) ([]byte, bool) {
+	head := string(r.Method) == "HEAD"
+	get := head || string(r.Method) == "GET"
+	conn := ""
+	switch {
+	case !r.KeepAlive:
+		conn = connClose
+	case r.Minor == 0:
+		conn = connKeepAlive
+	}
+	status, allow, ctype, body := 200, "", "", []byte(nil)
+	switch rt := route(r.Path); {
+	case rt == routePlaintext && get:
+		ctype, body = "text/plain", plaintextBody
+	case rt == routeJSON && get:
+		ctype, body = "application/json", jsonBody
+	case rt == routeEcho && string(r.Method) == "POST":
+		ctype, body = "application/octet-stream", r.Body
+	case rt == routeEcho:
+		status, allow, ctype, body = 405, "POST", textPlain, notAllowedBody
+	case rt != routeNone:
+		status, allow, ctype, body = 405, "GET, HEAD", textPlain, notAllowedBody
+	default:
+		status, ctype, body = 404, textPlain, notFoundBody
+	}
+	dst = s.appendHead(dst, status, allow, ctype, len(body), conn)
+	if !head {
+		dst = append(dst, body...)
+	}
+	return dst, r.KeepAlive
+}
+
+// appendHead appends a response's status line and header section.
+func (s *server) appendHead(dst []byte, status int, allow, ctype string, length int, conn string) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, statusText(status)...)
+	dst = append(dst, "\r\nServer: mill\r\nDate: "...)
+	dst = append(dst, s.date.get()...)
+	dst = append(dst, "\r\nContent-Type: "...)
+	dst = append(dst, ctype...)
+	dst = append(dst, "\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(length), 10)
+	if allow != "" {
+		dst = append(dst, "\r\nAllow: "...)
+		dst = append(dst, allow...)
+	}
+	dst = append(dst, conn...)
+	return append(dst, "\r\n\r\n"...)
+}
+
+// lingerer holds the connections that drain their input before closing.
+type lingerer struct {
+	mu    sync.Mutex
+	conns []lingering
+}
+
+type lingering struct {
+	c  mill.Conn
+	at time.Time
+}
+
+func (l *lingerer) add(c mill.Conn, at time.Time) {
+	l.mu.Lock()
+	l.conns = append(l.conns, lingering{c, at})
+	l.mu.Unlock()
+}
+
+// sweep closes the connections due by now (Close may be called from any
+// goroutine, and a connection the client closed first just says so).
+func (l *lingerer) sweep(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	kept := l.conns[:0]
+	for _, x := range l.conns {
+		if now.Before(x.at) {
+			kept = append(kept, x)
+		} else {
+			x.c.Close()
+		}
+	}
+	clear(l.conns[len(kept):])
+	l.conns = kept
+}
