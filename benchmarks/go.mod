@@ -5,9 +5,12 @@ go 1.25.0
 require (
 	github.com/mill-io/mill v0.0.0-00010101000000-000000000000
 	github.com/panjf2000/gnet/v2 v2.9.7
+	github.com/valyala/fasthttp v1.74.0
 )
 
 require (
+	github.com/klauspost/compress v1.20.0 // indirect
+	github.com/molecule-man/go-brrr v1.0.1 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect

@@ -2,6 +2,10 @@
 // workload against every server in turn for several rounds (server pinned to
 // one CPU, loadgen to another), and prints a markdown table of medians.
 //
+// The load generator is cmd/cload (single-threaded C epoll, built with gcc;
+// the default) or cmd/loadgen (Go, goroutine per connection) with -client go.
+// Both take the same flags and print the same phase markers and JSON.
+//
 //	cd benchmarks && go run ./cmd/runner -rounds 3
 package main
 
@@ -23,9 +27,16 @@ import (
 
 var allServers = []string{"mill", "gnet", "stdlib", "cepoll"}
 
+// clients are the selectable load generators (-client).
+var clients = map[string]struct{ bin, desc string }{
+	"c":  {"cload", "cload (cmd/cload/cload.c: single-threaded C epoll, gcc -O2)"},
+	"go": {"loadgen", "loadgen (cmd/loadgen: Go, one goroutine per connection)"},
+}
+
 func main() {
 	var (
 		servers   = flag.String("servers", strings.Join(allServers, ","), "comma-separated servers to run")
+		client    = flag.String("client", "c", "load generator: c (cmd/cload, C epoll) or go (cmd/loadgen)")
 		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads")
 		rounds    = flag.Int("rounds", 3, "rounds per workload; each round runs every server once")
 		duration  = flag.Duration("duration", 5*time.Second, "measured duration per run")
@@ -51,12 +62,17 @@ func main() {
 	for _, w := range allWorkloads {
 		names = append(names, w.name)
 	}
-	wlNames, err := pick(*workloads, names)
+	wlNames, err := pick(*workloads, append(names, protoNames()...))
 	if err != nil {
 		fatal(err)
 	}
+	wlNames, protoWls := splitProto(wlNames) // protocol workloads: see proto.go
 	if *rounds < 1 || *duration <= 0 {
 		fatal(errors.New("need -rounds >= 1 and -duration > 0"))
+	}
+	cl, ok := clients[*client]
+	if !ok {
+		fatal(fmt.Errorf("unknown -client %q (known: c, go)", *client))
 	}
 	modDir, err := moduleDir()
 	if err != nil {
@@ -89,8 +105,9 @@ func main() {
 	}
 	mach := machineInfo()
 	fmt.Print(mach)
+	fmt.Println("load generator:", cl.desc)
 
-	e := &env{binDir: binDir, loops: *loops, serverCPU: *serverCPU, clientCPU: *clientCPU,
+	e := &env{binDir: binDir, genBin: cl.bin, loops: *loops, serverCPU: *serverCPU, clientCPU: *clientCPU,
 		duration: *duration, warmup: *warmup, settle: *settle}
 	if (e.serverCPU != "" || e.clientCPU != "") && !canPin() {
 		fmt.Fprintln(os.Stderr, "runner: taskset unavailable or fewer than 2 CPUs; running unpinned")
@@ -109,15 +126,16 @@ func main() {
 	notes := []string{fmt.Sprintf("servers pinned to CPU %q, loadgen to CPU %q (empty = unpinned); servers run with -loops %d; %d round(s), warmup %v, duration %v",
 		e.serverCPU, e.clientCPU, e.loops, *rounds, *warmup, *duration)}
 
-	if err := build(modDir, binDir, "loadgen", "./cmd/loadgen"); err != nil {
-		fatal(fmt.Errorf("building loadgen: %w", err))
+	if len(wlNames) == 0 {
+		srvList = nil // protocol workloads only: no echo server, no loadgen
+	} else if err := buildClient(modDir, binDir, *client); err != nil {
+		fatal(fmt.Errorf("building load generator %s: %w", cl.bin, err))
 	}
 	var built []string
 	for _, s := range srvList {
 		var err error
 		if s == "cepoll" {
-			args := []string{"gcc", "-O2", "-o", filepath.Join(binDir, s), "servers/cepoll/echo.c"}
-			err = runCmd(modDir, args)
+			err = buildC(modDir, binDir, s, "servers/cepoll/echo.c")
 		} else {
 			err = build(modDir, binDir, s, "./servers/"+s)
 		}
@@ -128,7 +146,8 @@ func main() {
 		}
 		built = append(built, s)
 	}
-	if len(built) == 0 {
+	plan := prepareProto(e, modDir, protoWls)
+	if len(built) == 0 && len(wlNames) > 0 {
 		fatal(errors.New("no server could be built"))
 	}
 
@@ -175,7 +194,9 @@ runs:
 		}
 	}
 
-	report := renderReport(mach, notes, wlNames, built, results, cmds.cmds)
+	presults := plan.run(e, protoOpts{rounds: *rounds, quiet: *quiet, quietWait: *quietWait, retries: *retries, deadline: deadline}, &nextPort)
+	notes = append(notes, plan.notes...)
+	report := renderAll(mach, cl.desc, notes, wlNames, built, results, plan, presults, cmds.cmds)
 	fmt.Print("\n", report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
@@ -251,6 +272,23 @@ func runCmd(dir string, args []string) error {
 
 func build(modDir, binDir, name, pkg string) error {
 	return runCmd(modDir, []string{"go", "build", "-o", filepath.Join(binDir, name), pkg})
+}
+
+// buildC compiles a single-file C program (src relative to modDir) with gcc.
+func buildC(modDir, binDir, name, src string) error {
+	return runCmd(modDir, []string{"gcc", "-O2", "-o", filepath.Join(binDir, name), src})
+}
+
+// buildClient builds the load generator selected by -client into binDir
+// under the name clients[client].bin.
+func buildClient(modDir, binDir, client string) error {
+	switch client {
+	case "c":
+		return buildC(modDir, binDir, clients[client].bin, "cmd/cload/cload.c")
+	case "go":
+		return build(modDir, binDir, clients[client].bin, "./cmd/loadgen")
+	}
+	return fmt.Errorf("unknown client %q", client)
 }
 
 func canPin() bool {

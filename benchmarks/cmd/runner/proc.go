@@ -25,7 +25,7 @@ type commandLog struct {
 }
 
 func (l *commandLog) add(dir string, args []string) {
-	s := strings.Join(args, " ")
+	s := shellJoin(args)
 	if dir != "" {
 		s = "(cd " + dir + " && " + s + ")"
 	}

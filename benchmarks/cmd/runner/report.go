@@ -110,9 +110,9 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-func renderReport(mach string, notes, wls, servers []string, results []runResult, commands []string) string {
+func renderReport(mach, client string, notes, wls, servers []string, results []runResult, commands []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# mill echo benchmark\n\n%s\n", mach)
+	fmt.Fprintf(&b, "# mill echo benchmark\n\n%s\nload generator: %s\n\n", mach, client)
 	for _, n := range notes {
 		fmt.Fprintf(&b, "- %s\n", n)
 	}

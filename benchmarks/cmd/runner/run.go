@@ -28,7 +28,7 @@ var allWorkloads = []workload{
 	{name: "idle10k", conns: 10000, size: 16, pipeline: 1, idle: true},
 }
 
-// loadgenResult mirrors the JSON printed by cmd/loadgen.
+// loadgenResult mirrors the JSON printed by cmd/loadgen and cmd/cload.
 type loadgenResult struct {
 	Established int     `json:"established"`
 	DialRetries int64   `json:"dial_retries"`
@@ -61,6 +61,7 @@ func (r *runResult) ok() bool { return r.err == "" }
 
 type env struct {
 	binDir    string
+	genBin    string // load generator binary in binDir (cload or loadgen)
 	loops     int
 	serverCPU string
 	clientCPU string
@@ -146,7 +147,7 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 		return res
 	}
 
-	args := []string{filepath.Join(e.binDir, "loadgen"), "-json", "-addr", addr,
+	args := []string{filepath.Join(e.binDir, e.genBin), "-json", "-addr", addr,
 		"-conns", strconv.Itoa(w.conns), "-size", strconv.Itoa(w.size)}
 	var limit time.Duration
 	if w.idle {

@@ -50,10 +50,11 @@ func TestReportRatios(t *testing.T) {
 	}
 	res := []runResult{mk("mill", 200, 1), mk("gnet", 100, 1), mk("cepoll", 400, 1),
 		{workload: "pingpong", server: "stdlib", round: 1, err: "boom"}}
-	out := renderReport("m\n", nil, []string{"pingpong"}, []string{"mill", "gnet", "stdlib", "cepoll"}, res, []string{"cmd"})
+	out := renderReport("m\n", "cload (test)", nil, []string{"pingpong"}, []string{"mill", "gnet", "stdlib", "cepoll"}, res, []string{"cmd"})
 	for _, want := range []string{
 		"| mill | 1/1 | 200 |", "| 2.00× | 0.50× | 0.50× | 2.00× |", "| stdlib | 0/1 | n/a |",
 		"pingpong / stdlib / round 1: boom", "| pingpong | 2.00× | 0.50× | 0.50× | 2.00× | |",
+		"load generator: cload (test)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
