@@ -2,6 +2,7 @@ package mill
 
 import (
 	"net"
+	"time"
 
 	"github.com/mill-io/mill/codec"
 )
@@ -16,7 +17,7 @@ type AsyncCallback func(c Conn, err error)
 //
 //   - Loop-only: Peek, Next, Discard, Read, InboundBuffered, Write,
 //     Writev, Flush, OutboundBuffered, SetCodec, ReadFrame, WriteFrame,
-//     Context and SetContext may only be
+//     the SetXxxTimeout methods, Context and SetContext may only be
 //     called on the connection's event loop, that is, inside a Handler
 //     callback for this connection, or inside an AsyncCallback or other
 //     code the loop runs for it.
@@ -38,6 +39,13 @@ type Conn interface {
 	// write or close it; it may belong to another connection once this
 	// one has closed.
 	Fd() int
+
+	// SetIdleTimeout, SetReadTimeout and SetWriteTimeout override the
+	// server's WithIdleTimeout, WithReadTimeout and WithWriteTimeout for
+	// this connection; 0 turns one off. Loop-only.
+	SetIdleTimeout(d time.Duration)
+	SetReadTimeout(d time.Duration)
+	SetWriteTimeout(d time.Duration)
 
 	// Context returns what SetContext stored. Loop-only.
 	Context() any

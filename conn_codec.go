@@ -76,19 +76,7 @@ func (c *conn) WriteFrame(p []byte) error {
 // AsyncWriteFrame encodes p on the connection's loop and writes it, as
 // AsyncWrite does. Any goroutine; p must not be modified until cb runs.
 func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
-	return c.submitWrite(func() {
-		err := c.WriteFrame(p)
-		switch {
-		case cb == nil:
-		case err != nil:
-			c.call(cb, err)
-		case c.out.Len() == 0:
-			c.call(cb, nil)
-		default:
-			c.await(cb)
-		}
-		c.closeIfFailed()
-	}, cb)
+	return c.submitWrite(func() { c.asyncDone(cb, c.WriteFrame(p)) }, cb)
 }
 
 // decodeFailed dooms a connection whose input cannot be decoded: it

@@ -37,6 +37,7 @@ func (c *conn) settle() {
 		c.in.Release()
 	}
 	c.checkInbound()
+	c.inputState()
 }
 
 // Peek returns up to n unread bytes without consuming them. Loop

@@ -53,9 +53,13 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	c.sent += uint64(n)
+	if n > 0 {
+		c.activity()
+	}
 	if n < len(p) {
 		c.out.Write(p[n:])
 		c.queuedMore()
+		c.outputState()
 		c.updateInterest()
 	}
 	return len(p), nil
@@ -98,6 +102,9 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 		return 0, err
 	}
 	c.sent += uint64(n)
+	if n > 0 {
+		c.activity()
+	}
 	if n < total {
 		for _, b := range bs {
 			if n >= len(b) {
@@ -108,6 +115,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 			n = 0
 		}
 		c.queuedMore()
+		c.outputState()
 		c.updateInterest()
 	}
 	return total, nil
@@ -150,6 +158,7 @@ func (c *conn) flush() error {
 		}
 		c.out.Discard(n)
 		c.sent += uint64(n)
+		c.activity()
 		if n < want {
 			break
 		}
@@ -160,6 +169,7 @@ func (c *conn) flush() error {
 	}
 	if c.out.Len() == 0 {
 		c.out.Release()
+		c.outputState()
 	}
 	c.updateInterest()
 	return nil
@@ -252,6 +262,13 @@ func (c *conn) asyncWrite(p []byte, bs [][]byte, cb AsyncCallback) {
 	} else {
 		_, err = c.Write(p)
 	}
+	c.asyncDone(cb, err)
+}
+
+// asyncDone reports an asynchronous write's outcome: its error, or nil
+// now if every byte went to the kernel, or nil later, when the queue has
+// drained past it. Loop goroutine.
+func (c *conn) asyncDone(cb AsyncCallback, err error) {
 	switch {
 	case cb == nil:
 	case err != nil:

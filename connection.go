@@ -40,6 +40,7 @@ type conn struct {
 	out  bufferpool.Ring
 	sent uint64 // output bytes handed to the kernel, ever
 	slow *connSlow
+	tm   *connTimer // nil unless the connection has timeouts
 }
 
 // connSlow is the part of a conn that most connections never need.
@@ -101,10 +102,12 @@ func (c *conn) Context() any { return c.ctx }
 // SetContext stores per-connection state. Loop goroutine only.
 func (c *conn) SetContext(ctx any) { c.ctx = ctx }
 
-// HandleEvent is the reactor's entry point: flush on writable, read on
-// readable, hang-up or error. Loop goroutine.
+// HandleEvent is the reactor's entry point: flush on writable (or on a
+// hang-up or error, to learn its fate), read on readable, hang-up or
+// error until the peer's FIN; after that only a hang-up or error matters.
+// Loop goroutine.
 func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
-	if f&netpoll.Out != 0 && c.flags&flagWantWrite != 0 {
+	if f&(netpoll.Out|netpoll.Error|netpoll.Hangup) != 0 && c.flags&flagWantWrite != 0 {
 		if err := c.flush(); err != nil {
 			c.closeNow(err)
 			return
@@ -117,8 +120,16 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 			return
 		}
 	}
-	if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.shared.closing() {
-		c.read()
+	if c.flags&flagPeerEOF == 0 {
+		if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.shared.closing() {
+			c.read()
+		}
+		return
+	}
+	// Reading is over. With read interest off, a hang-up or an error
+	// means the connection is gone (a half-open one was reset, say).
+	if f&(netpoll.Hangup|netpoll.Error) != 0 && c.flags&flagWantWrite == 0 {
+		c.closeNow(socket.Err(c.fd))
 	}
 }
 
@@ -144,6 +155,7 @@ func (c *conn) read() {
 		c.peerClosed()
 		return
 	}
+	c.activity()
 	if c.in.Len() == 0 {
 		c.view = l.readBuf[:n]
 	} else {
@@ -215,6 +227,7 @@ func (c *conn) closeNow(err error) {
 			c.call(cbs[i].cb, ErrClosed)
 		}
 	}
+	c.stopTimeouts()
 	l.loop.Unregister(c.fd)
 	if c.flags&flagOpen != 0 {
 		c.flags |= flagInCallback

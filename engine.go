@@ -86,7 +86,7 @@ func newEngine(s *Server, network, address string) (*engine, error) {
 			e.closeUnstarted()
 			return nil, err
 		}
-		l := &eventLoop{e: e, h: s.h, loop: rl, readBuf: make([]byte, o.readBufferCap)}
+		l := &eventLoop{e: e, h: s.h, loop: rl, readBuf: make([]byte, o.readBufferCap), epoch: time.Now()}
 		e.loops = append(e.loops, l)
 		e.view = append(e.view, l)
 	}

@@ -23,6 +23,17 @@ var (
 	// ErrSlowConsumer closes a connection whose queued output would pass
 	// its limit under the CloseSlowConsumer policy.
 	ErrSlowConsumer = errors.New("mill: slow consumer")
+	// ErrIdleTimeout closes a connection that sent and received nothing
+	// for its idle timeout (WithIdleTimeout, Conn.SetIdleTimeout).
+	ErrIdleTimeout = errors.New("mill: idle timeout")
+	// ErrReadTimeout closes a connection whose partial input (an
+	// incomplete frame or request) was not completed within its read
+	// timeout (WithReadTimeout, Conn.SetReadTimeout).
+	ErrReadTimeout = errors.New("mill: read timeout")
+	// ErrWriteTimeout closes a connection whose queued output was not
+	// all sent within its write timeout (WithWriteTimeout,
+	// Conn.SetWriteTimeout).
+	ErrWriteTimeout = errors.New("mill: write timeout")
 	// ErrNoCodec is returned by the frame methods of a connection that has
 	// no codec (see WithCodec and Conn.SetCodec).
 	ErrNoCodec = errors.New("mill: connection has no codec")

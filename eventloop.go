@@ -4,6 +4,7 @@ package mill
 
 import (
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -23,6 +24,7 @@ type eventLoop struct {
 	vec     socket.Vec // writev scratch
 	iov     [2][]byte  // a ring's two halves, for writev
 	encBuf  []byte     // WriteFrame's encode scratch
+	epoch   time.Time  // origin of mono()
 	closing bool       // closeAll ran: refuse new connections
 
 	_     [64]byte     // keep the counter below off the cache lines above
@@ -37,8 +39,8 @@ func (l *eventLoop) Conns() int { return int(l.conns.Load()) }
 func (e *engine) dispatch(fd int, sa unix.Sockaddr) {
 	o := &e.s.opts
 	if o.maxConns > 0 && e.countConnections() >= o.maxConns {
-		unix.Close(fd) // over the cap: refuse at once, without a busy loop
 		e.refused.Add(1)
+		unix.Close(fd) // over the cap: refuse at once, without a busy loop
 		return
 	}
 	if e.tcp {
@@ -93,6 +95,7 @@ func (l *eventLoop) open(c *conn) {
 	if f := l.e.s.opts.codec; f != nil {
 		c.codec = f()
 	}
+	c.startTimeouts()
 	c.flags |= flagOpen | flagWantRead | flagInCallback
 	out, a := c.onOpen()
 	c.flags &^= flagInCallback

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,7 +27,8 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 		n = 1000
 	}
 	h := &echoHandler{}
-	s := serve(t, h, "", WithLoops(2))
+	// Every connection watches an idle timeout too, to show what that costs.
+	s := serve(t, h, "", WithLoops(2), WithIdleTimeout(time.Hour))
 	rssBefore := rss(t)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -51,9 +53,15 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 		t.Fatalf("%d idle connections hold %d pooled buffers, want 0", n, out)
 	}
 	if rssBefore > 0 {
-		t.Logf("%d idle connections: server RSS grew %d KiB (%d B/conn)", n,
+		t.Logf("%d idle connections with idle timeouts: server RSS grew %d KiB (%d B/conn)", n,
 			(rss(t)-rssBefore)>>10, (rss(t)-rssBefore)/int64(n))
 	}
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	time.Sleep(500 * time.Millisecond)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	t.Logf("CPU while %d connections sat idle for 500ms: %v", n, cpu)
 	stdin.Close()
 	waitFor(t, "all closed", func() bool { return h.closes.Load() == int64(n) })
 	if h.opens.Load() != int64(n) {

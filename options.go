@@ -64,6 +64,9 @@ type options struct {
 	overflow       OverflowPolicy
 	inboundLimit   int
 	maxConns       int
+	idleTimeout    time.Duration
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
 }
 
 func defaultOptions() options {
@@ -256,4 +259,28 @@ func WithInboundLimit(n int) Option {
 // cap). Connections accepted beyond it are closed at once.
 func WithMaxConns(n int) Option {
 	return optionFunc(func(o *options) { o.maxConns = n })
+}
+
+// WithIdleTimeout closes connections that send and receive nothing for d
+// (ErrIdleTimeout in OnClose). 0, the default, is no timeout. Timeouts
+// cost no goroutine and no timer per connection event: see
+// docs/robustness.md.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.idleTimeout = d })
+}
+
+// WithReadTimeout closes connections whose partial input — bytes left
+// unread by the handler, such as an incomplete frame or request head —
+// is not completed and consumed within d (ErrReadTimeout): the defence
+// against slowloris. 0, the default, is no timeout.
+func WithReadTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.readTimeout = d })
+}
+
+// WithWriteTimeout closes connections whose queued output is not all
+// sent within d of being queued (ErrWriteTimeout). 0, the default, is no
+// timeout. A connection that streams without pause keeps output queued;
+// give it a generous timeout or none.
+func WithWriteTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.writeTimeout = d })
 }

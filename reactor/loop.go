@@ -79,6 +79,8 @@ type Loop struct {
 	nfds    int
 	lastGen uint32
 	timers  timerHeap
+	now     time.Time // cached by Now until the next poll returns
+	nowSet  bool
 }
 
 // New creates a loop and its poller.
@@ -127,6 +129,7 @@ func (l *Loop) Run() (err error) {
 			}
 		}
 		n, err := l.poller.Wait(timeout)
+		l.nowSet = false
 		if err != nil {
 			return err
 		}
@@ -278,6 +281,16 @@ func (l *Loop) StopTimer(t *Timer) bool {
 	}
 	l.timers.remove(t.index)
 	return true
+}
+
+// Now returns the current time, read at most once per loop iteration:
+// calls between two polls get the same value, so stamping every event
+// with it costs one clock read per batch. Loop goroutine only.
+func (l *Loop) Now() time.Time {
+	if !l.nowSet {
+		l.now, l.nowSet = time.Now(), true
+	}
+	return l.now
 }
 
 // timeout is how long the next poll may block: until the earliest timer,

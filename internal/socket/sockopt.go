@@ -44,3 +44,15 @@ func SetKeepAlive(fd int, d time.Duration) error {
 	secs := int((d + time.Second - 1) / time.Second)
 	return os.NewSyscallError("setsockopt", setKeepAlivePeriod(fd, secs))
 }
+
+// Err returns the error pending on a socket (SO_ERROR), or nil.
+func Err(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v != 0 {
+		return os.NewSyscallError("read", unix.Errno(v))
+	}
+	return nil
+}
