@@ -251,6 +251,7 @@ func TestShutdownDeadline(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
 	dial(t, s)
+	waitFor(t, "Serve running", func() bool { return s.CountConnections() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {

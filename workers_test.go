@@ -126,7 +126,7 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 		b, _ := c.Next(-1)
 		switch string(b) {
 		case "panic":
-			c.Submit(func() { panic("task boom") })
+			errs <- c.Submit(func() { panic("task boom") })
 		default:
 			errs <- c.Submit(func() { <-gate })
 		}
@@ -148,8 +148,16 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 		t.Fatalf("%d overloads with 1 worker, room for 1 and 3 tasks; want 1", overloads)
 	}
 	close(gate)
+	waitFor(t, "the pool to drain", func() bool {
+		wp, _ := s.eng.workers()
+		st := wp.Stats()
+		return st.Running == 0 && st.Waiting == 0
+	})
 	p := dial(t, s)
 	p.Write([]byte("panic"))
+	if err := <-errs; err != nil {
+		t.Fatalf("Submit of the panicking task: %v", err)
+	}
 	select {
 	case err := <-hc.errs:
 		if !errors.Is(err, ErrHandlerPanic) {
