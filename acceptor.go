@@ -75,6 +75,7 @@ func (a *acceptor) HandleEvent(fd int, _ netpoll.Flags) {
 }
 
 func (a *acceptor) pause(err error) {
+	a.e.acceptErrors.Add(1)
 	if a.backoff == 0 {
 		a.backoff = minAcceptBackoff
 	} else if a.backoff *= 2; a.backoff > maxAcceptBackoff {

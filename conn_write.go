@@ -36,6 +36,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	if c.out.Len() > 0 {
 		c.out.Write(p)
+		c.loop.ctr.outPending.Add(int64(len(p)))
 		c.queuedMore()
 		return len(p), nil
 	}
@@ -55,8 +56,10 @@ func (c *conn) Write(p []byte) (int, error) {
 	c.sent += uint64(n)
 	if n > 0 {
 		c.activity()
+		c.sentBytes(n)
 	}
 	if n < len(p) {
+		c.loop.ctr.outPending.Add(int64(len(p) - n))
 		c.out.Write(p[n:])
 		c.queuedMore()
 		c.outputState()
@@ -85,6 +88,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 		for _, b := range bs {
 			c.out.Write(b)
 		}
+		c.loop.ctr.outPending.Add(int64(total))
 		c.queuedMore()
 		return total, nil
 	}
@@ -104,8 +108,10 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 	c.sent += uint64(n)
 	if n > 0 {
 		c.activity()
+		c.sentBytes(n)
 	}
 	if n < total {
+		c.loop.ctr.outPending.Add(int64(total - n))
 		for _, b := range bs {
 			if n >= len(b) {
 				n -= len(b)
@@ -159,6 +165,8 @@ func (c *conn) flush() error {
 		c.out.Discard(n)
 		c.sent += uint64(n)
 		c.activity()
+		c.sentBytes(n)
+		l.ctr.outPending.Add(-int64(n))
 		if n < want {
 			break
 		}
@@ -182,7 +190,7 @@ func (c *conn) updateInterest() {
 		return
 	}
 	var want connFlags
-	if c.flags&(flagPeerEOF|flagReadPaused) == 0 {
+	if c.flags&(flagPeerEOF|flagReadPaused) == 0 && !c.loop.draining {
 		want |= flagWantRead
 	}
 	if c.out.Len() > 0 {

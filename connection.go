@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -23,7 +24,8 @@ import (
 type conn struct {
 	fd     int
 	flags  connFlags
-	shared sharedState // the state other goroutines read
+	shared sharedState  // the state other goroutines read
+	tasks  atomic.Int32 // worker-pool tasks submitted and not yet finished
 	loop   *eventLoop
 	remote netip.AddrPort // zero for Unix-domain peers
 	ctx    any
@@ -119,6 +121,10 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 		if c.out.Len() == 0 && c.drained() {
 			return
 		}
+		if c.loop.draining {
+			c.drainCheck()
+			return
+		}
 	}
 	if c.flags&flagPeerEOF == 0 {
 		if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.shared.closing() {
@@ -156,6 +162,8 @@ func (c *conn) read() {
 		return
 	}
 	c.activity()
+	l.ctr.bytesIn.Add(uint64(n))
+	l.ctr.reads.Add(1)
 	if c.in.Len() == 0 {
 		c.view = l.readBuf[:n]
 	} else {
@@ -239,6 +247,13 @@ func (c *conn) closeNow(err error) {
 	unix.Close(c.fd)
 	c.view = nil
 	c.in.Release()
+	if n := c.out.Len(); n > 0 {
+		l.ctr.outPending.Add(-int64(n))
+	}
 	c.out.Release()
+	l.ctr.closed[causeOf(err)].Add(1)
 	l.conns.Add(-1)
+	if l.draining {
+		l.checkDrained()
+	}
 }

@@ -39,7 +39,8 @@ type engine struct {
 	errMu sync.Mutex
 	err   error
 
-	refused atomic.Uint64 // connections closed at accept by WithMaxConns
+	refused      atomic.Uint64 // connections closed at accept by WithMaxConns
+	acceptErrors atomic.Uint64 // accepts that failed and paused accepting
 
 	poolMu       sync.Mutex
 	workerPool   *workerpool.Pool // nil until WithWorkerPool or the first Conn.Submit
@@ -139,13 +140,19 @@ func (e *engine) run() error {
 	<-mainDone
 	// 2. Let the handler say goodbye.
 	e.onShutdown()
-	// 3. Close every connection on its own loop, then stop the loops.
+	// 3. Drain: close connections as they go quiet, until Shutdown's
+	// context ends. (A shutdown asked for by a handler has no context and
+	// skips this.)
+	if ctx, ok := e.s.drainContext(); ok {
+		e.drain(ctx)
+	}
+	// 4. Close every connection left on its own loop, then stop the loops.
 	for _, l := range e.loops {
 		l.loop.Submit(l.closeAll)
 		l.loop.Stop()
 	}
 	wg.Wait()
-	// 4. Let tasks already handed to the worker pool finish.
+	// 5. Let tasks already handed to the worker pool finish.
 	e.releaseWorkers(e.s.shutdownContext())
 	e.errMu.Lock()
 	defer e.errMu.Unlock()

@@ -26,9 +26,14 @@ type eventLoop struct {
 	encBuf  []byte     // WriteFrame's encode scratch
 	epoch   time.Time  // origin of mono()
 	closing bool       // closeAll ran: refuse new connections
+	// draining: a graceful shutdown is closing connections as they go
+	// quiet; drainDone hears when none is left.
+	draining  bool
+	drainDone chan<- struct{}
 
-	_     [64]byte     // keep the counter below off the cache lines above
+	_     [64]byte     // keep the counters below off the cache lines above
 	conns atomic.Int64 // open connections, including ones in transit to the loop
+	ctr   loopCounters
 }
 
 // Conns reports the loop's connections, for balancers. Any goroutine.
@@ -65,6 +70,7 @@ func (e *engine) dispatch(fd int, sa unix.Sockaddr) {
 	c.in.Init(&e.pool, 0)
 	c.out.Init(&e.pool, o.writeBufferCap)
 	l.conns.Add(1)
+	l.ctr.accepted.Add(1)
 	if l.loop.Submit(func() { l.open(c) }) != nil {
 		l.conns.Add(-1)
 		unix.Close(fd)

@@ -104,11 +104,18 @@ func (s *Server) Serve() error {
 	return ErrServerClosed
 }
 
-// Shutdown stops accepting at once, calls OnShutdown, closes every
-// connection (OnClose sees ErrServerClosed), waits for every loop to exit
-// and releases the listener (removing a Unix socket file the server
-// created). It returns nil when all that is done, or ctx.Err() if ctx ends
-// first, in which case the shutdown still completes in the background.
+// Shutdown shuts the server down gracefully: it stops accepting at once,
+// calls OnShutdown, then drains: reading stops, and each connection
+// closes (OnClose sees ErrServerClosed) as soon as its queued output has
+// gone out and its worker-pool tasks have finished. When ctx ends, what is
+// left is closed at once. Then it waits for every loop to exit, releases
+// the worker pool (tasks still running may finish until ctx ends) and the
+// listener (removing a Unix socket file the server created). It returns
+// nil when all that is done, or ctx.Err() if ctx ends first, in which case
+// the shutdown still completes in the background. Every AsyncWrite
+// callback runs exactly once, with nil only if its bytes reached the
+// kernel. A shutdown that a handler asks for (returning Shutdown) closes
+// connections after a best-effort flush, without draining.
 // Any goroutine may call it, any number of times; from inside a handler
 // callback return Shutdown instead, since the loop running it must
 // return before Shutdown can finish.
@@ -143,6 +150,14 @@ func (s *Server) shutdownContext() context.Context {
 		return context.Background()
 	}
 	return s.stopCtx
+}
+
+// drainContext is the context of the first Shutdown call, if a Shutdown
+// call (rather than a handler) started the shutdown.
+func (s *Server) drainContext() (context.Context, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopCtx, s.stopCtx != nil
 }
 
 func (s *Server) requestShutdown() {

@@ -244,6 +244,10 @@ func (l *Loop) Unregister(fd int) error {
 	return l.poller.Delete(fd)
 }
 
+// Queued reports how many submitted tasks are waiting to run. Any
+// goroutine; the value may be stale.
+func (l *Loop) Queued() int { return l.tasks.queued() }
+
 // Registered reports how many descriptors are registered. Loop goroutine
 // only.
 func (l *Loop) Registered() int { return l.nfds }

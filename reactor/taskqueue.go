@@ -34,6 +34,10 @@ func (q *taskQueue) push(fn func()) bool {
 	return true
 }
 
+// queued reports how many tasks wait in the shared backlog (those the
+// consumer has already taken are not counted). Any goroutine.
+func (q *taskQueue) queued() int { return int(q.pending.Load()) }
+
 // empty reports whether nothing is waiting to run. Consumer only.
 func (q *taskQueue) empty() bool {
 	return q.pos == len(q.local) && q.pending.Load() == 0
