@@ -12,24 +12,21 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
+
+	"github.com/mill-io/mill/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(idleClientEnv) != "" {
 		os.Exit(runIdleClients())
 	}
-	goleak.VerifyTestMain(m, antsGoroutines...)
+	leaktest.VerifyTestMain(m)
 }
 
-// antsGoroutines are the housekeeping goroutines of ants' package-level
-// default pool, started by ants' own init whenever it is linked in (mill's
-// workerpool imports it). mill never uses that pool.
-var antsGoroutines = []goleak.Option{
-	goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-	goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-}
+// antsGoroutines are the goroutines leak checks ignore: those of ants'
+// default pool, which mill never uses (see internal/leaktest).
+var antsGoroutines = leaktest.Options()
 
 // serve starts s on a fresh port and shuts it down when the test ends,
 // checking that Serve returned ErrServerClosed.

@@ -9,19 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/internal/leaktest"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// ants' default pool, started by ants' package init; never used.
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
-}
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func TestStatsEndpoint(t *testing.T) {
 	s, err := mill.NewServer(echo{}, "tcp://127.0.0.1:0", mill.WithLoops(2), mill.WithLogger(zap.NewNop()))
