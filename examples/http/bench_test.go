@@ -18,6 +18,12 @@ func BenchmarkPipelinedPlaintext(b *testing.B) {
 	benchPipeline(b, techEmpowerGet)
 }
 
+// BenchmarkPipelinedWrk is BenchmarkPipelinedPlaintext with the request
+// wrk sends (the benchmarks runner's http-pipeline workload).
+func BenchmarkPipelinedWrk(b *testing.B) {
+	benchPipeline(b, "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:19100\r\n\r\n")
+}
+
 // BenchmarkPipelinedEcho does the same with a small chunked POST /echo.
 func BenchmarkPipelinedEcho(b *testing.B) {
 	benchPipeline(b, "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"+

@@ -131,12 +131,21 @@ type field struct{ ns, ne, vs, ve int }
 // A Codec keeps state between calls, so each connection needs its own. It
 // relies on the Decode contract: after an incomplete result, the next
 // input starts with the same bytes. It remembers how far it got (as
-// offsets, since the input may move) and never parses a byte twice.
+// offsets, since the input may move) and parses no byte twice, but for
+// one more pass over a head that the fast path (fast.go) found incomplete.
 type Codec struct {
 	Req Request // the request of the last frame Decode returned
 
-	lim  Limits
-	err  *StatusError // sticky: the stream is dead
+	lim    Limits
+	err    *StatusError // sticky: the stream is dead
+	fields []field
+	body   []byte
+	parseState
+}
+
+// parseState is how far the codec got in the current request. It holds
+// no pointers, so forgetting it is a plain clear.
+type parseState struct {
 	stg  stage
 	pos  int // first unparsed byte
 	scan int // where the search for the next LF resumes
@@ -146,19 +155,17 @@ type Codec struct {
 	pathS, pathE      int
 	slashPath         bool // absolute-form target with an empty path
 	minor             int
-	fields            []field
 	hosts             int
 	hostS, hostE      int
 
 	clSeen, teSeen, chunked, otherCoding bool
 	connClose, connKeepAlive, expect     bool
 
-	length    int // Content-Length
-	bodyStart int // first byte after the head
-	bodyLen   int // de-chunked bytes so far
-	chunkLeft int // data bytes left in the current chunk
-	trailers  int // first byte of the trailer section
-	body      []byte
+	length    int   // Content-Length
+	bodyStart int   // first byte after the head
+	bodyLen   int   // de-chunked bytes so far
+	chunkLeft int   // data bytes left in the current chunk
+	trailers  int   // first byte of the trailer section
 	cont      uint8 // 100-continue: 0 not due, 1 owed, 2 sent
 }
 
@@ -177,9 +184,18 @@ func (c *Codec) Decode(in []byte) ([]byte, int, error) {
 	if c.err != nil {
 		return nil, 0, c.err
 	}
+	if c.stg == stStart && c.pos == 0 { // a new request: try the fast path
+		switch n, outcome := c.quick(in); outcome {
+		case quickDone:
+			return in[:n:n], n, nil
+		case quickHandover:
+			goto parse
+		}
+	}
 	if len(in) < max(c.pos, c.scan, c.rl) { // not the input we saw: start over
 		c.next()
 	}
+parse:
 	n, err := c.parse(in)
 	if err != nil {
 		c.err = err
@@ -218,11 +234,13 @@ func (c *Codec) Reset() {
 
 // next forgets the request just parsed, keeping the buffers.
 func (c *Codec) next() {
-	body := c.body[:0]
-	if cap(body) > maxKeptBody {
-		body = nil
+	c.fields = c.fields[:0]
+	if cap(c.body) > maxKeptBody {
+		c.body = nil
+	} else {
+		c.body = c.body[:0]
 	}
-	*c = Codec{Req: c.Req, lim: c.lim, err: c.err, fields: c.fields[:0], body: body}
+	c.parseState = parseState{}
 }
 
 var slash = []byte("/")
@@ -238,10 +256,7 @@ func (c *Codec) build(in []byte) {
 		r.Path = in[c.pathS:c.pathE:c.pathE]
 	}
 	r.Minor = c.minor
-	r.Headers = r.Headers[:0]
-	for _, f := range c.fields {
-		r.Headers = append(r.Headers, Header{Name: in[f.ns:f.ne:f.ne], Value: in[f.vs:f.ve:f.ve]})
-	}
+	c.headers(in)
 	r.Host = nil
 	if c.hosts > 0 {
 		r.Host = in[c.hostS:c.hostE:c.hostE]
@@ -260,6 +275,21 @@ func (c *Codec) build(in []byte) {
 	} else {
 		r.KeepAlive = !c.connClose
 	}
+}
+
+// headers sets Req.Headers from fields.
+func (c *Codec) headers(in []byte) {
+	hs := c.Req.Headers[:0]
+	if cap(hs) < len(c.fields) {
+		hs = make([]Header, 0, max(len(c.fields), 2*cap(hs)))
+	}
+	hs = hs[:len(c.fields)]
+	for i := range c.fields {
+		f, h := &c.fields[i], &hs[i] // field by field: no temporary to copy
+		h.Name = in[f.ns:f.ne:f.ne]
+		h.Value = in[f.vs:f.ve:f.ve]
+	}
+	c.Req.Headers = hs
 }
 
 // Header returns the value of the first field named name (lower case),

@@ -8,12 +8,21 @@ import (
 // dateLayout is IMF-fixdate, the Date header's format (RFC 9110 §5.6.7).
 const dateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
 
-// clock holds the Date header value. OnTick refreshes it on the main
-// loop; every loop reads it with one atomic load, so no request formats
-// a time.
+// clock holds the Date header value, and the most common responses ready
+// made with it. OnTick refreshes it on the main loop; every loop reads it
+// with one atomic load, so no request formats a time or a header.
 type clock struct {
-	v    atomic.Pointer[[]byte]
+	v    atomic.Pointer[stamp]
 	last int64 // Unix second of v; touched only by set
+}
+
+// stamp is what changes with the second: the Date value and the whole
+// responses to an HTTP/1.1 keep-alive GET of /plaintext and /json.
+type stamp struct {
+	date            []byte
+	plaintext, json []byte // head and body
+	plainHead       int    // length of plaintext's head: the HEAD response
+	jsonHead        int
 }
 
 // set formats now, if its second is not the one already held. Only one
@@ -24,12 +33,21 @@ func (c *clock) set(now time.Time) {
 		return
 	}
 	c.last = sec
-	b := now.UTC().AppendFormat(make([]byte, 0, len(dateLayout)), dateLayout)
-	c.v.Store(&b)
+	st := &stamp{date: now.UTC().AppendFormat(make([]byte, 0, len(dateLayout)), dateLayout)}
+	st.plaintext = appendHead(nil, st.date, 200, "", ctypePlaintext, len(plaintextBody), "")
+	st.plainHead = len(st.plaintext)
+	st.plaintext = append(st.plaintext, plaintextBody...)
+	st.json = appendHead(nil, st.date, 200, "", ctypeJSON, len(jsonBody), "")
+	st.jsonHead = len(st.json)
+	st.json = append(st.json, jsonBody...)
+	c.v.Store(st)
 }
 
-// get returns the current value. Any goroutine; do not modify it.
-func (c *clock) get() []byte { return *c.v.Load() }
+// get returns the current Date value. Any goroutine; do not modify it.
+func (c *clock) get() []byte { return c.v.Load().date }
+
+// stamp returns the current stamp. Any goroutine; do not modify it.
+func (c *clock) stamp() *stamp { return c.v.Load() }
 
 // untilNextSecond is how long after now the wall clock's second changes,
 // plus a millisecond so that a tick lands just after it.

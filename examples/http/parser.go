@@ -1,6 +1,9 @@
 package main
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Parsing follows RFC 9112 strictly; the choices where it allows several:
 //
@@ -181,6 +184,11 @@ func (c *Codec) scanLine(in []byte, end int, complete bool) *StatusError {
 // requestLine parses the request line once it is complete, and checks
 // what has come of it so far otherwise.
 func (c *Codec) requestLine(in []byte) (bool, *StatusError) {
+	if c.rl <= c.start && c.scan <= c.start { // nothing of the line seen yet
+		if end, ok := c.quickLine(in); ok {
+			return c.lineDone(in, end, end+2)
+		}
+	}
 	end, next, bare := c.line(in)
 	switch {
 	case next == 0:
@@ -196,6 +204,64 @@ func (c *Codec) requestLine(in []byte) (bool, *StatusError) {
 	if err := c.scanLine(in, end, true); err != nil {
 		return false, err
 	}
+	return c.lineDone(in, end, next)
+}
+
+// http11 and http10 are "HTTP/1.1" and "HTTP/1.0" as little-endian words.
+const (
+	http11 = uint64('H') | uint64('T')<<8 | uint64('T')<<16 | uint64('P')<<24 |
+		uint64('/')<<32 | uint64('1')<<40 | uint64('.')<<48 | uint64('1')<<56
+	http10 = http11&^(0xff<<56) | uint64('0')<<56
+)
+
+// quickLine is the fast path of requestLine for a request line that has
+// arrived whole and is plainly valid: a short token method, an
+// origin-form-like target within the limits, "HTTP/1.1" or "HTTP/1.0",
+// CRLF, all within the head limit. It does one tight loop per part and
+// sets what scanLine would have set. Anything else (incomplete, invalid,
+// unusual) returns !ok without changing the codec: scanLine then judges
+// the line, so errors come out exactly as before.
+func (c *Codec) quickLine(in []byte) (end int, ok bool) {
+	s := c.start
+	i := s
+	for n := min(len(in), s+maxMethod); i < n && tchar[in[i]]; i++ {
+	}
+	if i == s || i >= len(in) || in[i] != ' ' {
+		return 0, false
+	}
+	mEnd := i
+	i++
+	ts := i
+	for n := min(len(in), ts+c.lim.MaxTarget); i < n; {
+		x := in[i]
+		if !uriChar[x] {
+			break
+		}
+		if x == '%' {
+			if i+2 >= len(in) || hexVal[in[i+1]] == 0 || hexVal[in[i+2]] == 0 {
+				return 0, false
+			}
+			i += 3
+			continue
+		}
+		i++
+	}
+	tEnd := i
+	if tEnd == ts || tEnd-ts > c.lim.MaxTarget || len(in)-tEnd < 11 || in[tEnd] != ' ' {
+		return 0, false
+	}
+	end = tEnd + 9
+	if v := binary.LittleEndian.Uint64(in[tEnd+1:]); v != http11 && v != http10 ||
+		in[end] != '\r' || in[end+1] != '\n' || end+2 > c.lim.MaxHead {
+		return 0, false
+	}
+	c.mEnd, c.tEnd, c.phase, c.rl, c.scan = mEnd, tEnd, inVersion, end, end+2
+	return end, true
+}
+
+// lineDone finishes a request line that scanLine (or quickLine) found
+// well formed: in[start:end] is the line, next where the fields start.
+func (c *Codec) lineDone(in []byte, end, next int) (bool, *StatusError) {
 	if err := c.targetForm(in[c.start:c.mEnd], in[c.mEnd+1:c.tEnd]); err != nil {
 		return false, err
 	}

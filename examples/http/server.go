@@ -157,9 +157,11 @@ func (s *server) OnTick() (time.Duration, mill.Action) {
 }
 
 const (
-	connClose     = "\r\nConnection: close"
-	connKeepAlive = "\r\nConnection: keep-alive"
-	textPlain     = "text/plain; charset=utf-8"
+	connClose      = "\r\nConnection: close"
+	connKeepAlive  = "\r\nConnection: keep-alive"
+	textPlain      = "text/plain; charset=utf-8"
+	ctypePlaintext = "text/plain"
+	ctypeJSON      = "application/json"
 )
 
 var (
@@ -193,6 +195,19 @@ func route(path []byte) int {
 func (s *server) respond(dst []byte, r *Request) ([]byte, bool) {
 	head := string(r.Method) == "HEAD"
 	get := head || string(r.Method) == "GET"
+	rt := route(r.Path)
+	if get && r.KeepAlive && r.Minor != 0 && (rt == routePlaintext || rt == routeJSON) {
+		// The common case: a response made once a second (see clock).
+		st := s.date.stamp()
+		resp, n := st.plaintext, st.plainHead
+		if rt == routeJSON {
+			resp, n = st.json, st.jsonHead
+		}
+		if head {
+			resp = resp[:n]
+		}
+		return append(dst, resp...), true
+	}
 	conn := ""
 	switch {
 	case !r.KeepAlive:
@@ -201,11 +216,11 @@ func (s *server) respond(dst []byte, r *Request) ([]byte, bool) {
 		conn = connKeepAlive
 	}
 	status, allow, ctype, body := 200, "", "", []byte(nil)
-	switch rt := route(r.Path); {
+	switch {
 	case rt == routePlaintext && get:
-		ctype, body = "text/plain", plaintextBody
+		ctype, body = ctypePlaintext, plaintextBody
 	case rt == routeJSON && get:
-		ctype, body = "application/json", jsonBody
+		ctype, body = ctypeJSON, jsonBody
 	case rt == routeEcho && string(r.Method) == "POST":
 		ctype, body = "application/octet-stream", r.Body
 	case rt == routeEcho:
@@ -224,12 +239,18 @@ func (s *server) respond(dst []byte, r *Request) ([]byte, bool) {
 
 // appendHead appends a response's status line and header section.
 func (s *server) appendHead(dst []byte, status int, allow, ctype string, length int, conn string) []byte {
+	return appendHead(dst, s.date.get(), status, allow, ctype, length, conn)
+}
+
+// appendHead appends a response's status line and header section, with
+// date as the Date value.
+func appendHead(dst, date []byte, status int, allow, ctype string, length int, conn string) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, statusText(status)...)
 	dst = append(dst, "\r\nServer: mill\r\nDate: "...)
-	dst = append(dst, s.date.get()...)
+	dst = append(dst, date...)
 	dst = append(dst, "\r\nContent-Type: "...)
 	dst = append(dst, ctype...)
 	dst = append(dst, "\r\nContent-Length: "...)
