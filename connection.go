@@ -47,7 +47,7 @@ type conn struct {
 
 // connSlow is the part of a conn that most connections never need.
 type connSlow struct {
-	closeErr error          // why a failed write will close the conn
+	closeErr error          // why the conn closes once the callback returns (write error, decode error, panic)
 	cbs      []pendingWrite // asynchronous writes waiting for their bytes to go
 }
 
@@ -64,7 +64,7 @@ func (c *conn) slowPart() *connSlow {
 	return c.slow
 }
 
-// closeErr is the error a failed write recorded, if any.
+// closeErr is the error the conn will close with, if one was recorded.
 func (c *conn) closeErr() error {
 	if c.slow == nil {
 		return nil
