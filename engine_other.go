@@ -13,3 +13,4 @@ func (*engine) run() error            { return ErrUnsupportedPlatform }
 func (*engine) closeUnstarted()       {}
 func (*engine) addr() net.Addr        { return nil }
 func (*engine) countConnections() int { return 0 }
+func (*engine) stats() Stats          { return Stats{} }

@@ -1,60 +1,4 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
-
 package mill
-
-import (
-	"errors"
-	"sync/atomic"
-
-	"github.com/mill-io/mill/codec"
-)
-
-// loopCounters are one loop's counters. The loop goroutine updates them
-// with uncontended atomic adds (a few per message, no lock); Stats reads
-// them from any goroutine.
-type loopCounters struct {
-	accepted, bytesIn, bytesOut, reads, writes atomic.Uint64
-	outPending                                 atomic.Int64
-	closed                                     [numCauses]atomic.Uint64
-}
-
-// closeCause classifies why a connection closed, for Stats.
-type closeCause int
-
-const (
-	causeClean closeCause = iota
-	causeIOError
-	causeCodec
-	causeIdleTimeout
-	causeReadTimeout
-	causeWriteTimeout
-	causePanic
-	causeSlowConsumer
-	causeShutdown
-	numCauses
-)
-
-func causeOf(err error) closeCause {
-	switch {
-	case err == nil:
-		return causeClean
-	case errors.Is(err, ErrServerClosed):
-		return causeShutdown
-	case errors.Is(err, ErrIdleTimeout):
-		return causeIdleTimeout
-	case errors.Is(err, ErrReadTimeout):
-		return causeReadTimeout
-	case errors.Is(err, ErrWriteTimeout):
-		return causeWriteTimeout
-	case errors.Is(err, ErrHandlerPanic):
-		return causePanic
-	case errors.Is(err, ErrSlowConsumer):
-		return causeSlowConsumer
-	case errors.Is(err, codec.ErrFrameTooLong), errors.Is(err, codec.ErrCorruptFrame):
-		return causeCodec
-	}
-	return causeIOError
-}
 
 // Stats is a snapshot of a server's counters. Counters only grow; the
 // gauges (Open, OutboundPending, TasksQueued) are current values. The
@@ -113,54 +57,6 @@ func (c *CloseCounts) add(o CloseCounts) {
 	c.Shutdown += o.Shutdown
 }
 
-func (l *eventLoop) stats() LoopStats {
-	k := &l.ctr
-	return LoopStats{
-		Open:     l.conns.Load(),
-		Accepted: k.accepted.Load(),
-		Closed: CloseCounts{
-			Clean: k.closed[causeClean].Load(), IOError: k.closed[causeIOError].Load(),
-			Codec: k.closed[causeCodec].Load(), IdleTimeout: k.closed[causeIdleTimeout].Load(),
-			ReadTimeout: k.closed[causeReadTimeout].Load(), WriteTimeout: k.closed[causeWriteTimeout].Load(),
-			Panic: k.closed[causePanic].Load(), SlowConsumer: k.closed[causeSlowConsumer].Load(),
-			Shutdown: k.closed[causeShutdown].Load(),
-		},
-		BytesIn:         k.bytesIn.Load(),
-		BytesOut:        k.bytesOut.Load(),
-		Reads:           k.reads.Load(),
-		Writes:          k.writes.Load(),
-		OutboundPending: k.outPending.Load(),
-		TasksQueued:     l.loop.Queued(),
-	}
-}
-
 // Stats returns a snapshot of the server's counters. Any goroutine; it
 // takes no lock that a loop takes.
 func (s *Server) Stats() Stats { return s.eng.stats() }
-
-func (e *engine) stats() Stats {
-	st := Stats{Loops: make([]LoopStats, len(e.loops)),
-		AcceptErrors: e.acceptErrors.Load(), Refused: e.refused.Load()}
-	for i, l := range e.loops {
-		ls := l.stats()
-		st.Loops[i] = ls
-		t := &st.Total
-		t.Open += ls.Open
-		t.Accepted += ls.Accepted
-		t.Closed.add(ls.Closed)
-		t.BytesIn += ls.BytesIn
-		t.BytesOut += ls.BytesOut
-		t.Reads += ls.Reads
-		t.Writes += ls.Writes
-		t.OutboundPending += ls.OutboundPending
-		t.TasksQueued += ls.TasksQueued
-	}
-	return st
-}
-
-// sentBytes counts n bytes handed to the kernel by one write call.
-func (c *conn) sentBytes(n int) {
-	k := &c.loop.ctr
-	k.bytesOut.Add(uint64(n))
-	k.writes.Add(1)
-}
