@@ -27,7 +27,6 @@ type acceptor struct {
 	backoff time.Duration
 	lastLog time.Time
 	resume  *reactor.Timer
-	ticker  *reactor.Timer
 }
 
 func (a *acceptor) start() {
@@ -46,7 +45,6 @@ func (a *acceptor) stop() {
 	}
 	a.closed = true
 	a.e.main.StopTimer(a.resume)
-	a.e.main.StopTimer(a.ticker)
 	a.e.main.Unregister(a.e.ln.Fd)
 	a.e.ln.Close()
 }

@@ -76,7 +76,7 @@ func (c *conn) WriteFrame(p []byte) error {
 // AsyncWriteFrame encodes p on the connection's loop and writes it, as
 // AsyncWrite does. Any goroutine; p must not be modified until cb runs.
 func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
-	return c.submitWrite(func() { c.asyncDone(cb, c.WriteFrame(p)) }, cb)
+	return c.submitWrite(func() { c.asyncDone(cb, c.WriteFrame(p)); c.wrote() }, cb)
 }
 
 // decodeFailed dooms a connection whose input cannot be decoded: it

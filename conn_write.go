@@ -244,22 +244,33 @@ func (c *conn) call(cb AsyncCallback, err error) {
 
 // AsyncWrite writes p on the connection's loop. Any goroutine.
 func (c *conn) AsyncWrite(p []byte, cb AsyncCallback) error {
-	return c.submitWrite(func() { c.asyncWrite(p, nil, cb) }, cb)
+	return c.submitWrite(func() { c.asyncWrite(p, nil, cb); c.wrote() }, cb)
 }
 
 // AsyncWritev writes bs on the connection's loop. Any goroutine.
 func (c *conn) AsyncWritev(bs [][]byte, cb AsyncCallback) error {
-	return c.submitWrite(func() { c.asyncWrite(nil, bs, cb) }, cb)
+	return c.submitWrite(func() { c.asyncWrite(nil, bs, cb); c.wrote() }, cb)
 }
 
+// submitWrite queues an asynchronous write's loop side, which must end
+// by calling wrote, and counts it as in flight until then. Any goroutine.
 func (c *conn) submitWrite(task func(), cb AsyncCallback) error {
+	c.inflight.Add(1)
 	if c.loop.loop.Submit(task) != nil {
+		c.inflight.Add(-1)
 		if cb != nil {
 			cb(c, ErrClosed)
 		}
 		return ErrClosed
 	}
 	return nil
+}
+
+// wrote ends an asynchronous write's loop side. Loop goroutine.
+func (c *conn) wrote() {
+	if c.inflight.Add(-1) == 0 {
+		c.drainCheck() // a graceful shutdown may be waiting for it
+	}
 }
 
 // asyncWrite is the loop side of AsyncWrite and AsyncWritev.

@@ -24,12 +24,15 @@ import (
 type conn struct {
 	fd     int
 	flags  connFlags
-	shared sharedState  // the state other goroutines read
-	tasks  atomic.Int32 // worker-pool tasks submitted and not yet finished
-	loop   *eventLoop
-	remote netip.AddrPort // zero for Unix-domain peers
-	ctx    any
-	codec  codec.Codec
+	shared sharedState // the state other goroutines read
+	// inflight counts work that may still write to the conn: worker-pool
+	// tasks not yet finished and asynchronous writes not yet run on the
+	// loop. A graceful drain waits for it to reach zero.
+	inflight atomic.Int32
+	loop     *eventLoop
+	remote   netip.AddrPort // zero for Unix-domain peers
+	ctx      any
+	codec    codec.Codec
 
 	// Input. While handler code runs, view is the unread input as one
 	// slice, aliasing either the loop's read buffer or in; settle folds

@@ -11,7 +11,8 @@ import (
 // A graceful shutdown drains each loop before closing what is left:
 // reading stops (no new work), and a connection closes, with
 // ErrServerClosed, as soon as it has no queued output, no asynchronous
-// write waiting for its bytes, and no worker-pool task in flight. The
+// write submitted but not yet run or waiting for its bytes, and no
+// worker-pool task in flight. The
 // loop reports when it has no connection left. Shutdown's context bounds
 // the whole drain; whatever remains when it ends is closed at once.
 
@@ -53,7 +54,7 @@ func (c *conn) drainCheck() {
 	if !c.loop.draining || c.flags&flagClosed != 0 {
 		return
 	}
-	if c.out.Len() == 0 && c.tasks.Load() == 0 && (c.slow == nil || len(c.slow.cbs) == 0) {
+	if c.out.Len() == 0 && c.inflight.Load() == 0 && (c.slow == nil || len(c.slow.cbs) == 0) {
 		c.closeNow(ErrServerClosed)
 		return
 	}

@@ -127,7 +127,10 @@ func (e *engine) run() error {
 	}()
 	e.main.Submit(e.acc.start)
 	if e.s.opts.ticker {
-		e.main.Submit(e.tick)
+		// The ticker runs on the first sub-reactor, not the main one: a
+		// main-reactor wake-up would make a busy sub-reactor wait for the
+		// CPU when the process has a single P (see docs/benchmarks.md).
+		e.loops[0].loop.Submit(e.tick)
 	}
 
 	<-e.s.stopReq
@@ -181,7 +184,7 @@ func (e *engine) closeUnstarted() {
 	}
 }
 
-// tick runs OnTick on the main loop and schedules the next one. A panic
+// tick runs OnTick on the first sub-reactor and schedules the next one. A panic
 // in OnTick is logged and stops the ticker; the server carries on.
 func (e *engine) tick() {
 	var d time.Duration
@@ -199,8 +202,12 @@ func (e *engine) tick() {
 		e.s.requestShutdown()
 		return
 	}
-	if d > 0 && !e.acc.closed {
-		e.acc.ticker = e.main.AfterFunc(d, e.tick)
+	select {
+	case <-e.s.stopReq: // shutting down: tick no more
+	default:
+		if d > 0 {
+			e.loops[0].loop.AfterFunc(d, e.tick)
+		}
 	}
 }
 

@@ -54,10 +54,12 @@ type Handler interface {
 	// OnShutdown runs once when the server starts shutting down, on the
 	// goroutine that runs Serve, before connections are closed.
 	OnShutdown(s *Server)
-	// OnTick runs on the main reactor's loop when the server was created
-	// WithTicker(true): first as soon as the server serves, then again
-	// after each returned delay. A delay <= 0 stops the ticker. Returning
-	// Shutdown shuts the server down; Close is ignored.
+	// OnTick runs on the first event loop (between the callbacks of the
+	// connections it serves, so it must not block either) when the
+	// server was created WithTicker(true): first as soon as the server
+	// serves, then again after each returned delay, until shutdown
+	// begins. A delay <= 0 stops the ticker. Returning Shutdown shuts the
+	// server down; Close is ignored.
 	OnTick() (delay time.Duration, a Action)
 }
 

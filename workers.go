@@ -59,10 +59,10 @@ func (c *conn) Submit(task func()) error {
 	// The conn's address is a key no other live conn has; queued tasks
 	// keep the conn alive, so it cannot be reused while they wait.
 	key := uint64(uintptr(unsafe.Pointer(c)))
-	c.tasks.Add(1)
+	c.inflight.Add(1)
 	err = p.SubmitKeyed(key, func() {
 		defer func() {
-			if c.tasks.Add(-1) == 0 {
+			if c.inflight.Add(-1) == 0 {
 				c.loop.loop.Submit(c.drainCheck) // a graceful shutdown may be waiting for it
 			}
 			if v := recover(); v != nil {
@@ -74,7 +74,7 @@ func (c *conn) Submit(task func()) error {
 		task()
 	})
 	if err != nil {
-		c.tasks.Add(-1)
+		c.inflight.Add(-1)
 	}
 	return err
 }

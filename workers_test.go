@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -200,6 +201,13 @@ func TestShutdownWaitsForTasks(t *testing.T) {
 	defer cancel()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown with a blocked task = %v, want DeadlineExceeded", err)
+	}
+	// The deadline passed: the connection is closed (the teardown goes on
+	// after Shutdown returns, so wait for it), and only then the task
+	// writes.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read %v, want EOF", err)
 	}
 	close(release)
 	if err := <-finished; !errors.Is(err, ErrClosed) {

@@ -9,7 +9,7 @@ import (
 const dateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // clock holds the Date header value, and the most common responses ready
-// made with it. OnTick refreshes it on the main loop; every loop reads it
+// made with it. OnTick refreshes it on the first event loop; every loop reads it
 // with one atomic load, so no request formats a time or a header.
 type clock struct {
 	v    atomic.Pointer[stamp]

@@ -144,7 +144,7 @@ func (s *server) finish(c mill.Conn, st *connState, linger bool) mill.Action {
 func closeWhenSent(c mill.Conn, _ error) { c.Close() }
 
 // OnTick refreshes the Date header and closes lingering connections that
-// are due. It runs on the main loop just after each second turns.
+// are due. It runs on mill's first event loop just after each second turns.
 func (s *server) OnTick() (time.Duration, mill.Action) {
 	now := time.Now()
 	s.date.set(now)

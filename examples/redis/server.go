@@ -75,7 +75,7 @@ func (s *server) OnOpen(c mill.Conn) ([]byte, mill.Action) {
 	return nil, mill.None
 }
 
-// OnTick runs the expiry sweeper on the main reactor.
+// OnTick runs the expiry sweeper on mill's first event loop.
 func (s *server) OnTick() (time.Duration, mill.Action) {
 	s.db.sweep(time.Now().UnixMilli(), s.cfg.SweepSamples, sweepRounds)
 	return s.cfg.SweepInterval, mill.None
