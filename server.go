@@ -107,7 +107,8 @@ func (s *Server) Serve() error {
 // Shutdown shuts the server down gracefully: it stops accepting at once,
 // calls OnShutdown, then drains: reading stops, and each connection
 // closes (OnClose sees ErrServerClosed) as soon as its queued output has
-// gone out and its worker-pool tasks have finished. When ctx ends, what is
+// gone out, its submitted asynchronous writes have run and its
+// worker-pool tasks have finished. When ctx ends, what is
 // left is closed at once. Then it waits for every loop to exit, releases
 // the worker pool (tasks still running may finish until ctx ends) and the
 // listener (removing a Unix socket file the server created). It returns
