@@ -54,6 +54,12 @@ func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
 	for i := 0; i < 64; i++ { // 4 MiB offered to a peer that does not read
 		done := make(chan error, 1)
 		sc.AsyncWrite(chunk, func(_ Conn, err error) { done <- err })
+		// A barrier: once a task submitted after the write has run, the
+		// write has too, and a refusal (or an immediate success) has
+		// already called back; no callback yet means it is queued.
+		barrier := make(chan struct{})
+		sc.(*conn).loop.loop.Submit(func() { close(barrier) })
+		<-barrier
 		select {
 		case err := <-done:
 			switch {
@@ -65,7 +71,7 @@ func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
 			default:
 				t.Fatalf("callback err %v", err)
 			}
-		case <-time.After(50 * time.Millisecond):
+		default:
 			ok++ // queued: its callback comes once the peer reads
 			sent = append(sent, chunk...)
 		}

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"go.uber.org/zap"
 )
@@ -20,6 +21,9 @@ func (e *PanicError) Error() string { return fmt.Sprintf("mill: handler panic: %
 
 // Is makes errors.Is(err, ErrHandlerPanic) true.
 func (e *PanicError) Is(target error) bool { return target == ErrHandlerPanic }
+
+// stack returns the calling goroutine's stack, for panic reports.
+func stack() []byte { return debug.Stack() }
 
 // recovered logs a panic recovered on a loop and returns it as an error.
 func (e *engine) recovered(where string, v any, stack []byte) *PanicError {
