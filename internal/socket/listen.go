@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -16,90 +17,138 @@ import (
 // limit (net.core.somaxconn on Linux, kern.ipc.somaxconn on the BSDs).
 const listenBacklog = 65535
 
-// Listener is a bound, listening, non-blocking, close-on-exec socket.
+// Listener is a bound, non-blocking, close-on-exec socket: a listening
+// stream socket from Listen or a datagram socket from ListenPacket.
 type Listener struct {
-	Fd   int
-	Addr net.Addr // the bound address, port 0 resolved
+	Fd     int      // the socket, non-blocking and close-on-exec
+	Family int      // unix.AF_INET, unix.AF_INET6 or unix.AF_UNIX
+	Addr   net.Addr // the bound address, port 0 resolved: *net.TCPAddr, *net.UDPAddr or *net.UnixAddr
 
 	path     string // Unix socket file we created, removed by Close
 	dev, ino uint64 // its identity, so Close removes only our own file
 }
 
 // Listen opens a listening socket. network is tcp, tcp4, tcp6 or unix.
-// For tcp with a wildcard host the socket is dual-stack where the system
-// allows it. For unix, an existing socket file is removed only if nothing
-// accepts connections on it; a path starting with '@' names a Linux
-// abstract socket.
-func Listen(network, address string) (*Listener, error) {
+// For tcp with a wildcard host the socket is dual-stack (AF_INET6 taking
+// IPv4 too) where the system allows it, else AF_INET; tcp6 sockets are
+// IPv6-only. o is applied before bind; Unix sockets ignore it. For unix,
+// an existing socket file is removed only if nothing accepts connections
+// on it; a path starting with '@' names a Linux abstract socket.
+func Listen(network, address string, o Options) (*Listener, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
-		return listenTCP(network, address)
+		return listenInet(network, address, unix.SOCK_STREAM, o)
 	case "unix":
 		return listenUnix(address)
 	}
 	return nil, fmt.Errorf("socket: unsupported network %q", network)
 }
 
-func listenTCP(network, address string) (*Listener, error) {
-	ta, err := net.ResolveTCPAddr(network, address)
+// ListenPacket opens a bound datagram socket. network is udp, udp4 or
+// udp6, and the address rules are Listen's: a wildcard host with udp
+// gives a dual-stack AF_INET6 socket where the system allows it, else
+// AF_INET; udp6 sockets are IPv6-only. o is applied before bind.
+// Listener.Addr is a *net.UDPAddr.
+func ListenPacket(network, address string, o Options) (*Listener, error) {
+	switch network {
+	case "udp", "udp4", "udp6":
+		return listenInet(network, address, unix.SOCK_DGRAM, o)
+	}
+	return nil, fmt.Errorf("socket: unsupported network %q", network)
+}
+
+// resolveInet resolves address for a tcp* or udp* network.
+func resolveInet(network, address string) (ip net.IP, port int, zone string, err error) {
+	if strings.HasPrefix(network, "udp") {
+		a, err := net.ResolveUDPAddr(network, address)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		return a.IP, a.Port, a.Zone, nil
+	}
+	a, err := net.ResolveTCPAddr(network, address)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return a.IP, a.Port, a.Zone, nil
+}
+
+func listenInet(network, address string, typ int, o Options) (*Listener, error) {
+	ip, port, zone, err := resolveInet(network, address)
 	if err != nil {
 		return nil, err
 	}
 	family, v6only := unix.AF_INET, false
-	ip4 := ta.IP.To4()
+	ip4 := ip.To4()
 	switch {
-	case network == "tcp4" || ip4 != nil && len(ta.IP) != 0:
-		if ta.IP != nil && ip4 == nil {
-			return nil, fmt.Errorf("socket: %s is not an IPv4 address", ta.IP)
+	case strings.HasSuffix(network, "4") || ip4 != nil:
+		if ip != nil && ip4 == nil {
+			return nil, fmt.Errorf("socket: %s is not an IPv4 address", ip)
 		}
-	case network == "tcp6":
+	case strings.HasSuffix(network, "6"):
 		family, v6only = unix.AF_INET6, true
-	case len(ta.IP) == 0 || ta.IP.IsUnspecified():
+	case len(ip) == 0 || ip.IsUnspecified():
 		family = unix.AF_INET6 // dual-stack wildcard
 	default:
 		family, v6only = unix.AF_INET6, true
 	}
-	fd, err := newSocket(family, unix.SOCK_STREAM)
+	fd, err := newSocket(family, typ)
+	if err == nil && family == unix.AF_INET6 {
+		if err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, boolint(v6only)); err != nil {
+			unix.Close(fd)
+			err = os.NewSyscallError("setsockopt", err)
+		}
+	}
 	if err != nil && family == unix.AF_INET6 && !v6only {
-		family = unix.AF_INET // no IPv6 on this host
-		fd, err = newSocket(family, unix.SOCK_STREAM)
+		// No IPv6 on this host, or no dual-stack sockets (OpenBSD).
+		family = unix.AF_INET
+		fd, err = newSocket(family, typ)
 	}
 	if err != nil {
 		return nil, err
 	}
 	var sa unix.Sockaddr
 	if family == unix.AF_INET {
-		s := &unix.SockaddrInet4{Port: ta.Port}
+		s := &unix.SockaddrInet4{Port: port}
 		if ip4 != nil {
-			copy(s.Addr[:], ip4)
+			s.Addr = [4]byte(ip4)
 		}
 		sa = s
 	} else {
-		s := &unix.SockaddrInet6{Port: ta.Port}
-		copy(s.Addr[:], ta.IP.To16())
-		if ta.Zone != "" {
-			ifi, err := net.InterfaceByName(ta.Zone)
+		s := &unix.SockaddrInet6{Port: port}
+		copy(s.Addr[:], ip.To16())
+		if zone != "" {
+			id, err := zoneIndex(zone)
 			if err != nil {
 				unix.Close(fd)
 				return nil, err
 			}
-			s.ZoneId = uint32(ifi.Index)
+			s.ZoneId = id
 		}
 		sa = s
-		v := 0
-		if v6only {
-			v = 1
-		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
-			unix.Close(fd)
-			return nil, os.NewSyscallError("setsockopt", err)
-		}
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+	if err := applyOptions(fd, o); err != nil {
 		unix.Close(fd)
-		return nil, os.NewSyscallError("setsockopt", err)
+		return nil, err
 	}
-	return bindListen(fd, sa, "", address)
+	if typ == unix.SOCK_DGRAM {
+		return bindPacket(fd, family, sa)
+	}
+	return bindListen(fd, family, sa, "", address)
+}
+
+// bindPacket binds a datagram socket and describes it.
+func bindPacket(fd, family int, sa unix.Sockaddr) (*Listener, error) {
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("bind", err)
+	}
+	bound, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("getsockname", err)
+	}
+	return &Listener{Fd: fd, Family: family, Addr: toUDPAddr(bound)}, nil
 }
 
 func listenUnix(path string) (*Listener, error) {
@@ -120,7 +169,7 @@ func listenUnix(path string) (*Listener, error) {
 	if abstract {
 		own = ""
 	}
-	return bindListen(fd, &unix.SockaddrUnix{Name: path}, own, path)
+	return bindListen(fd, unix.AF_UNIX, &unix.SockaddrUnix{Name: path}, own, path)
 }
 
 // removeStale deletes path if it is a socket that nobody listens on. A
@@ -155,7 +204,7 @@ func removeStale(path string) error {
 	}
 }
 
-func bindListen(fd int, sa unix.Sockaddr, path, address string) (*Listener, error) {
+func bindListen(fd, family int, sa unix.Sockaddr, path, address string) (*Listener, error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("bind", err)
@@ -167,7 +216,7 @@ func bindListen(fd int, sa unix.Sockaddr, path, address string) (*Listener, erro
 		}
 		return nil, os.NewSyscallError("listen", err)
 	}
-	l := &Listener{Fd: fd, path: path}
+	l := &Listener{Fd: fd, Family: family, path: path}
 	if path != "" {
 		var st unix.Stat_t
 		if unix.Stat(path, &st) == nil {
