@@ -18,11 +18,17 @@ const (
 	maxAcceptBackoff = time.Second
 )
 
-// acceptor is the main reactor's handler for the listening socket. All of
-// its state belongs to the main loop goroutine.
+// acceptor accepts on one listening socket. On the main reactor it hands
+// each connection to a loop through the balancer; on a sub-reactor (a
+// per-loop SO_REUSEPORT socket, home set) it serves each connection on
+// that loop. All of its state belongs to the goroutine of the loop that
+// runs it.
 type acceptor struct {
 	e       *engine
-	closed  bool
+	ep      *endpoint
+	loop    *reactor.Loop
+	ln      **socket.Listener // the endpoint's slot: nil once closed
+	home    *eventLoop        // nil on the main reactor
 	paused  bool
 	backoff time.Duration
 	lastLog time.Time
@@ -30,33 +36,33 @@ type acceptor struct {
 }
 
 func (a *acceptor) start() {
-	if a.closed {
-		return
-	}
-	if err := a.e.main.Register(a.e.ln.Fd, a, netpoll.Readable); err != nil {
-		a.e.fail(err)
+	if ln := *a.ln; ln != nil {
+		if err := a.loop.Register(ln.Fd, a, netpoll.Readable); err != nil {
+			a.e.fail(err)
+		}
 	}
 }
 
-// stop closes the listener; the server accepts nothing more.
+// stop closes the listening socket; it accepts nothing more.
 func (a *acceptor) stop() {
-	if a.closed {
+	ln := *a.ln
+	if ln == nil {
 		return
 	}
-	a.closed = true
-	a.e.main.StopTimer(a.resume)
-	a.e.main.Unregister(a.e.ln.Fd)
-	a.e.ln.Close()
+	*a.ln = nil
+	a.loop.StopTimer(a.resume)
+	a.loop.Unregister(ln.Fd)
+	ln.Close()
 }
 
 // HandleEvent accepts until the backlog is empty.
 func (a *acceptor) HandleEvent(fd int, _ netpoll.Flags) {
-	for !a.closed {
+	for *a.ln != nil {
 		nfd, sa, err := socket.Accept(fd)
 		switch err {
 		case nil:
 			a.backoff = 0
-			a.e.dispatch(nfd, sa)
+			a.e.admit(nfd, sa, a.ep, a.home)
 			continue
 		case unix.EAGAIN:
 			return
@@ -67,12 +73,12 @@ func (a *acceptor) HandleEvent(fd int, _ netpoll.Flags) {
 		// something worse: the pending connection stays in the backlog and
 		// the socket stays readable, so stop polling it for a while rather
 		// than spin, and keep serving the connections we have.
-		a.pause(err)
+		a.pause(fd, err)
 		return
 	}
 }
 
-func (a *acceptor) pause(err error) {
+func (a *acceptor) pause(fd int, err error) {
 	a.e.acceptErrors.Add(1)
 	if a.backoff == 0 {
 		a.backoff = minAcceptBackoff
@@ -83,18 +89,18 @@ func (a *acceptor) pause(err error) {
 		a.lastLog = now
 		a.e.log.Warn("accept failed; pausing", zap.Error(err), zap.Duration("backoff", a.backoff))
 	}
-	if err := a.e.main.SetInterest(a.e.ln.Fd, 0); err != nil {
+	if err := a.loop.SetInterest(fd, 0); err != nil {
 		a.e.fail(err)
 		return
 	}
 	a.paused = true
-	a.resume = a.e.main.AfterFunc(a.backoff, func() {
+	a.resume = a.loop.AfterFunc(a.backoff, func() {
 		a.resume = nil
-		if a.closed || !a.paused {
+		if *a.ln == nil || !a.paused {
 			return
 		}
 		a.paused = false
-		if err := a.e.main.SetInterest(a.e.ln.Fd, netpoll.Readable); err != nil {
+		if err := a.loop.SetInterest(fd, netpoll.Readable); err != nil {
 			a.e.fail(err)
 		}
 	})

@@ -13,7 +13,7 @@ func parseAddr(s string) (network, address string, err error) {
 		network, address = strings.ToLower(s[:i]), s[i+3:]
 	}
 	switch network {
-	case "tcp", "tcp4", "tcp6":
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
 		if !strings.Contains(address, ":") {
 			return "", "", fmt.Errorf("%w %q: want host:port", ErrInvalidAddress, s)
 		}
@@ -26,3 +26,6 @@ func parseAddr(s string) (network, address string, err error) {
 	}
 	return network, address, nil
 }
+
+// isPacket reports whether network carries datagrams.
+func isPacket(network string) bool { return strings.HasPrefix(network, "udp") }

@@ -157,3 +157,33 @@ type Conn interface {
 
 	sealed()
 }
+
+// PacketConn is the Conn a UDP socket hands to OnTraffic, once per
+// datagram: type-assert a Conn to it. While OnTraffic runs, Peek, Next,
+// Read and ReadFrame read that datagram (bytes left unread are dropped
+// with it; datagrams are never merged or split), RemoteAddr is its sender,
+// and Write, Writev and WriteFrame each send one datagram back to the
+// sender at once. Outside OnTraffic there is no sender: the Write methods
+// and, always, the asynchronous ones fail with ErrNoPeer; answer later
+// with SendTo. One PacketConn serves every datagram of a socket (so a
+// datagram costs no allocation): do not keep it to mean a peer. UDP
+// sockets get no OnOpen or OnClose; Close does nothing, timeouts do not
+// apply, and Context is per socket.
+type PacketConn interface {
+	Conn
+	// SendTo sends p as one datagram to to, a *net.UDPAddr, from the
+	// socket. Any goroutine; after shutdown it fails with
+	// ErrServerClosed.
+	SendTo(p []byte, to net.Addr) (int, error)
+}
+
+// DatagramErrorHandler is an optional extension of Handler for UDP
+// servers. OnDatagramError runs on the loop for a datagram the socket
+// could not deliver: one longer than the read buffer
+// (ErrDatagramTruncated, dropped, not cut), or an error the socket
+// reported, such as an ICMP port-unreachable for an earlier send
+// (ECONNREFUSED). c.RemoteAddr() is the sender, where known. The socket
+// carries on.
+type DatagramErrorHandler interface {
+	OnDatagramError(c Conn, err error)
+}

@@ -14,6 +14,7 @@ import (
 // them from any goroutine.
 type loopCounters struct {
 	accepted, bytesIn, bytesOut, reads, writes atomic.Uint64
+	truncated                                  atomic.Uint64 // datagrams dropped as too long
 	outPending                                 atomic.Int64
 	closed                                     [numCauses]atomic.Uint64
 }
@@ -74,6 +75,7 @@ func (l *eventLoop) stats() LoopStats {
 		Writes:          k.writes.Load(),
 		OutboundPending: k.outPending.Load(),
 		TasksQueued:     l.loop.Queued(),
+		Truncated:       k.truncated.Load(),
 	}
 }
 
@@ -93,6 +95,7 @@ func (e *engine) stats() Stats {
 		t.Writes += ls.Writes
 		t.OutboundPending += ls.OutboundPending
 		t.TasksQueued += ls.TasksQueued
+		t.Truncated += ls.Truncated
 	}
 	return st
 }

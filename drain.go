@@ -40,8 +40,11 @@ func (e *engine) drain(ctx context.Context) {
 func (l *eventLoop) beginDrain(done chan<- struct{}) {
 	l.draining, l.drainDone = true, done
 	l.loop.Each(func(_ int, h reactor.Handler) bool {
-		if c, ok := h.(*conn); ok {
-			c.drainCheck()
+		switch h := h.(type) {
+		case *conn:
+			h.drainCheck()
+		case *dialing:
+			h.fail(ErrServerClosed)
 		}
 		return true
 	})

@@ -14,24 +14,23 @@ import (
 
 	"github.com/mill-io/mill/balancer"
 	"github.com/mill-io/mill/bufferpool"
-	"github.com/mill-io/mill/internal/socket"
 	"github.com/mill-io/mill/reactor"
 	"github.com/mill-io/mill/workerpool"
 )
 
-// engine is the running machinery behind a Server: the listening socket,
-// the main reactor that accepts on it, and the sub-reactor loops.
+// engine is the running machinery behind a Server (or a Client): the
+// sockets it listens on, the main reactor that accepts on shared
+// listening sockets, and the sub-reactor loops.
 type engine struct {
 	s     *Server
 	h     Handler
 	log   *zap.Logger
-	ln    *socket.Listener
-	tcp   bool
+	eps   []*endpoint
 	local net.Addr // every connection's local address, nil if it varies
 
 	pool  bufferpool.Pool
-	main  *reactor.Loop
-	acc   *acceptor
+	main  *reactor.Loop // nil when no listening socket is shared
+	accs  []*acceptor   // the main reactor's
 	loops []*eventLoop
 	bal   balancer.Balancer
 	view  []balancer.Loop
@@ -47,33 +46,47 @@ type engine struct {
 	poolReleased bool
 }
 
-func newEngine(s *Server, network, address string) (*engine, error) {
+func newEngine(s *Server, addrs []string) (e *engine, err error) {
 	o := &s.opts
-	ln, err := socket.Listen(network, address)
-	if err != nil {
-		return nil, err
-	}
-	e := &engine{s: s, h: s.h, log: o.logger, ln: ln, tcp: network != "unix", bal: o.balancer}
-	if e.bal == nil {
-		e.bal = balancer.NewRoundRobin()
-	}
-	if ta, ok := ln.Addr.(*net.TCPAddr); !ok || !ta.IP.IsUnspecified() {
-		e.local = ln.Addr
-	}
 	n := o.loops
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	e.main, err = reactor.New(reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU})
-	if err != nil {
-		ln.Close()
+	e = &engine{s: s, h: s.h, log: o.logger, bal: o.balancer}
+	if e.bal == nil {
+		e.bal = balancer.NewRoundRobin()
+	}
+	if e.eps, err = openEndpoints(addrs, o, n); err != nil {
 		return nil, err
 	}
-	e.acc = &acceptor{e: e}
+	if len(e.eps) == 1 {
+		switch a := e.eps[0].addr.(type) {
+		case *net.TCPAddr:
+			if !a.IP.IsUnspecified() {
+				e.local = a
+			}
+		case *net.UnixAddr:
+			e.local = a
+		}
+	}
+	defer func() {
+		if err != nil {
+			e.closeUnstarted()
+		}
+	}()
+	for _, ep := range e.eps {
+		if ep.shared == nil {
+			continue
+		}
+		if e.main == nil {
+			if e.main, err = reactor.New(reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU}); err != nil {
+				return nil, err
+			}
+		}
+		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.shared})
+	}
 	if o.workers != nil {
 		if e.workerPool, err = workerpool.New(e.workerConfig(*o.workers)); err != nil {
-			e.main.Close()
-			ln.Close()
 			return nil, err
 		}
 	}
@@ -84,17 +97,32 @@ func newEngine(s *Server, network, address string) (*engine, error) {
 		}
 		rl, err := reactor.New(cfg)
 		if err != nil {
-			e.closeUnstarted()
 			return nil, err
 		}
 		l := &eventLoop{e: e, h: s.h, loop: rl, readBuf: make([]byte, o.readBufferCap), epoch: time.Now()}
 		e.loops = append(e.loops, l)
 		e.view = append(e.view, l)
+		for _, ep := range e.eps {
+			if i >= len(ep.perLoop) {
+				continue
+			}
+			if ep.tcp || ep.network == "unix" {
+				l.accs = append(l.accs, &acceptor{e: e, ep: ep, loop: rl, ln: &ep.perLoop[i], home: l})
+			} else {
+				l.packets = append(l.packets, newPacketConn(l, &ep.perLoop[i]))
+			}
+		}
 	}
 	return e, nil
 }
 
-func (e *engine) addr() net.Addr { return e.ln.Addr }
+// addr is the first address the server listens on, or nil.
+func (e *engine) addr() net.Addr {
+	if len(e.eps) == 0 {
+		return nil
+	}
+	return e.eps[0].addr
+}
 
 func (e *engine) countConnections() int {
 	n := 0
@@ -118,14 +146,23 @@ func (e *engine) run() error {
 			l.closeAll() // nothing left unless Run failed
 		}(l)
 	}
+	for _, l := range e.loops {
+		l.loop.Submit(l.startListening)
+	}
 	mainDone := make(chan struct{})
-	go func() {
-		defer close(mainDone)
-		if err := e.main.Run(); err != nil {
-			e.fail(err)
+	if e.main != nil {
+		go func() {
+			defer close(mainDone)
+			if err := e.main.Run(); err != nil {
+				e.fail(err)
+			}
+		}()
+		for _, a := range e.accs {
+			e.main.Submit(a.start)
 		}
-	}()
-	e.main.Submit(e.acc.start)
+	} else {
+		close(mainDone)
+	}
 	if e.s.opts.ticker {
 		// The ticker runs on the first sub-reactor, not the main one: a
 		// main-reactor wake-up would make a busy sub-reactor wait for the
@@ -135,11 +172,19 @@ func (e *engine) run() error {
 
 	<-e.s.stopReq
 	// 1. Stop accepting, and wait for the main loop so that every
-	// connection it accepted has been handed to a loop.
-	if e.main.Submit(e.acc.stop) != nil {
-		e.acc.stop() // the main loop died; nothing else touches the listener
+	// connection it accepted has been handed to a loop. The loops stop
+	// their own listening sockets before any drain task runs.
+	for _, l := range e.loops {
+		l.loop.Submit(l.stopListening)
 	}
-	e.main.Stop()
+	if e.main != nil {
+		for _, a := range e.accs {
+			if e.main.Submit(a.stop) != nil {
+				a.stop() // the main loop died; nothing else touches the listener
+			}
+		}
+		e.main.Stop()
+	}
 	<-mainDone
 	// 2. Let the handler say goodbye.
 	e.onShutdown()
@@ -155,6 +200,7 @@ func (e *engine) run() error {
 		l.loop.Stop()
 	}
 	wg.Wait()
+	closeEndpoints(e.eps) // what a loop that died left open
 	// 5. Let tasks already handed to the worker pool finish.
 	e.releaseWorkers(e.s.shutdownContext())
 	e.errMu.Lock()
@@ -177,8 +223,10 @@ func (e *engine) fail(err error) {
 // closeUnstarted releases a server that never served.
 func (e *engine) closeUnstarted() {
 	e.releaseWorkers(context.Background())
-	e.ln.Close()
-	e.main.Close()
+	closeEndpoints(e.eps)
+	if e.main != nil {
+		e.main.Close()
+	}
 	for _, l := range e.loops {
 		l.loop.Close()
 	}

@@ -2,15 +2,22 @@
 
 package mill
 
-import "net"
+import (
+	"context"
+	"net"
+)
 
 // engine is absent on systems without epoll or kqueue.
 type engine struct{}
 
-func newEngine(*Server, string, string) (*engine, error) { return nil, ErrUnsupportedPlatform }
+func newEngine(*Server, []string) (*engine, error) { return nil, ErrUnsupportedPlatform }
 
 func (*engine) run() error            { return ErrUnsupportedPlatform }
 func (*engine) closeUnstarted()       {}
 func (*engine) addr() net.Addr        { return nil }
+func (*engine) addrs() []net.Addr     { return nil }
 func (*engine) countConnections() int { return 0 }
 func (*engine) stats() Stats          { return Stats{} }
+
+func (*engine) dial(context.Context, string, string, any, func(Conn, error)) {}
+func (*engine) enroll(net.Conn) (Conn, error)                                { return nil, ErrUnsupportedPlatform }

@@ -41,3 +41,17 @@ var (
 	// parse.
 	ErrInvalidAddress = errors.New("mill: invalid address")
 )
+
+var (
+	// ErrNoPeer is returned by a UDP PacketConn's Write methods outside
+	// OnTraffic and by its asynchronous writes: a datagram socket has a
+	// peer only while a datagram is being delivered. Use SendTo.
+	ErrNoPeer = errors.New("mill: datagram conn has no peer here; use SendTo")
+	// ErrDatagramTruncated is passed to OnDatagramError for a datagram
+	// longer than the read buffer (WithReadBufferCap): it is dropped
+	// rather than delivered cut short.
+	ErrDatagramTruncated = errors.New("mill: datagram truncated")
+	// ErrDialTimeout fails a Client connection attempt that took longer
+	// than WithDialTimeout.
+	ErrDialTimeout = errors.New("mill: dial timeout")
+)

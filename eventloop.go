@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +21,14 @@ type eventLoop struct {
 	e       *engine
 	h       Handler
 	loop    *reactor.Loop
-	readBuf []byte     // every read on this loop lands here first
-	vec     socket.Vec // writev scratch
-	iov     [2][]byte  // a ring's two halves, for writev
-	encBuf  []byte     // WriteFrame's encode scratch
-	epoch   time.Time  // origin of mono()
-	closing bool       // closeAll ran: refuse new connections
+	readBuf []byte        // every read on this loop lands here first
+	vec     socket.Vec    // writev scratch
+	iov     [2][]byte     // a ring's two halves, for writev
+	encBuf  []byte        // WriteFrame's encode scratch
+	epoch   time.Time     // origin of mono()
+	closing bool          // closeAll ran: refuse new connections
+	accs    []*acceptor   // per-loop listening sockets (WithReusePort)
+	packets []*packetConn // UDP sockets this loop serves
 	// draining: a graceful shutdown is closing connections as they go
 	// quiet; drainDone hears when none is left.
 	draining  bool
@@ -39,42 +42,63 @@ type eventLoop struct {
 // Conns reports the loop's connections, for balancers. Any goroutine.
 func (l *eventLoop) Conns() int { return int(l.conns.Load()) }
 
-// dispatch hands an accepted descriptor to the loop the balancer picks.
-// Main loop goroutine.
-func (e *engine) dispatch(fd int, sa unix.Sockaddr) {
+// admit sets up an accepted descriptor and hands it to home, or when
+// home is nil to the loop the balancer picks. It runs on the loop that
+// accepted it: the main loop, or home.
+func (e *engine) admit(fd int, sa unix.Sockaddr, ep *endpoint, home *eventLoop) {
 	o := &e.s.opts
 	if o.maxConns > 0 && e.countConnections() >= o.maxConns {
 		e.refused.Add(1)
 		unix.Close(fd) // over the cap: refuse at once, without a busy loop
 		return
 	}
-	if e.tcp {
+	if ep.tcp {
 		e.sockopt(socket.SetNoDelay(fd, o.tcpNoDelay))
 		if o.tcpKeepAlive > 0 {
 			e.sockopt(socket.SetKeepAlive(fd, o.tcpKeepAlive))
 		}
 	}
+	e.bufferOptions(fd)
+	c := e.newConn(fd, socket.ToAddrPort(sa), home)
+	l := c.loop
+	l.ctr.accepted.Add(1)
+	if home != nil {
+		l.open(c)
+		return
+	}
+	if l.loop.Submit(func() { l.open(c) }) != nil {
+		l.conns.Add(-1)
+		unix.Close(fd)
+	}
+}
+
+// bufferOptions applies WithSocketRecvBuffer and WithSocketSendBuffer.
+func (e *engine) bufferOptions(fd int) {
+	o := &e.s.opts
 	if o.recvBuffer > 0 {
 		e.sockopt(socket.SetRecvBuffer(fd, o.recvBuffer))
 	}
 	if o.sendBuffer > 0 {
 		e.sockopt(socket.SetSendBuffer(fd, o.sendBuffer))
 	}
-	c := &conn{fd: fd, remote: socket.ToAddrPort(sa)}
-	i := e.bal.Pick(c.remote, e.view)
-	if i < 0 || i >= len(e.loops) {
-		i = 0 // a misbehaving custom balancer must not crash the server
+}
+
+// newConn makes the conn for fd, on l or, when l is nil, on the loop the
+// balancer picks, and counts it there. Any goroutine.
+func (e *engine) newConn(fd int, remote netip.AddrPort, l *eventLoop) *conn {
+	c := &conn{fd: fd, remote: remote}
+	if l == nil {
+		i := e.bal.Pick(c.remote, e.view)
+		if i < 0 || i >= len(e.loops) {
+			i = 0 // a misbehaving custom balancer must not crash the server
+		}
+		l = e.loops[i]
 	}
-	l := e.loops[i]
 	c.loop = l
 	c.in.Init(&e.pool, 0)
-	c.out.Init(&e.pool, o.writeBufferCap)
+	c.out.Init(&e.pool, e.s.opts.writeBufferCap)
 	l.conns.Add(1)
-	l.ctr.accepted.Add(1)
-	if l.loop.Submit(func() { l.open(c) }) != nil {
-		l.conns.Add(-1)
-		unix.Close(fd)
-	}
+	return c
 }
 
 func (e *engine) sockopt(err error) {
@@ -98,6 +122,11 @@ func (l *eventLoop) open(c *conn) {
 		l.conns.Add(-1)
 		return
 	}
+	l.start(c)
+}
+
+// start runs OnOpen for a registered conn. Loop goroutine.
+func (l *eventLoop) start(c *conn) {
 	if f := l.e.s.opts.codec; f != nil {
 		c.codec = f()
 	}
@@ -111,14 +140,41 @@ func (l *eventLoop) open(c *conn) {
 	c.after(a)
 }
 
-// closeAll closes every connection with ErrServerClosed and refuses new
-// ones. Loop goroutine (or the goroutine that ran the loop, after Run).
+// closeAll stops listening, closes every connection with ErrServerClosed
+// and refuses new ones. Loop goroutine (or the goroutine that ran the
+// loop, after Run).
 func (l *eventLoop) closeAll() {
 	l.closing = true
+	l.stopListening()
 	l.loop.Each(func(_ int, h reactor.Handler) bool {
-		if c, ok := h.(*conn); ok {
-			c.closeNow(ErrServerClosed)
+		switch h := h.(type) {
+		case *conn:
+			h.closeNow(ErrServerClosed)
+		case *dialing:
+			h.fail(ErrServerClosed)
 		}
 		return true
 	})
+}
+
+// startListening registers the loop's own listening and UDP sockets.
+// Loop goroutine.
+func (l *eventLoop) startListening() {
+	for _, a := range l.accs {
+		a.start()
+	}
+	for _, p := range l.packets {
+		p.start()
+	}
+}
+
+// stopListening closes the loop's own listening and UDP sockets. Loop
+// goroutine.
+func (l *eventLoop) stopListening() {
+	for _, a := range l.accs {
+		a.stop()
+	}
+	for _, p := range l.packets {
+		p.stop()
+	}
 }

@@ -36,16 +36,20 @@ type Handler interface {
 	// OnBoot runs once, on the goroutine that called Serve, before the
 	// server accepts connections. Returning Shutdown stops it at once.
 	OnBoot(s *Server) Action
-	// OnOpen runs on the connection's loop when it is accepted. out, if
+	// OnOpen runs on the connection's loop when it is accepted (or, for a
+	// Client, established). UDP sockets have none. out, if
 	// not empty, is written to the connection before anything else; it
 	// is not retained after OnOpen returns.
 	OnOpen(c Conn) (out []byte, a Action)
 	// OnTraffic runs on the connection's loop when new bytes arrived.
 	// Read them with Peek, Next, Discard or Read; bytes left unread stay
 	// buffered and are seen again, with the next bytes, at the next call.
+	// On a UDP socket it runs once per datagram, with a PacketConn.
 	OnTraffic(c Conn) Action
 	// OnClose runs exactly once for every connection OnOpen saw, on its
-	// loop, after the last OnTraffic and before the descriptor is closed.
+	// loop, after the last OnTraffic and before the descriptor is closed;
+	// and once, without OnOpen, for a Client connection attempt that
+	// failed (err says why).
 	// err is nil when the peer or the handler closed the connection
 	// cleanly, ErrServerClosed when the server shut down, or the error
 	// that broke the connection. Unread input can still be read; writes

@@ -2,6 +2,8 @@ package mill
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -31,6 +33,8 @@ const (
 	// output queue takes from the buffer pool when a write cannot be
 	// sent at once.
 	DefaultWriteBufferCap = 4 << 10
+	// DefaultDialTimeout bounds a Client's connection attempts.
+	DefaultDialTimeout = 30 * time.Second
 )
 
 // An Option configures a Server.
@@ -67,6 +71,17 @@ type options struct {
 	idleTimeout    time.Duration
 	readTimeout    time.Duration
 	writeTimeout   time.Duration
+	addrs          []string
+	reusePort      bool
+	reuseAddr      bool
+	bindToDevice   string
+	multicast      []multicastGroup
+	dialTimeout    time.Duration
+}
+
+type multicastGroup struct {
+	group netip.Addr
+	ifi   *net.Interface
 }
 
 func defaultOptions() options {
@@ -79,6 +94,8 @@ func defaultOptions() options {
 		highWatermark:  DefaultHighWatermark,
 		outboundLimit:  DefaultOutboundLimit,
 		inboundLimit:   DefaultInboundLimit,
+		reuseAddr:      true,
+		dialTimeout:    DefaultDialTimeout,
 	}
 }
 
@@ -100,6 +117,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("mill: WithInboundLimit(%d): want > 0", o.inboundLimit)
 	case o.maxConns < 0:
 		return fmt.Errorf("mill: WithMaxConns(%d): want >= 0", o.maxConns)
+	case o.dialTimeout < 0:
+		return fmt.Errorf("mill: WithDialTimeout(%v): want >= 0", o.dialTimeout)
 	}
 	for _, c := range o.cpus {
 		if c < 0 {
@@ -283,4 +302,55 @@ func WithReadTimeout(d time.Duration) Option {
 // give it a generous timeout or none.
 func WithWriteTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.writeTimeout = d })
+}
+
+// WithAddrs adds addresses for the server to listen on besides the one
+// given to NewServer, in the same forms (tcp://, tcp4://, tcp6://,
+// unix://, udp://, udp4://, udp6://). Connections from every address
+// are balanced over the same loops and served by the same handler; see
+// docs/listeners.md.
+func WithAddrs(addrs ...string) Option {
+	return optionFunc(func(o *options) { o.addrs = append(o.addrs, addrs...) })
+}
+
+// WithReusePort(true) gives every event loop its own SO_REUSEPORT
+// listening socket for each TCP address, on which the loop accepts for
+// itself: the kernel spreads new connections over the loops and there is
+// no main reactor in the way. The default (false) is one listening
+// socket, accepted on by the main reactor and spread by the load
+// balancer, which then has no say. Unix-socket addresses always use the
+// main reactor. UDP addresses get a socket per loop wherever the kernel
+// spreads datagrams (Linux, FreeBSD), whatever this option says. See
+// docs/listeners.md for when to choose which.
+func WithReusePort(on bool) Option {
+	return optionFunc(func(o *options) { o.reusePort = on })
+}
+
+// WithReuseAddr sets SO_REUSEADDR on TCP listening sockets (default
+// true), so that a restarted server can bind while connections of its
+// previous run linger in TIME_WAIT.
+func WithReuseAddr(on bool) Option {
+	return optionFunc(func(o *options) { o.reuseAddr = on })
+}
+
+// WithBindToDevice binds listening, UDP and dialled sockets to the
+// network interface named iface (SO_BINDTODEVICE), so that they send and
+// receive only through it. Linux only: elsewhere NewServer and Dial fail.
+func WithBindToDevice(iface string) Option {
+	return optionFunc(func(o *options) { o.bindToDevice = iface })
+}
+
+// WithMulticastGroup makes every UDP socket of the server join the
+// multicast group on interface ifi (nil: the system's choice). Give it
+// once per group. Bind the UDP address to the wildcard host (or the
+// group) and the group's port to receive the group's datagrams.
+func WithMulticastGroup(group netip.Addr, ifi *net.Interface) Option {
+	return optionFunc(func(o *options) { o.multicast = append(o.multicast, multicastGroup{group, ifi}) })
+}
+
+// WithDialTimeout bounds how long a Client's connection attempt may take
+// before it fails with ErrDialTimeout (default DefaultDialTimeout; 0 is
+// no bound other than the caller's context and the system's own).
+func WithDialTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.dialTimeout = d })
 }

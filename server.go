@@ -46,12 +46,19 @@ func Run(h Handler, addr string, opts ...Option) error {
 	return nil
 }
 
-// NewServer creates a server for h and binds its listening socket, so
-// Addr is known (port 0 resolved) before Serve. addr is tcp://host:port,
-// tcp4://host:port, tcp6://[host]:port or unix:///path; without a scheme
-// it is TCP. On systems without epoll or kqueue it returns
+// NewServer creates a server for h and binds its sockets, so Addr is
+// known (port 0 resolved) before Serve. addr is tcp://host:port,
+// tcp4://host:port, tcp6://[host]:port, unix:///path, or udp://host:port
+// (udp4, udp6) for datagrams; without a scheme it is TCP. WithAddrs
+// adds more. On systems without epoll or kqueue it returns
 // ErrUnsupportedPlatform.
 func NewServer(h Handler, addr string, opts ...Option) (*Server, error) {
+	return newServer(h, addr, opts)
+}
+
+// newServer creates a server listening on addr and the addresses given
+// WithAddrs; a Client's, with addr empty, listens on nothing.
+func newServer(h Handler, addr string, opts []Option) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("mill: nil Handler")
 	}
@@ -65,12 +72,15 @@ func NewServer(h Handler, addr string, opts ...Option) (*Server, error) {
 	if o.logger == nil {
 		o.logger = defaultLogger()
 	}
-	network, address, err := parseAddr(addr)
-	if err != nil {
-		return nil, err
+	var addrs []string
+	if addr != "" {
+		addrs = append([]string{addr}, o.addrs...)
+	} else if len(o.addrs) > 0 {
+		return nil, errors.New("mill: WithAddrs is for servers, not clients")
 	}
 	s := &Server{h: h, opts: o, stopReq: make(chan struct{}), done: make(chan struct{})}
-	if s.eng, err = newEngine(s, network, address); err != nil {
+	var err error
+	if s.eng, err = newEngine(s, addrs); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -165,8 +175,13 @@ func (s *Server) requestShutdown() {
 	s.stopOnce.Do(func() { close(s.stopReq) })
 }
 
-// Addr returns the address the server listens on. Any goroutine.
+// Addr returns the address the server listens on (the first, when it
+// listens on several; see Addrs). Any goroutine.
 func (s *Server) Addr() net.Addr { return s.eng.addr() }
+
+// Addrs returns every address the server listens on, in the order given
+// (NewServer's first, then WithAddrs'), ports resolved. Any goroutine.
+func (s *Server) Addrs() []net.Addr { return s.eng.addrs() }
 
 // CountConnections returns how many connections are open (including any
 // accepted and on their way to a loop). Any goroutine.

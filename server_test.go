@@ -28,13 +28,15 @@ func TestParseAddr(t *testing.T) {
 		{"TCP4://:80", "tcp4", ":80"},
 		{"tcp6://[::1]:0", "tcp6", "[::1]:0"},
 		{"unix:///tmp/x.sock", "unix", "/tmp/x.sock"},
+		{"udp://1.2.3.4:5", "udp", "1.2.3.4:5"},
+		{"UDP6://[::]:53", "udp6", "[::]:53"},
 	} {
 		n, a, err := parseAddr(tc.in)
 		if err != nil || n != tc.network || a != tc.address {
 			t.Errorf("parseAddr(%q) = %q, %q, %v", tc.in, n, a, err)
 		}
 	}
-	for _, bad := range []string{"udp://1.2.3.4:5", "tcp://nohost", "unix://", "http://x:1"} {
+	for _, bad := range []string{"sctp://1.2.3.4:5", "udp4://nohost", "tcp://nohost", "unix://", "http://x:1"} {
 		if _, _, err := parseAddr(bad); !errors.Is(err, ErrInvalidAddress) {
 			t.Errorf("parseAddr(%q) err = %v, want ErrInvalidAddress", bad, err)
 		}

@@ -19,10 +19,11 @@ type LoopStats struct {
 	Closed          CloseCounts // connections closed, by cause
 	BytesIn         uint64      // bytes read from sockets
 	BytesOut        uint64      // bytes handed to the kernel
-	Reads           uint64      // reads that returned data
-	Writes          uint64      // writes and writevs that sent data
+	Reads           uint64      // reads that returned data, datagrams received included
+	Writes          uint64      // writes and writevs that sent data, datagrams sent included
 	OutboundPending int64       // bytes queued for output now
 	TasksQueued     int         // tasks waiting in the loop's queue now (AsyncWrite, Close, ...)
+	Truncated       uint64      // datagrams dropped for being longer than the read buffer
 }
 
 // CloseCounts counts closed connections by what closed them. Timeouts

@@ -1,0 +1,175 @@
+package mill
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+)
+
+// Client makes outgoing connections and serves them on its own event
+// loops, with the same Handler callbacks and Conn API as a Server's
+// connections. Connecting blocks no loop and takes no goroutine per
+// connection: the loop completes each non-blocking connect. Create one
+// with NewClient, then Start it; Stop shuts it down like
+// Server.Shutdown. Server options apply (WithLoops, WithCodec,
+// timeouts, WithDialTimeout, ...) except WithAddrs. OnBoot and
+// OnShutdown receive the Server behind the client, which listens on
+// nothing.
+type Client struct {
+	s *Server
+
+	mu      sync.Mutex
+	started bool
+	served  chan error // Serve's result, once it returns
+}
+
+// NewClient creates a client for h. On systems without epoll or kqueue
+// it returns ErrUnsupportedPlatform.
+func NewClient(h Handler, opts ...Option) (*Client, error) {
+	s, err := newServer(h, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{s: s, served: make(chan error, 1)}, nil
+}
+
+// Start starts the client's loops; it returns at once. Any goroutine.
+func (cl *Client) Start() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.started {
+		return errors.New("mill: Client started twice")
+	}
+	cl.started = true
+	go func() { cl.served <- cl.s.Serve() }()
+	return nil
+}
+
+// Stop shuts the client down as Server.Shutdown does: pending dials fail,
+// connections drain until ctx ends, then everything is released. It
+// returns nil, ctx.Err() if ctx ended first, or the error that broke a
+// loop. Any goroutine but the client's loops.
+func (cl *Client) Stop(ctx context.Context) error {
+	if err := cl.s.Shutdown(ctx); err != nil {
+		return err
+	}
+	cl.mu.Lock()
+	started := cl.started
+	cl.mu.Unlock()
+	if !started {
+		return nil
+	}
+	err := <-cl.served
+	cl.served <- err // for a later Stop
+	if errors.Is(err, ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Stats returns a snapshot of the client's counters, as Server.Stats
+// does. Any goroutine.
+func (cl *Client) Stats() Stats { return cl.s.Stats() }
+
+// Dial connects to address on network (tcp, tcp4, tcp6 or unix) and
+// returns the connection once it is established and OnOpen has run. See
+// DialContext.
+func (cl *Client) Dial(network, address string) (Conn, error) {
+	return cl.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to address on network (tcp, tcp4, tcp6 with
+// host:port, or unix with a path). Names are resolved on the calling
+// goroutine; the connect itself is non-blocking and completed by the
+// loop, which bounds it with WithDialTimeout and ctx. DialContext waits
+// on the calling goroutine until the connection is established and
+// OnOpen has run, then returns it; or returns why it failed (a
+// *net.OpError wrapping, say, syscall.ECONNREFUSED, ErrDialTimeout or
+// ctx.Err()), after OnClose has heard the same error: every connection
+// attempt that got as far as a loop ends in exactly one OnClose, with or
+// without an OnOpen before it. Any goroutine but the client's loops,
+// which must use DialAsync instead; the client must have been started.
+func (cl *Client) DialContext(ctx context.Context, network, address string) (Conn, error) {
+	if err := cl.ready(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		c   Conn
+		err error
+	}
+	done := make(chan result, 1)
+	cl.s.eng.dial(ctx, network, address, nil, func(c Conn, err error) { done <- result{c, err} })
+	r := <-done
+	return r.c, r.err
+}
+
+// DialAsync starts connecting to address and returns at once. When the
+// connection is established OnOpen runs for it; if it cannot be, OnClose
+// runs with the reason (see DialContext) and OnOpen never does. Either
+// way the Conn's Context is ctx from the start, which lets a handler tell
+// its dialled connections apart (a proxy passes the accepted connection,
+// say). A host name in address is resolved on a goroutine of its own
+// first; an IP address needs none. Any goroutine, loops included.
+func (cl *Client) DialAsync(network, address string, ctx any) error {
+	if err := cl.ready(); err != nil {
+		return err
+	}
+	if needsLookup(network, address) {
+		go cl.s.eng.dial(context.Background(), network, address, ctx, nil)
+		return nil
+	}
+	cl.s.eng.dial(context.Background(), network, address, ctx, nil)
+	return nil
+}
+
+// Enroll adopts nc, an established *net.TCPConn or *net.UnixConn (or any
+// net.Conn with a socket behind SyscallConn): the client takes over a
+// duplicate of its descriptor and closes nc; OnOpen then runs for the
+// returned Conn on its loop. Any goroutine.
+func (cl *Client) Enroll(nc net.Conn) (Conn, error) {
+	if err := cl.ready(); err != nil {
+		return nil, err
+	}
+	return cl.s.eng.enroll(nc)
+}
+
+// ready fails once the client is stopped, or before Start.
+func (cl *Client) ready() error {
+	cl.mu.Lock()
+	started := cl.started
+	cl.mu.Unlock()
+	if !started {
+		return errors.New("mill: Client not started")
+	}
+	select {
+	case <-cl.s.stopReq:
+		return ErrServerClosed
+	default:
+		return nil
+	}
+}
+
+// needsLookup reports whether dialling address takes a name lookup.
+func needsLookup(network, address string) bool {
+	if network == "unix" {
+		return false
+	}
+	if _, err := netip.ParseAddrPort(address); err == nil {
+		return false
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return false // resolveDial reports it
+	}
+	if _, err := netip.ParseAddr(host); err != nil && host != "" {
+		return true
+	}
+	for _, r := range port {
+		if r < '0' || r > '9' {
+			return true
+		}
+	}
+	return false
+}

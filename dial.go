@@ -1,0 +1,228 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/internal/socket"
+	"github.com/mill-io/mill/netpoll"
+	"github.com/mill-io/mill/reactor"
+)
+
+// dialing is a connection attempt that the loop completes: the socket's
+// non-blocking connect is under way, and the loop waits for it to turn
+// writable (or for the timeout, or the caller's context) without a
+// goroutine of its own. Loop goroutine, apart from its creation.
+type dialing struct {
+	c       *conn
+	network string
+	addr    net.Addr // for errors
+	timer   *reactor.Timer
+	stopCtx func() bool // unhooks the caller's context, if any
+	notify  func(Conn, error)
+	over    bool // connected or failed
+}
+
+// dial connects to address and serves the connection on a loop: OnOpen
+// runs once it is established; if it cannot be, OnClose runs with the
+// reason. notify, if not nil, hears the outcome on the loop after
+// OnOpen (or OnClose). Name resolution, if address needs any, runs on
+// the calling goroutine. The connection's Context is connCtx from the
+// start.
+func (e *engine) dial(ctx context.Context, network, address string, connCtx any, notify func(Conn, error)) {
+	to, path, err := resolveDial(ctx, network, address)
+	c := e.newConn(-1, to, nil)
+	c.ctx = connCtx
+	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify}
+	if err == nil {
+		c.fd, err = socket.Connect(network, to, path, socket.Options{BindToDevice: e.s.opts.bindToDevice})
+	}
+	l := c.loop
+	inProgress := err == unix.EINPROGRESS
+	if inProgress {
+		err = nil
+	}
+	if l.loop.Submit(func() { l.connect(ctx, d, inProgress, err) }) != nil {
+		l.connect(ctx, d, false, ErrServerClosed) // the loop is gone: report on this goroutine
+	}
+}
+
+// connect takes a dial over on its loop. Loop goroutine.
+func (l *eventLoop) connect(ctx context.Context, d *dialing, inProgress bool, err error) {
+	c := d.c
+	if err == nil {
+		err = ctx.Err()
+	}
+	switch {
+	case err != nil:
+		d.fail(err)
+	case l.closing || l.draining:
+		d.fail(ErrServerClosed)
+	case !inProgress:
+		d.established()
+	default:
+		if err := l.loop.Register(c.fd, d, netpoll.Writable); err != nil {
+			d.fail(err)
+			return
+		}
+		if t := l.e.s.opts.dialTimeout; t > 0 {
+			d.timer = l.loop.AfterFunc(t, func() { d.timer = nil; d.fail(ErrDialTimeout) })
+		}
+		if ctx.Done() != nil {
+			d.stopCtx = context.AfterFunc(ctx, func() {
+				l.loop.Submit(func() { d.fail(ctx.Err()) })
+			})
+		}
+	}
+}
+
+// HandleEvent hears that the connect finished, one way or the other.
+func (d *dialing) HandleEvent(fd int, f netpoll.Flags) {
+	if err := socket.Err(fd); err != nil {
+		d.fail(err)
+		return
+	}
+	if f&netpoll.Out == 0 {
+		return // not yet
+	}
+	d.c.loop.loop.Unregister(fd)
+	d.established()
+}
+
+// established serves the connected socket as a conn.
+func (d *dialing) established() {
+	d.finish()
+	c, l := d.c, d.c.loop
+	e := l.e
+	if c.remote.IsValid() {
+		e.sockopt(socket.SetNoDelay(c.fd, e.s.opts.tcpNoDelay))
+		if e.s.opts.tcpKeepAlive > 0 {
+			e.sockopt(socket.SetKeepAlive(c.fd, e.s.opts.tcpKeepAlive))
+		}
+	}
+	e.bufferOptions(c.fd)
+	l.ctr.accepted.Add(1)
+	l.open(c)
+	if d.notify != nil {
+		d.notify(c, c.openErr())
+	}
+}
+
+// fail ends an attempt that did not connect: OnClose hears why, then
+// the caller. It does nothing once the attempt is over.
+func (d *dialing) fail(err error) {
+	if d.over {
+		return
+	}
+	d.finish()
+	c, l := d.c, d.c.loop
+	if c.fd >= 0 {
+		l.loop.Unregister(c.fd) // an error if it was never registered: harmless
+		unix.Close(c.fd)
+	}
+	if err != ErrServerClosed {
+		err = &net.OpError{Op: "dial", Net: d.network, Addr: d.addr, Err: err}
+	}
+	c.flags |= flagClosed | flagInCallback
+	c.shared.set(sharedCloseReq)
+	if a := c.onClose(err); a == Shutdown {
+		l.e.s.requestShutdown()
+	}
+	c.flags &^= flagInCallback
+	l.conns.Add(-1)
+	if d.notify != nil {
+		d.notify(nil, err)
+	}
+	if l.draining {
+		l.checkDrained()
+	}
+}
+
+func (d *dialing) finish() {
+	d.over = true
+	if d.timer != nil {
+		d.c.loop.loop.StopTimer(d.timer)
+		d.timer = nil
+	}
+	if d.stopCtx != nil {
+		d.stopCtx()
+	}
+}
+
+// openErr is nil if c is open after OnOpen, else why it is not.
+func (c *conn) openErr() error {
+	if c.flags&flagClosed != 0 || c.flags&flagOpen == 0 {
+		if err := c.closeErr(); err != nil {
+			return err
+		}
+		return ErrClosed
+	}
+	return nil
+}
+
+// resolveDial turns a dial address into an IP and port (TCP) or a path
+// (Unix). Names are looked up with ctx; the first address of the
+// network's family wins.
+func resolveDial(ctx context.Context, network, address string) (netip.AddrPort, string, error) {
+	switch network {
+	case "unix":
+		if address == "" {
+			return netip.AddrPort{}, "", &net.AddrError{Err: "empty socket path", Addr: address}
+		}
+		return netip.AddrPort{}, address, nil
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return netip.AddrPort{}, "", net.UnknownNetworkError(network)
+	}
+	if ap, err := netip.ParseAddrPort(address); err == nil {
+		return ap, "", nil
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, "", err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		n, lerr := net.DefaultResolver.LookupPort(ctx, network, port)
+		if lerr != nil {
+			return netip.AddrPort{}, "", lerr
+		}
+		p = uint64(n)
+	}
+	var ip netip.Addr
+	switch {
+	case host == "" && network == "tcp6":
+		ip = netip.IPv6Loopback()
+	case host == "":
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	default:
+		if ip, err = netip.ParseAddr(host); err != nil {
+			ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+			ips, err := net.DefaultResolver.LookupNetIP(ctx, ipnet, host)
+			if err != nil {
+				return netip.AddrPort{}, "", err
+			}
+			if len(ips) == 0 {
+				return netip.AddrPort{}, "", &net.DNSError{Err: "no address", Name: host, IsNotFound: true}
+			}
+			ip = ips[0]
+		}
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), "", nil
+}
+
+func dialAddr(network string, to netip.AddrPort, path string) net.Addr {
+	if network == "unix" {
+		return &net.UnixAddr{Name: path, Net: "unix"}
+	}
+	if !to.IsValid() {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(to)
+}

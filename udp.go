@@ -1,0 +1,177 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/codec"
+	"github.com/mill-io/mill/internal/socket"
+	"github.com/mill-io/mill/netpoll"
+)
+
+// maxDatagramsPerEvent bounds the datagrams one readiness event delivers,
+// so that a flooded UDP socket cannot starve the loop's other sockets.
+const maxDatagramsPerEvent = 64
+
+// packetConn is one UDP socket served by one loop, and the PacketConn
+// handed to OnTraffic for each datagram it receives: while OnTraffic
+// runs it stands for that datagram (its sender is the peer). One per
+// socket, so delivering a datagram allocates nothing.
+type packetConn struct {
+	l      *eventLoop
+	slot   **socket.Listener // the endpoint's slot: nil once closed
+	fd     int
+	family int
+	local  net.Addr
+
+	// mu lets SendTo run on other goroutines: they hold it for reading
+	// while they use fd, the loop holds it for writing to close fd.
+	mu     sync.RWMutex
+	closed bool
+
+	io    socket.PacketIO
+	from  netip.AddrPort // the sender of the datagram being delivered
+	view  []byte         // its unread bytes; nil outside OnTraffic
+	inCb  bool           // OnTraffic is running for a datagram
+	ctx   any
+	codec codec.Codec
+
+	lastLog time.Time
+}
+
+func newPacketConn(l *eventLoop, slot **socket.Listener) *packetConn {
+	ln := *slot
+	pc := &packetConn{l: l, slot: slot, fd: ln.Fd, family: ln.Family, local: ln.Addr}
+	if f := l.e.s.opts.codec; f != nil {
+		pc.codec = f()
+	}
+	return pc
+}
+
+// start registers the socket with the loop. Loop goroutine.
+func (pc *packetConn) start() {
+	if *pc.slot == nil {
+		return
+	}
+	pc.l.e.bufferOptions(pc.fd)
+	if err := pc.l.loop.Register(pc.fd, pc, netpoll.Readable); err != nil {
+		pc.l.e.fail(err)
+	}
+}
+
+// stop closes the socket: no more datagrams in or out. Loop goroutine.
+func (pc *packetConn) stop() {
+	ln := *pc.slot
+	if ln == nil {
+		return
+	}
+	*pc.slot = nil
+	pc.l.loop.Unregister(pc.fd)
+	pc.mu.Lock()
+	pc.closed = true
+	ln.Close()
+	pc.mu.Unlock()
+}
+
+// HandleEvent delivers the datagrams waiting on the socket, up to
+// maxDatagramsPerEvent of them. Loop goroutine.
+func (pc *packetConn) HandleEvent(fd int, _ netpoll.Flags) {
+	l := pc.l
+	for i := 0; i < maxDatagramsPerEvent && *pc.slot != nil; i++ {
+		n, from, truncated, err := pc.io.RecvFrom(fd, l.readBuf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return
+		case err != nil:
+			// An ICMP error for an earlier send (ECONNREFUSED, say) or a
+			// transient shortage: report it and go on with the socket.
+			pc.report(from, os.NewSyscallError("recvmsg", err))
+			if errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ENOBUFS) {
+				return
+			}
+			continue
+		case truncated:
+			l.ctr.truncated.Add(1)
+			pc.report(from, ErrDatagramTruncated)
+			continue
+		}
+		l.ctr.bytesIn.Add(uint64(n))
+		l.ctr.reads.Add(1)
+		pc.from, pc.view, pc.inCb = from, l.readBuf[:n:n], true
+		a := pc.onTraffic()
+		pc.from, pc.view, pc.inCb = netip.AddrPort{}, nil, false
+		if a == Shutdown {
+			l.e.s.requestShutdown()
+		}
+	}
+}
+
+func (pc *packetConn) onTraffic() (a Action) {
+	defer func() {
+		if v := recover(); v != nil {
+			pc.l.e.recovered("OnTraffic (datagram)", v, stack())
+			a = None
+		}
+	}()
+	return pc.l.h.OnTraffic(pc)
+}
+
+// report passes a datagram the socket could not deliver to a
+// DatagramErrorHandler, or else logs it (at most once a second).
+func (pc *packetConn) report(from netip.AddrPort, err error) {
+	if dh, ok := pc.l.h.(DatagramErrorHandler); ok {
+		pc.from, pc.inCb = from, true
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					pc.l.e.recovered("OnDatagramError", v, stack())
+				}
+			}()
+			dh.OnDatagramError(pc, err)
+		}()
+		pc.from, pc.inCb = netip.AddrPort{}, false
+		return
+	}
+	if now := time.Now(); now.Sub(pc.lastLog) >= time.Second {
+		pc.lastLog = now
+		pc.l.e.log.Warn("datagram dropped", zap.Error(err), zap.Stringer("from", from))
+	}
+}
+
+// sendTo sends p (or bs, gathered) to to. Loop goroutine, or any
+// goroutine holding mu for reading.
+func (pc *packetConn) sendTo(p []byte, bs [][]byte, to netip.AddrPort) (int, error) {
+	if !to.IsValid() {
+		return 0, ErrNoPeer
+	}
+	for {
+		var n int
+		var err error
+		if bs != nil {
+			n, err = pc.io.SendToV(pc.fd, pc.family, bs, to)
+		} else {
+			n, err = socket.SendTo(pc.fd, pc.family, p, to)
+		}
+		switch err {
+		case nil:
+			k := &pc.l.ctr
+			k.bytesOut.Add(uint64(n))
+			k.writes.Add(1)
+			return n, nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, os.NewSyscallError("sendto", err)
+	}
+}
