@@ -100,7 +100,7 @@ func (cl *Client) DialContext(ctx context.Context, network, address string) (Con
 		err error
 	}
 	done := make(chan result, 1)
-	cl.s.eng.dial(ctx, network, address, nil, func(c Conn, err error) { done <- result{c, err} })
+	cl.s.eng.dial(ctx, nil, network, address, nil, func(c Conn, err error) { done <- result{c, err} })
 	r := <-done
 	return r.c, r.err
 }
@@ -110,17 +110,29 @@ func (cl *Client) DialContext(ctx context.Context, network, address string) (Con
 // runs with the reason (see DialContext) and OnOpen never does. Either
 // way the Conn's Context is ctx from the start, which lets a handler tell
 // its dialled connections apart (a proxy passes the accepted connection,
-// say). A host name in address is resolved on a goroutine of its own
-// first; an IP address needs none. Any goroutine, loops included.
+// say). A host name in address is resolved first on a goroutine of its
+// own, which WithDialTimeout and Stop bound; an IP address needs none.
+// Any goroutine, loops included.
 func (cl *Client) DialAsync(network, address string, ctx any) error {
 	if err := cl.ready(); err != nil {
 		return err
 	}
 	if needsLookup(network, address) {
-		go cl.s.eng.dial(context.Background(), network, address, ctx, nil)
+		// The lookup ends with the dial timeout or the shutdown, so this
+		// goroutine cannot outlive the client by more than that.
+		lookup, cancel := context.WithCancel(context.Background())
+		if t := cl.s.opts.dialTimeout; t > 0 {
+			lookup, cancel = context.WithTimeout(context.Background(), t)
+		}
+		go func() {
+			defer cancel()
+			stop := context.AfterFunc(cl.s.stopContext(), cancel)
+			defer stop()
+			cl.s.eng.dial(context.Background(), lookup, network, address, ctx, nil)
+		}()
 		return nil
 	}
-	cl.s.eng.dial(context.Background(), network, address, ctx, nil)
+	cl.s.eng.dial(context.Background(), nil, network, address, ctx, nil)
 	return nil
 }
 

@@ -278,7 +278,7 @@ func TestClientDialTimeoutAndContext(t *testing.T) {
 func TestClientDialAsyncCarriesContext(t *testing.T) {
 	s := serve(t, &echoHandler{}, "tcp://127.0.0.1:0", WithLoops(1))
 	h := newClientHandler()
-	cl := startClient(t, h, WithLoops(2))
+	cl := startClient(t, h, WithLoops(2), WithDialTimeout(3*time.Second))
 	if err := cl.DialAsync("tcp", s.Addr().String(), "upstream-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +324,20 @@ func TestClientDialAsyncCarriesContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no OnOpen for the dial by name")
 	}
+	// A name that does not resolve ends in OnClose too.
+	if err := cl.DialAsync("tcp", "no-such-host.invalid:80", "bad-name"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "OnClose for the unresolvable name", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for i, x := range h.ctxs {
+			if x == "bad-name" {
+				return h.closeErrs[i] != nil
+			}
+		}
+		return false
+	})
 }
 
 func TestClientEnroll(t *testing.T) {

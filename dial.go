@@ -26,6 +26,7 @@ type dialing struct {
 	timer   *reactor.Timer
 	stopCtx func() bool // unhooks the caller's context, if any
 	notify  func(Conn, error)
+	polled  bool // registered with the loop
 	over    bool // connected or failed
 }
 
@@ -33,10 +34,13 @@ type dialing struct {
 // runs once it is established; if it cannot be, OnClose runs with the
 // reason. notify, if not nil, hears the outcome on the loop after
 // OnOpen (or OnClose). Name resolution, if address needs any, runs on
-// the calling goroutine. The connection's Context is connCtx from the
-// start.
-func (e *engine) dial(ctx context.Context, network, address string, connCtx any, notify func(Conn, error)) {
-	to, path, err := resolveDial(ctx, network, address)
+// the calling goroutine, bounded by lookup (ctx when nil). ctx bounds
+// the attempt. The connection's Context is connCtx from the start.
+func (e *engine) dial(ctx, lookup context.Context, network, address string, connCtx any, notify func(Conn, error)) {
+	if lookup == nil {
+		lookup = ctx
+	}
+	to, path, err := resolveDial(lookup, network, address)
 	c := e.newConn(-1, to, nil)
 	c.ctx = connCtx
 	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify}
@@ -49,7 +53,15 @@ func (e *engine) dial(ctx context.Context, network, address string, connCtx any,
 		err = nil
 	}
 	if l.loop.Submit(func() { l.connect(ctx, d, inProgress, err) }) != nil {
-		l.connect(ctx, d, false, ErrServerClosed) // the loop is gone: report on this goroutine
+		// The loop has stopped: no OnClose, since the attempt never
+		// reached it; the caller hears.
+		if c.fd >= 0 {
+			unix.Close(c.fd)
+		}
+		l.conns.Add(-1)
+		if notify != nil {
+			notify(nil, ErrServerClosed)
+		}
 	}
 }
 
@@ -71,6 +83,7 @@ func (l *eventLoop) connect(ctx context.Context, d *dialing, inProgress bool, er
 			d.fail(err)
 			return
 		}
+		d.polled = true
 		if t := l.e.s.opts.dialTimeout; t > 0 {
 			d.timer = l.loop.AfterFunc(t, func() { d.timer = nil; d.fail(ErrDialTimeout) })
 		}
@@ -92,6 +105,7 @@ func (d *dialing) HandleEvent(fd int, f netpoll.Flags) {
 		return // not yet
 	}
 	d.c.loop.loop.Unregister(fd)
+	d.polled = false
 	d.established()
 }
 
@@ -122,8 +136,10 @@ func (d *dialing) fail(err error) {
 	}
 	d.finish()
 	c, l := d.c, d.c.loop
+	if d.polled {
+		l.loop.Unregister(c.fd)
+	}
 	if c.fd >= 0 {
-		l.loop.Unregister(c.fd) // an error if it was never registered: harmless
 		unix.Close(c.fd)
 	}
 	if err != ErrServerClosed {

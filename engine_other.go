@@ -19,5 +19,5 @@ func (*engine) addrs() []net.Addr     { return nil }
 func (*engine) countConnections() int { return 0 }
 func (*engine) stats() Stats          { return Stats{} }
 
-func (*engine) dial(context.Context, string, string, any, func(Conn, error)) {}
-func (*engine) enroll(net.Conn) (Conn, error)                                { return nil, ErrUnsupportedPlatform }
+func (*engine) dial(context.Context, context.Context, string, string, any, func(Conn, error)) {}
+func (*engine) enroll(net.Conn) (Conn, error)                                                 { return nil, ErrUnsupportedPlatform }

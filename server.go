@@ -27,6 +27,8 @@ type Server struct {
 	mu       sync.Mutex
 	state    serverState
 	stopReq  chan struct{} // closed once shutdown is requested
+	stopped  context.Context
+	cancel   context.CancelFunc // ends stopped, with stopReq
 	stopCtx  context.Context
 	stopOnce sync.Once
 	done     chan struct{} // closed when the server has released everything
@@ -79,6 +81,7 @@ func newServer(h Handler, addr string, opts []Option) (*Server, error) {
 		return nil, errors.New("mill: WithAddrs is for servers, not clients")
 	}
 	s := &Server{h: h, opts: o, stopReq: make(chan struct{}), done: make(chan struct{})}
+	s.stopped, s.cancel = context.WithCancel(context.Background())
 	var err error
 	if s.eng, err = newEngine(s, addrs); err != nil {
 		return nil, err
@@ -171,8 +174,11 @@ func (s *Server) drainContext() (context.Context, bool) {
 	return s.stopCtx, s.stopCtx != nil
 }
 
+// stopContext is done once shutdown is requested.
+func (s *Server) stopContext() context.Context { return s.stopped }
+
 func (s *Server) requestShutdown() {
-	s.stopOnce.Do(func() { close(s.stopReq) })
+	s.stopOnce.Do(func() { close(s.stopReq); s.cancel() })
 }
 
 // Addr returns the address the server listens on (the first, when it
