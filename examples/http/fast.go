@@ -83,7 +83,8 @@ func (c *Codec) quick(in []byte) (n, outcome int) {
 		name := h[pos:nameEnd]
 		vs := owsEnd(h, nameEnd+1)
 		i, ve := 0, 0
-		if len(name) == len("host") && eqFold(name, "host") {
+		isHost := len(name) == len("host") && eqFold(name, "host")
+		if isHost {
 			// The value must be all host characters (which are field
 			// characters too): one loop checks both.
 			ve = hostEnd(h, vs)
@@ -104,7 +105,7 @@ func (c *Codec) quick(in []byte) (n, outcome int) {
 		pos = i + 2
 		switch len(name) {
 		case len("host"):
-			if !eqFold(name, "host") {
+			if !isHost {
 				break
 			}
 			if hosts++; hosts > 1 {
