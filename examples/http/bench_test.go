@@ -30,27 +30,21 @@ func BenchmarkPipelinedEcho(b *testing.B) {
 		"10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")
 }
 
+// benchPipeline runs batches of 16 pipelined requests through
+// server.batch, as OnTraffic does.
 func benchPipeline(b *testing.B, req string) {
 	s := newServer(Limits{})
 	st := &connState{Codec: Codec{lim: s.lim}}
 	batch := bytes.Repeat([]byte(req), 16)
 	out := make([]byte, 0, 64<<10)
-	in := batch
 	b.SetBytes(int64(len(req)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if len(in) == 0 {
-			in, out = batch, out[:0]
-		}
-		f, n, err := st.Decode(in)
-		if f == nil || err != nil || st.failed != nil {
-			b.Fatalf("Decode: %q %v %v", f, err, st.failed)
-		}
-		in = in[n:]
-		var keep bool
-		if out, keep = s.respond(out, &st.Req); !keep {
-			b.Fatal("connection closed")
+	for i := 0; i < b.N; i += 16 {
+		var n, end int
+		out, n, end = s.batch(out[:0], st, batch)
+		if n != len(batch) || end != batchWait {
+			b.Fatalf("batch: consumed %d of %d, end %d", n, len(batch), end)
 		}
 	}
 }
@@ -64,11 +58,10 @@ func TestZeroAllocs(t *testing.T) {
 		in := []byte(req)
 		out := make([]byte, 0, 4096)
 		allocs := testing.AllocsPerRun(1000, func() {
-			f, _, _ := st.Decode(in)
-			if f == nil {
+			var n int
+			if out, n, _ = s.batch(out[:0], st, in); n != len(in) {
 				t.Fatal("no request")
 			}
-			out, _ = s.respond(out[:0], &st.Req)
 		})
 		if allocs != 0 {
 			t.Errorf("%v allocations per request for %q", allocs, req)

@@ -83,7 +83,8 @@ func (c *Codec) quick(in []byte) (n, outcome int) {
 		name := h[pos:nameEnd]
 		vs := owsEnd(h, nameEnd+1)
 		i, ve := 0, 0
-		if len(name) == len("host") && eqFold(name, "host") {
+		isHost := len(name) == len("host") && eqFold(name, "host")
+		if isHost {
 			// The value must be all host characters (which are field
 			// characters too): one loop checks both.
 			ve = hostEnd(h, vs)
@@ -104,7 +105,7 @@ func (c *Codec) quick(in []byte) (n, outcome int) {
 		pos = i + 2
 		switch len(name) {
 		case len("host"):
-			if !eqFold(name, "host") {
+			if !isHost {
 				break
 			}
 			if hosts++; hosts > 1 {
@@ -185,26 +186,43 @@ func (c *Codec) quick(in []byte) (n, outcome int) {
 	return n, quickDone
 }
 
-// tokenEnd returns the index of the first byte of b[i:] that is not a
-// token character, or len(b).
-func tokenEnd(b []byte, i int) int {
-	for j, x := range b[i:] {
-		if !tchar[x] {
-			return i + j
+// Byte tables of the scans below: 1 for a byte of the class, 0 for
+// any other, so that four lookups combine with AND and one branch.
+var (
+	tcharTab    = byteTable(&tchar)
+	hostTab     = byteTable(&hostChar)
+	uriPlainTab = byteTable(&uriPlain)
+)
+
+func byteTable(class *[256]bool) (t [256]uint8) {
+	for i, in := range class {
+		if in {
+			t[i] = 1
 		}
 	}
-	return len(b)
+	return t
 }
 
-// hostEnd is tokenEnd for the characters of a Host value.
-func hostEnd(b []byte, i int) int {
-	for j, x := range b[i:] {
-		if !hostChar[x] {
-			return i + j
+// runEnd returns the index of the first byte of b[i:] whose entry in t
+// is 0, or len(b). It looks at four bytes per step, then byte by byte
+// from the step that holds one.
+func runEnd(b []byte, i int, t *[256]uint8) int {
+	for ; i+4 <= len(b); i += 4 {
+		if t[b[i]]&t[b[i+1]]&t[b[i+2]]&t[b[i+3]] == 0 {
+			break
 		}
 	}
-	return len(b)
+	for ; i < len(b) && t[b[i]] != 0; i++ {
+	}
+	return i
 }
+
+// tokenEnd returns the index of the first byte of b[i:] that is not a
+// token character, or len(b).
+func tokenEnd(b []byte, i int) int { return runEnd(b, i, &tcharTab) }
+
+// hostEnd is tokenEnd for the characters of a Host value.
+func hostEnd(b []byte, i int) int { return runEnd(b, i, &hostTab) }
 
 // owsEnd skips optional whitespace (SP, HTAB) from i.
 func owsEnd(b []byte, i int) int {
@@ -221,22 +239,22 @@ func owsEnd(b []byte, i int) int {
 // of its first '?' (or -1). A '%' must be followed by two hex digits.
 func targetEnd(b []byte, i int) (end, query int) {
 	query = -1
-	for i < len(b) {
-		switch x := b[i]; {
-		case uriPlain[x]:
-			i++
-		case x == '?':
+	for {
+		i = runEnd(b, i, &uriPlainTab)
+		switch {
+		case i == len(b):
+			return i, query
+		case b[i] == '?':
 			if query < 0 {
 				query = i
 			}
 			i++
-		case x == '%' && len(b)-i > 2 && hexVal[b[i+1]] != 0 && hexVal[b[i+2]] != 0:
+		case b[i] == '%' && len(b)-i > 2 && hexVal[b[i+1]] != 0 && hexVal[b[i+2]] != 0:
 			i += 3
 		default:
 			return i, query
 		}
 	}
-	return i, query
 }
 
 // quickFail gives up the fast path, leaving the codec as it found it.

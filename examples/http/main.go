@@ -1,5 +1,6 @@
 // Command http is an HTTP/1.1 server on mill: a real request parser
-// written as a mill codec (one request per frame), keep-alive, pipelining,
+// written as a mill codec (one request per frame) and run by OnTraffic over
+// all buffered input at once, keep-alive, pipelining,
 // Content-Length and chunked bodies, and the limits and status codes of
 // RFC 9110 and RFC 9112.
 //

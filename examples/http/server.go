@@ -30,37 +30,15 @@ func newServer(lim Limits) *server {
 	return s
 }
 
-// connState is one connection's state. It is also the connection's mill
-// codec, set in OnOpen.
+// connState is one connection's state, its request decoder included.
 type connState struct {
 	Codec
-	failed  *StatusError // the request was refused: answer and close
-	closing bool         // the last response is out: drop any more input
+	closing bool // the last response is out: drop any more input
 }
 
-// Decode adapts Codec.Decode to mill's ReadFrame. A decode error there
-// closes the connection as soon as OnTraffic returns and refuses writes
-// until then, but HTTP must send its 4xx/5xx first. So a refused request
-// becomes a last, empty frame that takes all buffered input, with the
-// reason in failed.
-func (s *connState) Decode(in []byte) ([]byte, int, error) {
-	f, n, err := s.Codec.Decode(in)
-	if err != nil {
-		se, ok := err.(*StatusError)
-		if !ok {
-			se = errRequestLine // Codec returns nothing else
-		}
-		s.failed = se
-		return in[:0], len(in), nil
-	}
-	return f, n, nil
-}
-
-// OnOpen gives the connection its state and codec.
+// OnOpen gives the connection its state.
 func (s *server) OnOpen(c mill.Conn) ([]byte, mill.Action) {
-	st := &connState{Codec: Codec{lim: s.lim}}
-	c.SetContext(st)
-	c.SetCodec(st)
+	c.SetContext(&connState{Codec: Codec{lim: s.lim}})
 	return nil, mill.None
 }
 
@@ -70,7 +48,9 @@ const (
 )
 
 // OnTraffic answers every complete request buffered, in order, with one
-// write for the whole batch (pipelining).
+// write for the whole batch (pipelining). It runs the codec itself over
+// the buffered input, as ReadFrame would one frame at a time, and
+// consumes what it decoded in one Discard.
 func (s *server) OnTraffic(c mill.Conn) mill.Action {
 	st, ok := c.Context().(*connState)
 	if !ok {
@@ -80,31 +60,15 @@ func (s *server) OnTraffic(c mill.Conn) mill.Action {
 		c.Discard(-1)
 		return mill.None
 	}
+	in, _ := c.Peek(-1)
 	bp := s.bufs.Get().(*[]byte)
 	out := (*bp)[:0]
-	done, linger := false, false
-	for !done {
-		f, err := c.ReadFrame()
-		if err != nil { // not expected: connState.Decode does not fail
-			done = true
-			break
-		}
-		if f == nil {
-			if st.ContinueOwed() {
-				out = append(out, "HTTP/1.1 100 Continue\r\n\r\n"...)
-			}
-			break
-		}
-		if e := st.failed; e != nil {
-			out = s.appendHead(out, e.Status, "", textPlain, len(e.Reason)+1, connClose)
-			out = append(append(out, e.Reason...), '\n')
-			done, linger = true, e.Status == 413
-			break
-		}
-		var keep bool
-		out, keep = s.respond(out, &st.Req)
-		done = !keep
-		if len(out) >= flushAt {
+	used, end := 0, batchMore
+	for end == batchMore {
+		var n int
+		out, n, end = s.batch(out, st, in[used:])
+		used += n
+		if end == batchMore { // out reached flushAt
 			c.Write(out)
 			out = out[:0]
 		}
@@ -116,10 +80,60 @@ func (s *server) OnTraffic(c mill.Conn) mill.Action {
 		*bp = out[:0]
 		s.bufs.Put(bp)
 	}
-	if !done {
+	if end == batchWait {
+		c.Discard(used)
 		return mill.None
 	}
-	return s.finish(c, st, linger)
+	return s.finish(c, st, end == batchLinger)
+}
+
+// How a batch ends.
+const (
+	batchWait   = iota // all complete requests answered: wait for more input
+	batchMore          // out reached flushAt: write it, then go on
+	batchClose         // the last response is in out: close after it
+	batchLinger        // closing after a 413: drain the input first
+)
+
+// batch decodes the complete requests at the start of in and appends
+// their responses to dst, until the input is used up, the connection is
+// to close, or dst reaches flushAt. n is how much of in it consumed.
+func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end int) {
+	for {
+		if n == len(in) {
+			if st.ContinueOwed() {
+				dst = append(dst, "HTTP/1.1 100 Continue\r\n\r\n"...)
+			}
+			return dst, n, batchWait
+		}
+		f, m, err := st.Decode(in[n:])
+		if err != nil {
+			e, ok := err.(*StatusError)
+			if !ok {
+				e = errRequestLine // Codec returns nothing else
+			}
+			dst = s.appendHead(dst, e.Status, "", textPlain, len(e.Reason)+1, connClose)
+			dst = append(append(dst, e.Reason...), '\n')
+			if e.Status == 413 {
+				return dst, n, batchLinger
+			}
+			return dst, n, batchClose
+		}
+		if f == nil {
+			if st.ContinueOwed() {
+				dst = append(dst, "HTTP/1.1 100 Continue\r\n\r\n"...)
+			}
+			return dst, n, batchWait
+		}
+		n += m
+		var keep bool
+		if dst, keep = s.respond(dst, &st.Req); !keep {
+			return dst, n, batchClose
+		}
+		if len(dst) >= flushAt {
+			return dst, n, batchMore
+		}
+	}
 }
 
 // finish ends a connection once its last response is out. A client
