@@ -73,15 +73,17 @@ func (cl *Client) Stop(ctx context.Context) error {
 // does. Any goroutine.
 func (cl *Client) Stats() Stats { return cl.s.Stats() }
 
-// Dial connects to address on network (tcp, tcp4, tcp6 or unix) and
+// Dial connects to address on network (tcp, tcp4, tcp6, udp, udp4, udp6
+// or unix) and
 // returns the connection once it is established and OnOpen has run. See
 // DialContext.
 func (cl *Client) Dial(network, address string) (Conn, error) {
 	return cl.DialContext(context.Background(), network, address)
 }
 
-// DialContext connects to address on network (tcp, tcp4, tcp6 with
-// host:port, or unix with a path). Names are resolved on the calling
+// DialContext connects to address on network (tcp, tcp4, tcp6, udp,
+// udp4, udp6 with host:port, or unix with a path; a UDP socket is
+// connected to the address and served as a PacketConn). Names are resolved on the calling
 // goroutine; the connect itself is non-blocking and completed by the
 // loop, which bounds it with WithDialTimeout and ctx. DialContext waits
 // on the calling goroutine until the connection is established and

@@ -391,3 +391,70 @@ func TestClientStopFailsPendingDials(t *testing.T) {
 		t.Fatalf("OnClose ran %d times, want 1", h.closes.Load())
 	}
 }
+
+// udpClientHandler records a dialled UDP conn's events.
+type udpClientHandler struct {
+	clientHandler
+	dgErrs chan error
+}
+
+func (h *udpClientHandler) OnDatagramError(_ Conn, err error) {
+	select {
+	case h.dgErrs <- err:
+	default:
+	}
+}
+
+func TestClientDialUDP(t *testing.T) {
+	s := serve(t, &echoHandler{}, "udp://127.0.0.1:0", WithLoops(1))
+	h := &udpClientHandler{clientHandler: *newClientHandler(), dgErrs: make(chan error, 4)}
+	cl := startClient(t, h, WithLoops(1))
+	c, err := cl.Dial("udp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(PacketConn); !ok || c.RemoteAddr().String() != s.Addr().String() {
+		t.Fatalf("dialled %T with RemoteAddr %v", c, c.RemoteAddr())
+	}
+	for i := 0; i < 10; i++ {
+		if err := c.AsyncWrite([]byte(fmt.Sprintf("<%d>", i)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "<0><1><2><3><4><5><6><7><8><9>"
+	waitFor(t, "ten echoed datagrams", func() bool { return h.received(c) == want })
+
+	// A connected socket to a closed port hears ICMP port unreachable as
+	// ECONNREFUSED: reported, and the conn and loop carry on.
+	dead, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.LocalAddr().String()
+	dead.Close()
+	d, err := cl.Dial("udp", deadAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.AsyncWrite([]byte("anyone?"), nil)
+	select {
+	case err := <-h.dgErrs:
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("OnDatagramError(%v), want ECONNREFUSED", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ICMP error reported")
+	}
+	c.AsyncWrite([]byte("after"), nil)
+	waitFor(t, "the echo after the ICMP error", func() bool { return h.received(c) == want+"after" })
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "OnClose for the closed UDP conn", func() bool { return h.closes.Load() == 1 })
+	if err := d.AsyncWrite([]byte("x"), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("AsyncWrite after Close: %v, want ErrClosed", err)
+	}
+	if h.opens.Load() != 2 {
+		t.Fatalf("OnOpen ran %d times, want 2", h.opens.Load())
+	}
+}

@@ -158,17 +158,24 @@ type Conn interface {
 	sealed()
 }
 
-// PacketConn is the Conn a UDP socket hands to OnTraffic, once per
-// datagram: type-assert a Conn to it. While OnTraffic runs, Peek, Next,
-// Read and ReadFrame read that datagram (bytes left unread are dropped
-// with it; datagrams are never merged or split), RemoteAddr is its sender,
-// and Write, Writev and WriteFrame each send one datagram back to the
-// sender at once. Outside OnTraffic there is no sender: the Write methods
-// and, always, the asynchronous ones fail with ErrNoPeer; answer later
-// with SendTo. One PacketConn serves every datagram of a socket (so a
-// datagram costs no allocation): do not keep it to mean a peer. UDP
-// sockets get no OnOpen or OnClose; Close does nothing, timeouts do not
-// apply, and Context is per socket.
+// PacketConn is the Conn of a UDP socket: type-assert a Conn to it.
+//
+// A server's UDP socket hands it to OnTraffic once per datagram. While
+// OnTraffic runs, Peek, Next, Read and ReadFrame read that datagram
+// (bytes left unread are dropped with it; datagrams are never merged or
+// split), RemoteAddr is its sender, and Write, Writev and WriteFrame each
+// send one datagram back to the sender at once. Outside OnTraffic there
+// is no sender: the Write methods and, always, the asynchronous ones
+// fail with ErrNoPeer; answer later with SendTo. One PacketConn serves
+// every datagram of a socket (so a datagram costs no allocation): do not
+// keep it to mean a peer. Such sockets get no OnOpen or OnClose; Close
+// does nothing, timeouts do not apply, and Context is per socket.
+//
+// A Client's UDP socket (Dial("udp", ...)) is connected to one peer and
+// behaves like a connection: OnOpen, OnTraffic per datagram, writes to
+// the peer from any callback, asynchronous writes, Close and OnClose.
+// An ICMP error for it (say, port unreachable) reaches
+// OnDatagramError; the socket stays open.
 type PacketConn interface {
 	Conn
 	// SendTo sends p as one datagram to to, a *net.UDPAddr, from the

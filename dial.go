@@ -41,6 +41,12 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 		lookup = ctx
 	}
 	to, path, err := resolveDial(lookup, network, address)
+	if isPacket(network) && err == nil {
+		if err = e.dialPacket(network, to, connCtx, notify); err == nil {
+			return
+		}
+		// It failed before reaching a loop: report like a stream dial.
+	}
 	c := e.newConn(-1, to, nil)
 	c.ctx = connCtx
 	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify}
@@ -192,7 +198,7 @@ func resolveDial(ctx context.Context, network, address string) (netip.AddrPort, 
 			return netip.AddrPort{}, "", &net.AddrError{Err: "empty socket path", Addr: address}
 		}
 		return netip.AddrPort{}, address, nil
-	case "tcp", "tcp4", "tcp6":
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
 	default:
 		return netip.AddrPort{}, "", net.UnknownNetworkError(network)
 	}
@@ -219,7 +225,7 @@ func resolveDial(ctx context.Context, network, address string) (netip.AddrPort, 
 		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	default:
 		if ip, err = netip.ParseAddr(host); err != nil {
-			ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+			ipnet := "ip" + network[3:]
 			ips, err := net.DefaultResolver.LookupNetIP(ctx, ipnet, host)
 			if err != nil {
 				return netip.AddrPort{}, "", err
@@ -234,11 +240,68 @@ func resolveDial(ctx context.Context, network, address string) (netip.AddrPort, 
 }
 
 func dialAddr(network string, to netip.AddrPort, path string) net.Addr {
-	if network == "unix" {
+	switch {
+	case network == "unix":
 		return &net.UnixAddr{Name: path, Net: "unix"}
-	}
-	if !to.IsValid() {
+	case !to.IsValid():
 		return nil
+	case isPacket(network):
+		return net.UDPAddrFromAddrPort(to)
 	}
 	return net.TCPAddrFromAddrPort(to)
+}
+
+// dialPacket opens a UDP socket connected to to and serves it on a loop
+// as a PacketConn: connecting a datagram socket completes at once.
+func (e *engine) dialPacket(network string, to netip.AddrPort, connCtx any, notify func(Conn, error)) error {
+	i := e.bal.Pick(to, e.view)
+	if i < 0 || i >= len(e.loops) {
+		i = 0
+	}
+	l := e.loops[i]
+	fail := func(err error) {
+		err = &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(to), Err: err}
+		if notify != nil {
+			notify(nil, err)
+		}
+	}
+	fd, err := socket.Connect(network, to, "", socket.Options{BindToDevice: e.s.opts.bindToDevice})
+	if err != nil {
+		return err
+	}
+	family := unix.AF_INET6
+	if to.Addr().Is4() || to.Addr().Is4In6() {
+		family = unix.AF_INET
+	}
+	var local net.Addr
+	if sa, err := unix.Getsockname(fd); err == nil {
+		local = net.UDPAddrFromAddrPort(socket.ToAddrPort(sa))
+	}
+	ln := &socket.Listener{Fd: fd, Family: family, Addr: local}
+	pc := newPacketConn(l, &ln)
+	pc.peer = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+	pc.ctx = connCtx
+	l.conns.Add(1)
+	open := func() {
+		if err := pc.openDialled(); err != nil {
+			*pc.slot = nil
+			unix.Close(fd)
+			l.conns.Add(-1)
+			fail(err)
+			return
+		}
+		if notify != nil {
+			var err error
+			if pc.done {
+				err = ErrClosed
+			}
+			notify(pc, err)
+		}
+	}
+	if l.loop.Submit(open) != nil {
+		unix.Close(fd)
+		l.conns.Add(-1)
+		fail(ErrServerClosed)
+	}
+	return nil
 }

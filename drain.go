@@ -45,6 +45,8 @@ func (l *eventLoop) beginDrain(done chan<- struct{}) {
 			h.drainCheck()
 		case *dialing:
 			h.fail(ErrServerClosed)
+		case *packetConn:
+			h.drainCheck()
 		}
 		return true
 	})

@@ -152,6 +152,8 @@ func (l *eventLoop) closeAll() {
 			h.closeNow(ErrServerClosed)
 		case *dialing:
 			h.fail(ErrServerClosed)
+		case *packetConn:
+			h.closeNow(ErrServerClosed)
 		}
 		return true
 	})

@@ -12,22 +12,28 @@ import (
 )
 
 // The Conn methods of a UDP socket's PacketConn. Inside OnTraffic the
-// input methods read the datagram being delivered and the output methods
-// send one datagram each back to its sender; outside it there is no
-// datagram and no sender (ErrNoPeer).
+// input methods read the datagram being delivered. On a server's socket
+// the output methods send one datagram each back to its sender, and
+// outside OnTraffic there is no sender (ErrNoPeer); on a dialled,
+// connected socket they send to its peer, from any callback, and the
+// asynchronous ones work too.
 
 func (pc *packetConn) sealed() {}
 
 // LocalAddr is the socket's bound address. Any goroutine.
 func (pc *packetConn) LocalAddr() net.Addr { return pc.local }
 
-// RemoteAddr is the sender of the datagram being delivered, as a new
-// *net.UDPAddr, or nil outside OnTraffic. Loop goroutine.
+// RemoteAddr is the connected peer, or else the sender of the datagram
+// being delivered, as a new *net.UDPAddr; nil if neither. Any goroutine
+// for a connected socket, else the loop goroutine.
 func (pc *packetConn) RemoteAddr() net.Addr {
-	if !pc.from.IsValid() {
-		return nil
+	switch {
+	case pc.peer.IsValid():
+		return net.UDPAddrFromAddrPort(pc.peer)
+	case pc.from.IsValid():
+		return net.UDPAddrFromAddrPort(pc.from)
 	}
-	return net.UDPAddrFromAddrPort(pc.from)
+	return nil
 }
 
 // Fd is the UDP socket's descriptor. Any goroutine.
@@ -87,24 +93,26 @@ func (pc *packetConn) Read(p []byte) (int, error) {
 func (pc *packetConn) InboundBuffered() int { return len(pc.view) }
 
 // Write sends p as one datagram to the sender of the datagram being
-// delivered. Loop goroutine, inside OnTraffic.
+// delivered, or to the connected peer. Loop goroutine.
 func (pc *packetConn) Write(p []byte) (int, error) {
-	if *pc.slot == nil {
-		return 0, ErrServerClosed
+	to, err := pc.dest()
+	if err != nil {
+		return 0, err
 	}
-	return pc.sendTo(p, nil, pc.from)
+	return pc.sendTo(p, nil, to)
 }
 
-// Writev sends bs gathered into one datagram to the sender. Loop
-// goroutine, inside OnTraffic.
+// Writev sends bs gathered into one datagram, as Write does. Loop
+// goroutine.
 func (pc *packetConn) Writev(bs [][]byte) (int, error) {
-	if *pc.slot == nil {
-		return 0, ErrServerClosed
+	to, err := pc.dest()
+	if err != nil {
+		return 0, err
 	}
 	if bs == nil {
 		bs = [][]byte{}
 	}
-	return pc.sendTo(nil, bs, pc.from)
+	return pc.sendTo(nil, bs, to)
 }
 
 // Flush has nothing to do: datagrams are sent at once. Loop goroutine.
@@ -116,23 +124,62 @@ func (pc *packetConn) OutboundBuffered() int { return 0 }
 // Writable is true: nothing is queued. Any goroutine.
 func (pc *packetConn) Writable() bool { return true }
 
-// AsyncWrite has no sender to write to (ErrNoPeer); use SendTo. Any
-// goroutine; cb, if not nil, runs once on the loop with ErrNoPeer.
-func (pc *packetConn) AsyncWrite(_ []byte, cb AsyncCallback) error { return pc.noPeer(cb) }
+// AsyncWrite sends p as one datagram to the connected peer, on the loop.
+// A server's socket has no peer to write to later (ErrNoPeer; use
+// SendTo). Any goroutine; cb, if not nil, runs once on the loop with
+// the outcome.
+func (pc *packetConn) AsyncWrite(p []byte, cb AsyncCallback) error {
+	return pc.async(func() error { _, err := pc.Write(p); return err }, cb)
+}
 
 // AsyncWritev: see AsyncWrite.
-func (pc *packetConn) AsyncWritev(_ [][]byte, cb AsyncCallback) error { return pc.noPeer(cb) }
+func (pc *packetConn) AsyncWritev(bs [][]byte, cb AsyncCallback) error {
+	return pc.async(func() error { _, err := pc.Writev(bs); return err }, cb)
+}
 
 // AsyncWriteFrame: see AsyncWrite.
-func (pc *packetConn) AsyncWriteFrame(_ []byte, cb AsyncCallback) error { return pc.noPeer(cb) }
+func (pc *packetConn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
+	return pc.async(func() error { return pc.WriteFrame(p) }, cb)
+}
 
-func (pc *packetConn) noPeer(cb AsyncCallback) error {
-	if cb != nil {
-		if pc.l.loop.Submit(func() { cb(pc, ErrNoPeer) }) != nil {
-			cb(pc, ErrNoPeer)
+// async runs write on the loop and reports to cb.
+func (pc *packetConn) async(write func() error, cb AsyncCallback) error {
+	report := func(err error) {
+		if cb != nil {
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						pc.l.e.recovered("AsyncCallback (datagram)", v, stack())
+					}
+				}()
+				cb(pc, err)
+			}()
 		}
 	}
-	return ErrNoPeer
+	if !pc.peer.IsValid() {
+		if cb != nil && pc.l.loop.Submit(func() { report(ErrNoPeer) }) != nil {
+			report(ErrNoPeer)
+		}
+		return ErrNoPeer
+	}
+	if pc.closeReq.Load() {
+		report(ErrClosed)
+		return ErrClosed
+	}
+	pc.pending.Add(1)
+	err := pc.l.loop.Submit(func() {
+		pc.pending.Add(-1)
+		report(write())
+		if pc.l.draining {
+			pc.drainCheck()
+		}
+	})
+	if err != nil {
+		pc.pending.Add(-1)
+		report(ErrClosed)
+		return ErrClosed
+	}
+	return nil
 }
 
 // SendTo sends p as one datagram to to (a *net.UDPAddr). Any goroutine.
@@ -145,6 +192,9 @@ func (pc *packetConn) SendTo(p []byte, to net.Addr) (int, error) {
 	pc.mu.RLock()
 	defer pc.mu.RUnlock()
 	if pc.closed {
+		if pc.peer.IsValid() {
+			return 0, ErrClosed
+		}
 		return 0, ErrServerClosed
 	}
 	return pc.sendTo(p, nil, ap)
@@ -229,9 +279,22 @@ func (pc *packetConn) Submit(task func()) error {
 	})
 }
 
-// CloseWrite and Close do nothing: the socket belongs to the server and
-// closes when it shuts down. Any goroutine.
-func (pc *packetConn) CloseWrite() error { return nil }
+// Close closes a connected socket on its loop (OnClose runs with nil);
+// on a server's socket it does nothing, the socket closing with the
+// server. Any goroutine.
+func (pc *packetConn) Close() error {
+	if !pc.peer.IsValid() {
+		return nil
+	}
+	if pc.closeReq.Swap(true) {
+		return ErrClosed
+	}
+	if pc.l.loop.Submit(func() { pc.closeNow(nil) }) != nil {
+		return ErrClosed
+	}
+	return nil
+}
 
-// Close: see CloseWrite.
-func (pc *packetConn) Close() error { return nil }
+// CloseWrite is Close: a datagram socket has no half-close. Any
+// goroutine.
+func (pc *packetConn) CloseWrite() error { return pc.Close() }

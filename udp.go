@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,9 +24,12 @@ import (
 const maxDatagramsPerEvent = 64
 
 // packetConn is one UDP socket served by one loop, and the PacketConn
-// handed to OnTraffic for each datagram it receives: while OnTraffic
-// runs it stands for that datagram (its sender is the peer). One per
-// socket, so delivering a datagram allocates nothing.
+// handed to OnTraffic for each datagram it receives. A server's socket
+// is unconnected: while OnTraffic runs the conn stands for the datagram
+// being delivered (its sender is the peer). A Client's is connected to
+// one peer and behaves like a connection: OnOpen, writes at any time,
+// Close, OnClose. One per socket, so delivering a datagram allocates
+// nothing.
 type packetConn struct {
 	l      *eventLoop
 	slot   **socket.Listener // the endpoint's slot: nil once closed
@@ -37,6 +41,13 @@ type packetConn struct {
 	// while they use fd, the loop holds it for writing to close fd.
 	mu     sync.RWMutex
 	closed bool
+
+	// Connected (dialled) sockets only.
+	peer     netip.AddrPort // zero if the socket is not connected
+	closeReq atomic.Bool    // Close was called
+	pending  atomic.Int32   // asynchronous writes not yet run
+	opened   bool           // OnOpen ran: OnClose is owed
+	done     bool           // closed
 
 	io    socket.PacketIO
 	from  netip.AddrPort // the sender of the datagram being delivered
@@ -111,7 +122,11 @@ func (pc *packetConn) HandleEvent(fd int, _ netpoll.Flags) {
 		pc.from, pc.view, pc.inCb = from, l.readBuf[:n:n], true
 		a := pc.onTraffic()
 		pc.from, pc.view, pc.inCb = netip.AddrPort{}, nil, false
-		if a == Shutdown {
+		switch a {
+		case Close:
+			pc.closeNow(nil) // a connected socket closes; a server's carries on
+			return
+		case Shutdown:
 			l.e.s.requestShutdown()
 		}
 	}
@@ -149,10 +164,10 @@ func (pc *packetConn) report(from netip.AddrPort, err error) {
 	}
 }
 
-// sendTo sends p (or bs, gathered) to to. Loop goroutine, or any
-// goroutine holding mu for reading.
+// sendTo sends p (or bs, gathered) to to, or to the connected peer when
+// to is zero. Loop goroutine, or any goroutine holding mu for reading.
 func (pc *packetConn) sendTo(p []byte, bs [][]byte, to netip.AddrPort) (int, error) {
-	if !to.IsValid() {
+	if !to.IsValid() && !pc.peer.IsValid() {
 		return 0, ErrNoPeer
 	}
 	for {
@@ -173,5 +188,105 @@ func (pc *packetConn) sendTo(p []byte, bs [][]byte, to netip.AddrPort) (int, err
 			continue
 		}
 		return 0, os.NewSyscallError("sendto", err)
+	}
+}
+
+// dest is where a write goes now: the sender of the datagram being
+// delivered, or the connected peer (the zero AddrPort). Loop goroutine.
+func (pc *packetConn) dest() (netip.AddrPort, error) {
+	switch {
+	case *pc.slot == nil:
+		if pc.peer.IsValid() {
+			return netip.AddrPort{}, ErrClosed
+		}
+		return netip.AddrPort{}, ErrServerClosed
+	case pc.inCb && pc.from.IsValid() && !pc.peer.IsValid():
+		return pc.from, nil
+	case pc.peer.IsValid():
+		return netip.AddrPort{}, nil
+	}
+	return netip.AddrPort{}, ErrNoPeer
+}
+
+// openDialled registers a connected UDP socket and runs OnOpen. Loop
+// goroutine.
+func (pc *packetConn) openDialled() error {
+	l := pc.l
+	if l.closing || l.draining {
+		return ErrServerClosed
+	}
+	if err := l.loop.Register(pc.fd, pc, netpoll.Readable); err != nil {
+		return err
+	}
+	l.e.bufferOptions(pc.fd)
+	l.ctr.accepted.Add(1)
+	pc.opened, pc.inCb = true, true
+	out, a := pc.onOpen()
+	pc.inCb = false
+	if len(out) > 0 && !pc.done {
+		pc.Write(out)
+	}
+	switch a {
+	case Close:
+		pc.closeNow(nil)
+	case Shutdown:
+		l.e.s.requestShutdown()
+	}
+	return nil
+}
+
+func (pc *packetConn) onOpen() (out []byte, a Action) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := pc.l.e.recovered("OnOpen (datagram)", v, stack())
+			pc.l.loop.Submit(func() { pc.closeNow(err) })
+			out, a = nil, None
+		}
+	}()
+	return pc.l.h.OnOpen(pc)
+}
+
+// closeNow closes a connected socket: OnClose, then the descriptor. A
+// server's sockets close with stop. Loop goroutine.
+func (pc *packetConn) closeNow(err error) {
+	if pc.done || !pc.peer.IsValid() {
+		return
+	}
+	pc.done = true
+	pc.closeReq.Store(true)
+	l := pc.l
+	ln := *pc.slot
+	*pc.slot = nil
+	l.loop.Unregister(pc.fd)
+	if pc.opened {
+		pc.inCb = true
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					l.e.recovered("OnClose (datagram)", v, stack())
+				}
+			}()
+			if pc.l.h.OnClose(pc, err) == Shutdown {
+				l.e.s.requestShutdown()
+			}
+		}()
+		pc.inCb = false
+	}
+	pc.mu.Lock()
+	pc.closed = true
+	ln.Close()
+	pc.mu.Unlock()
+	l.ctr.closed[causeOf(err)].Add(1)
+	l.conns.Add(-1)
+	if l.draining {
+		l.checkDrained()
+	}
+}
+
+// drainCheck closes a connected socket once its asynchronous writes have
+// run, during a graceful shutdown. Loop goroutine.
+func (pc *packetConn) drainCheck() {
+	if pc.l.draining && pc.pending.Load() == 0 {
+		pc.closeNow(ErrServerClosed)
 	}
 }

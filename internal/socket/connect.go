@@ -11,7 +11,8 @@ import (
 )
 
 // Connect opens a non-blocking, close-on-exec stream socket and starts
-// connecting it. network is tcp, tcp4 or tcp6, to being the peer (tcp
+// connecting it, or a datagram socket connected to one peer (network udp,
+// udp4 or udp6: the connect completes at once). network is tcp, tcp4 or tcp6, to being the peer (tcp
 // picks the family from the address; tcp4 wants an IPv4 or v4-mapped
 // address, tcp6 a true IPv6 one), or unix, path being the peer (a leading
 // '@' names a Linux abstract socket) and to ignored. Of o only
@@ -28,7 +29,12 @@ import (
 func Connect(network string, to netip.AddrPort, path string, o Options) (fd int, err error) {
 	var family int
 	var sa unix.Sockaddr
+	typ := unix.SOCK_STREAM
 	switch network {
+	case "udp", "udp4", "udp6":
+		typ = unix.SOCK_DGRAM
+		network = "tcp" + network[3:] // the same address rules
+		fallthrough
 	case "tcp", "tcp4", "tcp6":
 		a := to.Addr()
 		v4 := a.Is4() || a.Is4In6()
@@ -58,7 +64,7 @@ func Connect(network string, to netip.AddrPort, path string, o Options) (fd int,
 	default:
 		return -1, fmt.Errorf("socket: unsupported network %q", network)
 	}
-	fd, err = newSocket(family, unix.SOCK_STREAM)
+	fd, err = newSocket(family, typ)
 	if err != nil {
 		return -1, err
 	}
