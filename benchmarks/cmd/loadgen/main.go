@@ -10,6 +10,10 @@
 // Phase markers are printed to stderr ("loadgen: phase=measure-start" and
 // "phase=measure-end", or "phase=established" with -idle) so a supervisor can
 // sample server resource usage over exactly the measured window.
+//
+// With -udp it drives a UDP echo server instead: -conns connected UDP
+// sockets each keep -pipeline datagrams in flight (see udp_linux.go), and
+// the result adds the datagrams sent, lost and late.
 package main
 
 import (
@@ -36,6 +40,9 @@ type options struct {
 	json      bool
 	ioTimeout time.Duration
 	dial      dialConfig
+
+	udp         bool
+	lossTimeout time.Duration
 }
 
 // Latency summarises a histogram in nanoseconds.
@@ -64,6 +71,18 @@ type Result struct {
 	Latency     Latency `json:"latency"`
 	Errors      int     `json:"errors"`
 	FirstError  string  `json:"first_error,omitempty"`
+
+	// -udp only: datagrams sent in the measured window, how many of them
+	// were given up (lost; of which by timeout rather than by a later
+	// echo overtaking them), the lost share of sent in percent, echoes
+	// that arrived after their datagram was given up (late), and how
+	// often a sendmmsg sent less than asked (full send queue).
+	Sent          uint64  `json:"sent,omitempty"`
+	Lost          uint64  `json:"lost,omitempty"`
+	LostByTimeout uint64  `json:"lost_by_timeout,omitempty"`
+	LossPct       float64 `json:"loss_pct,omitempty"`
+	Late          uint64  `json:"late,omitempty"`
+	RetriedSends  uint64  `json:"retried_sends,omitempty"`
 }
 
 func main() {
@@ -81,6 +100,8 @@ func main() {
 	flag.IntVar(&o.dial.conc, "dialconc", 64, "concurrent dials during connection setup")
 	flag.IntVar(&o.dial.retries, "dialretries", 8, "retries per failed dial")
 	flag.DurationVar(&o.dial.timeout, "dialtimeout", 60*time.Second, "bound on the whole connection setup")
+	flag.BoolVar(&o.udp, "udp", false, "UDP echo: -conns connected UDP sockets, -pipeline datagrams in flight on each")
+	flag.DurationVar(&o.lossTimeout, "losstimeout", 50*time.Millisecond, "-udp: give a datagram up as lost once its echo is this overdue")
 	flag.StringVar(&src, "src", "", "comma-separated local source IPs used round-robin (e.g. 127.0.0.1,127.0.0.2)")
 	flag.Parse()
 	o.dial.addr = o.addr
@@ -92,9 +113,14 @@ func main() {
 	if o.conns < 1 || o.size < 1 || o.pipeline < 1 || o.duration <= 0 || o.warmup < 0 {
 		fatal(fmt.Errorf("need -conns, -size, -pipeline >= 1, -duration > 0 and -warmup >= 0"))
 	}
+	if o.udp && (o.idle || o.size < headerLen || o.lossTimeout <= 0) {
+		fatal(fmt.Errorf("-udp needs -size >= %d and -losstimeout > 0, and excludes -idle", headerLen))
+	}
 
 	var res Result
-	if o.idle {
+	if o.udp {
+		res = runUDP(o)
+	} else if o.idle {
 		res = runIdle(o)
 	} else {
 		res = runLoad(o)
@@ -321,9 +347,13 @@ func runIdle(o options) Result {
 func printHuman(w io.Writer, r Result) {
 	fmt.Fprintf(w, "mode=%s addr=%s conns=%d size=%d pipeline=%d established=%d dial_retries=%d\n",
 		r.Mode, r.Addr, r.Conns, r.Size, r.Pipeline, r.Established, r.DialRetries)
-	if r.Mode == "load" {
+	if r.Mode == "load" || r.Mode == "udp" {
 		us := func(ns uint64) float64 { return float64(ns) / 1e3 }
 		fmt.Fprintf(w, "messages=%d in %.2fs: %.0f msgs/s, %.2f MB/s\n", r.Messages, r.DurationSec, r.MsgsPerSec, r.MBPerSec)
+		if r.Mode == "udp" {
+			fmt.Fprintf(w, "datagrams sent=%d lost=%d (%.3f%%; %d by timeout) late=%d retried_sends=%d\n",
+				r.Sent, r.Lost, r.LossPct, r.LostByTimeout, r.Late, r.RetriedSends)
+		}
 		fmt.Fprintf(w, "latency us: p50=%.1f p90=%.1f p99=%.1f p99.9=%.1f max=%.1f mean=%.1f\n",
 			us(r.Latency.P50), us(r.Latency.P90), us(r.Latency.P99), us(r.Latency.P999), us(r.Latency.Max), r.Latency.Mean/1e3)
 	} else {

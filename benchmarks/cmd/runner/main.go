@@ -5,6 +5,8 @@
 // The load generator is cmd/cload (single-threaded C epoll, built with gcc;
 // the default) or cmd/loadgen (Go, goroutine per connection) with -client go.
 // Both take the same flags and print the same phase markers and JSON.
+// The opt-in UDP workloads (udp, udp-window16, udp-overload) always use
+// cmd/loadgen -udp and run mill, gnet and stdlib only.
 //
 //	cd benchmarks && go run ./cmd/runner -rounds 3
 package main
@@ -37,7 +39,7 @@ func main() {
 	var (
 		servers   = flag.String("servers", strings.Join(allServers, ","), "comma-separated servers to run")
 		client    = flag.String("client", "c", "load generator: c (cmd/cload, C epoll) or go (cmd/loadgen)")
-		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads")
+		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads (opt-in: udp,udp-window16,udp-overload and the protocol workloads)")
 		rounds    = flag.Int("rounds", 3, "rounds per workload; each round runs every server once")
 		duration  = flag.Duration("duration", 5*time.Second, "measured duration per run")
 		warmup    = flag.Duration("warmup", time.Second, "warm-up per run before measuring")
@@ -126,13 +128,37 @@ func main() {
 	notes := []string{fmt.Sprintf("servers pinned to CPU %q, loadgen to CPU %q (empty = unpinned); servers run with -loops %d; %d round(s), warmup %v, duration %v",
 		e.serverCPU, e.clientCPU, e.loops, *rounds, *warmup, *duration)}
 
+	var tcpWls, udpWls int
+	for _, wn := range wlNames {
+		if findWorkload(wn).udp {
+			udpWls++
+		} else {
+			tcpWls++
+		}
+	}
 	if len(wlNames) == 0 {
 		srvList = nil // protocol workloads only: no echo server, no loadgen
-	} else if err := buildClient(modDir, binDir, *client); err != nil {
-		fatal(fmt.Errorf("building load generator %s: %w", cl.bin, err))
+	}
+	if tcpWls > 0 {
+		if err := buildClient(modDir, binDir, *client); err != nil {
+			fatal(fmt.Errorf("building load generator %s: %w", cl.bin, err))
+		}
+	}
+	if udpWls > 0 {
+		if tcpWls == 0 || clients[*client].bin != udpGenBin {
+			if err := build(modDir, binDir, udpGenBin, "./cmd/loadgen"); err != nil {
+				fatal(fmt.Errorf("building load generator %s: %w", udpGenBin, err))
+			}
+		}
+		notes = append(notes, "UDP workloads: load generator loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, "+
+			"connected UDP sockets, recvmmsg/sendmmsg), servers started with -udp; contenders "+strings.Join(udpServers, ", ")+
+			" (cepoll has no UDP mode)")
 	}
 	var built []string
 	for _, s := range srvList {
+		if !slices.ContainsFunc(wlNames, func(wn string) bool { return serves(findWorkload(wn), s) }) {
+			continue // e.g. cepoll when only UDP workloads run
+		}
 		var err error
 		if s == "cepoll" {
 			err = buildC(modDir, binDir, s, "servers/cepoll/echo.c")
@@ -159,6 +185,9 @@ runs:
 		w := allWorkloads[slices.IndexFunc(allWorkloads, func(x workload) bool { return x.name == wn })]
 		for r := 1; r <= *rounds; r++ {
 			for _, s := range built {
+				if !serves(w, s) {
+					continue
+				}
 				if time.Now().After(deadline) {
 					notes = append(notes, fmt.Sprintf("stopped early: -timeout %v reached", *timeout))
 					break runs
@@ -196,7 +225,11 @@ runs:
 
 	presults := plan.run(e, protoOpts{rounds: *rounds, quiet: *quiet, quietWait: *quietWait, retries: *retries, deadline: deadline}, &nextPort)
 	notes = append(notes, plan.notes...)
-	report := renderAll(mach, cl.desc, notes, wlNames, built, results, plan, presults, cmds.cmds)
+	genDesc := cl.desc
+	if tcpWls == 0 && udpWls > 0 {
+		genDesc = "loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, recvmmsg/sendmmsg)"
+	}
+	report := renderAll(mach, genDesc, notes, wlNames, built, results, plan, presults, cmds.cmds)
 	fmt.Print("\n", report)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {

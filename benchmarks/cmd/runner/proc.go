@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,11 +140,50 @@ func waitAccepting(addr string, p *proc, timeout time.Duration) error {
 	}
 }
 
-// waitPortFree waits until addr can be bound again (nothing listening).
-func waitPortFree(addr string, timeout time.Duration) error {
+// waitEchoingUDP sends a probe datagram to addr until it is echoed, the
+// process exits or the timeout passes.
+func waitEchoingUDP(addr string, p *proc, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	probe := []byte("mill-runner-probe")
+	buf := make([]byte, 64)
+	for {
+		_, err := c.Write(probe)
+		if err == nil {
+			_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			var n int
+			if n, err = c.Read(buf); err == nil && string(buf[:n]) == string(probe) {
+				return nil
+			} else if err == nil {
+				return fmt.Errorf("server on %s echoed %q to a %q probe", addr, buf[:n], probe)
+			}
+		}
+		if p.exited() {
+			return fmt.Errorf("server exited before echoing: %v", p.err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server not echoing UDP on %s after %v: %v", addr, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitPortFree waits until addr can be bound again on network ("tcp":
+// nothing listening; "udp": no socket bound).
+func waitPortFree(network, addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		ln, err := net.Listen("tcp", addr)
+		var ln io.Closer
+		var err error
+		if network == "udp" {
+			ln, err = net.ListenPacket("udp", addr)
+		} else {
+			ln, err = net.Listen("tcp", addr)
+		}
 		if err == nil {
 			ln.Close()
 			return nil
@@ -230,6 +270,33 @@ func (w *markerWatcher) lastLines() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return strings.Join(w.tail, "\n")
+}
+
+// udpRcvbufErrors reads the kernel's Udp RcvbufErrors counter (all
+// sockets of the network namespace): datagrams dropped because a receive
+// queue was full.
+func udpRcvbufErrors() (uint64, error) {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, err
+	}
+	return parseSnmp(string(b), "Udp", "RcvbufErrors")
+}
+
+// parseSnmp finds field in the /proc/net/snmp section proto: a header
+// line of names followed by a line of values.
+func parseSnmp(s, proto, field string) (uint64, error) {
+	lines := strings.Split(s, "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != proto+":" || len(values) != len(names) || values[0] != proto+":" {
+			continue
+		}
+		if j := slices.Index(names, field); j > 0 {
+			return strconv.ParseUint(values[j], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s %s in /proc/net/snmp", proto, field)
 }
 
 // parseCPUList parses a taskset-style list such as "0", "0-3" or "0,2".

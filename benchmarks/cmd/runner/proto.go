@@ -308,7 +308,7 @@ func (p *protoPlan) runServer(e *env, o protoOpts, w protoWorkload, server strin
 		return results
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := waitPortFree(addr, 5*time.Second); err != nil {
+	if err := waitPortFree("tcp", addr, 5*time.Second); err != nil {
 		return failAll("%v", err)
 	}
 	logPath := filepath.Join(e.binDir, fmt.Sprintf("%s-%s-%d.log", server, w.name, round))
@@ -332,7 +332,7 @@ func (p *protoPlan) runServer(e *env, o protoOpts, w protoWorkload, server strin
 		if srv.stop(2 * time.Second) {
 			failAll("server exited during the run: %v; server log tail: %s", srv.err, tailFile(logPath, 5))
 		}
-		if err := waitPortFree(addr, 5*time.Second); err != nil {
+		if err := waitPortFree("tcp", addr, 5*time.Second); err != nil {
 			failAll("%v", err)
 		}
 	}()

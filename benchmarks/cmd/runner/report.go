@@ -8,6 +8,9 @@ import (
 )
 
 func describe(w workload) string {
+	if w.udp {
+		return fmt.Sprintf("UDP: %d sender sockets × %d B datagrams, %d in flight each", w.conns, w.size, w.pipeline)
+	}
 	if w.idle {
 		return fmt.Sprintf("%d idle connections, one %d B echo each", w.conns, w.size)
 	}
@@ -38,9 +41,14 @@ func summary(w workload, r runResult) string {
 		return fmt.Sprintf("RSS %.1f -> %.1f MiB over %d conns: %.0f B/conn",
 			mib(r.rssBefore), mib(r.rssAfter), r.gen.Established, bytesPerConn(r))
 	}
-	return fmt.Sprintf("%.0f msgs/s, %.1f MB/s, p50 %.0f µs, p99 %.0f µs, server CPU %.2f µs/msg (%.0f%%), loadgen CPU %.0f%%, other CPU %.0f%%",
+	s := fmt.Sprintf("%.0f msgs/s, %.1f MB/s, p50 %.0f µs, p99 %.0f µs, server CPU %.2f µs/msg (%.0f%%), loadgen CPU %.0f%%, other CPU %.0f%%",
 		r.gen.MsgsPerSec, r.gen.MBPerSec, us(r.gen.Latency.P50), us(r.gen.Latency.P99),
 		cpuPerMsg(r), pct(r.srvCPU, r.window), pct(r.genCPU, r.window), pct(r.otherCPU, r.window))
+	if w.udp {
+		s += fmt.Sprintf(", sent %d, lost %d (%.3f%%, %d by timeout), late %d, kernel rcvbuf drops %.0f",
+			r.gen.Sent, r.gen.Lost, r.gen.LossPct, r.gen.LostByTimeout, r.gen.Late, r.rcvbufErrs)
+	}
+	return s
 }
 
 func us(ns uint64) float64            { return float64(ns) / 1e3 }
@@ -65,11 +73,12 @@ type agg struct {
 	runs, ok                                           int
 	msgs, mb, p99, cpuMsg, srvPct, genPct, othPct, bpc float64
 	rssBefore, rssAfter                                float64
+	sent, lossPct, late, rcvbuf                        float64 // UDP
 }
 
 func aggregate(results []runResult, wl, srv string) agg {
 	var a agg
-	var msgs, mb, p99, cpuMsg, srvPct, genPct, othPct, bpc, rb, ra []float64
+	var msgs, mb, p99, cpuMsg, srvPct, genPct, othPct, bpc, rb, ra, sent, loss, late, rcvbuf []float64
 	for _, r := range results {
 		if r.workload != wl || r.server != srv {
 			continue
@@ -89,10 +98,15 @@ func aggregate(results []runResult, wl, srv string) agg {
 		bpc = append(bpc, bytesPerConn(r))
 		rb = append(rb, mib(r.rssBefore))
 		ra = append(ra, mib(r.rssAfter))
+		sent = append(sent, float64(r.gen.Sent))
+		loss = append(loss, r.gen.LossPct)
+		late = append(late, float64(r.gen.Late))
+		rcvbuf = append(rcvbuf, r.rcvbufErrs)
 	}
 	a.msgs, a.mb, a.p99, a.cpuMsg = median(msgs), median(mb), median(p99), median(cpuMsg)
 	a.srvPct, a.genPct, a.othPct, a.bpc = median(srvPct), median(genPct), median(othPct), median(bpc)
 	a.rssBefore, a.rssAfter = median(rb), median(ra)
+	a.sent, a.lossPct, a.late, a.rcvbuf = median(sent), median(loss), median(late), median(rcvbuf)
 	return a
 }
 
@@ -121,6 +135,15 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		"CPU % columns are shares of one CPU over the window; \"other\" is everything else that ran on the pinned CPUs " +
 		"(interrupt/softirq work not charged to a process, and foreign load: results with a high value are disturbed). " +
 		"Ratios divide this row by the gnet (resp. C epoll) row: for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
+	for _, wl := range wls {
+		if findWorkload(wl).udp {
+			b.WriteString("UDP workloads count datagrams: dgrams/s = verified echoes received in the window ÷ its length; " +
+				"sent = datagrams sent in the window; lost % = datagrams sent in the window and given up (a later echo of the same sender " +
+				"overtook them, or theirs was more than loadgen's -losstimeout overdue) ÷ sent; late = echoes that came after being given up; " +
+				"kernel rcvbuf drops = the kernel's Udp RcvbufErrors over the window, all sockets (a full receive queue on either side).\n")
+			break
+		}
+	}
 
 	aggs := map[string]map[string]agg{}
 	for _, wl := range wls {
@@ -145,6 +168,20 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 			}
 			continue
 		}
+		if w.udp {
+			b.WriteString("| server | ok | dgrams/s | p99 µs | srv CPU µs/dgram | srv CPU % | loadgen CPU % | other CPU % | sent | lost % | late | kernel rcvbuf drops | dgrams/s vs gnet | CPU/dgram vs gnet |\n")
+			b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+			for _, s := range servers {
+				if !serves(w, s) {
+					continue
+				}
+				a := aggs[wl][s]
+				fmt.Fprintf(&b, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, a.ok, a.runs,
+					num(a.msgs, 0), num(a.p99, 0), num(a.cpuMsg, 2), num(a.srvPct, 0), num(a.genPct, 0), num(a.othPct, 0),
+					num(a.sent, 0), num(a.lossPct, 3), num(a.late, 0), num(a.rcvbuf, 0), ratio(a.msgs, g.msgs), ratio(a.cpuMsg, g.cpuMsg))
+			}
+			continue
+		}
 		b.WriteString("| server | ok | msgs/s | MB/s | p99 µs | srv CPU µs/msg | srv CPU % | loadgen CPU % | other CPU % | msgs/s vs gnet | CPU/msg vs gnet | msgs/s vs C | CPU/msg vs C |\n")
 		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, s := range servers {
@@ -161,6 +198,10 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 			m, g, c := aggs[wl]["mill"], aggs[wl]["gnet"], aggs[wl]["cepoll"]
 			if findWorkload(wl).idle {
 				fmt.Fprintf(&b, "| %s | | | | | %s |\n", wl, ratio(m.bpc, g.bpc))
+				continue
+			}
+			if findWorkload(wl).udp { // no C contender
+				fmt.Fprintf(&b, "| %s | %s | %s | | | |\n", wl, ratio(m.msgs, g.msgs), ratio(m.cpuMsg, g.cpuMsg))
 				continue
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | |\n", wl,

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,10 +16,11 @@ import (
 
 type workload struct {
 	name     string
-	conns    int
+	conns    int // UDP: sender sockets
 	size     int
-	pipeline int
+	pipeline int // UDP: datagrams in flight per sender
 	idle     bool
+	udp      bool // UDP echo, driven by loadgen -udp, against udpServers only
 }
 
 var allWorkloads = []workload{
@@ -26,6 +29,31 @@ var allWorkloads = []workload{
 	{name: "conns1k", conns: 1000, size: 512, pipeline: 1},
 	{name: "large", conns: 10, size: 64 << 10, pipeline: 1},
 	{name: "idle10k", conns: 10000, size: 16, pipeline: 1, idle: true},
+	// Opt-in UDP echo. A server's default receive buffer (rmem_default,
+	// 208 KiB) queues about 256 datagrams of 64 B on loopback:
+	// udp-window16 keeps 128 in flight, udp-overload 1024 (drops expected).
+	{name: "udp", conns: 64, size: 64, pipeline: 1, udp: true},
+	{name: "udp-window16", conns: 8, size: 64, pipeline: 16, udp: true},
+	{name: "udp-overload", conns: 64, size: 64, pipeline: 16, udp: true},
+}
+
+// udpServers are the echo servers with a -udp mode (cepoll has none).
+var udpServers = []string{"mill", "gnet", "stdlib"}
+
+// udpGenBin is the load generator of the UDP workloads (cmd/loadgen -udp),
+// whatever -client says: cload has no UDP mode.
+const udpGenBin = "loadgen"
+
+// serves reports whether server takes part in workload w.
+func serves(w workload, server string) bool {
+	return !w.udp || slices.Contains(udpServers, server)
+}
+
+func (w workload) network() string {
+	if w.udp {
+		return "udp"
+	}
+	return "tcp"
 }
 
 // loadgenResult mirrors the JSON printed by cmd/loadgen and cmd/cload.
@@ -42,6 +70,13 @@ type loadgenResult struct {
 	} `json:"latency"`
 	Errors     int    `json:"errors"`
 	FirstError string `json:"first_error"`
+
+	// UDP only (loadgen -udp).
+	Sent          uint64  `json:"sent"`
+	Lost          uint64  `json:"lost"`
+	LostByTimeout uint64  `json:"lost_by_timeout"`
+	LossPct       float64 `json:"loss_pct"`
+	Late          uint64  `json:"late"`
 }
 
 // runResult is one (workload, server, round) measurement.
@@ -55,6 +90,7 @@ type runResult struct {
 	otherCPU         float64 // CPU seconds used by anything else on the pinned CPUs
 	rssBefore        int64
 	rssAfter         int64
+	rcvbufErrs       float64 // UDP: the kernel's Udp RcvbufErrors over the window (system-wide)
 }
 
 func (r *runResult) ok() bool { return r.err == "" }
@@ -78,6 +114,7 @@ type phaseSampler struct {
 	at                  map[string]time.Time
 	cpus                []int
 	srv, gen, sys       map[string]float64
+	rcvbuf              map[string]float64 // /proc/net/snmp Udp RcvbufErrors
 	established         chan struct{}
 	establishedSignaled bool
 }
@@ -85,16 +122,27 @@ type phaseSampler struct {
 func newSampler(srvPid int, cpus []int) *phaseSampler {
 	return &phaseSampler{srvPid: srvPid, cpus: cpus, at: map[string]time.Time{},
 		srv: map[string]float64{}, gen: map[string]float64{}, sys: map[string]float64{},
-		established: make(chan struct{})}
+		rcvbuf: map[string]float64{}, established: make(chan struct{})}
 }
 
 func (p *phaseSampler) onPhase(name string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.at[name] = time.Now()
-	p.srv[name], _ = cpuSeconds(p.srvPid)
-	p.gen[name], _ = cpuSeconds(p.genPid)
-	p.sys[name], _ = busySeconds(p.cpus)
+	// A failed read (the loadgen exited before this marker was handled,
+	// say) must not pass for 0 s: NaN fails the run's quiet check, so it
+	// is repeated, and shows as n/a if kept.
+	sample := func(v float64, err error) float64 {
+		if err != nil {
+			return math.NaN()
+		}
+		return v
+	}
+	p.srv[name] = sample(cpuSeconds(p.srvPid))
+	p.gen[name] = sample(cpuSeconds(p.genPid))
+	p.sys[name] = sample(busySeconds(p.cpus))
+	v, err := udpRcvbufErrors()
+	p.rcvbuf[name] = sample(float64(v), err)
 	if name == "established" && !p.establishedSignaled {
 		p.establishedSignaled = true
 		close(p.established)
@@ -110,7 +158,8 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 		}
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := waitPortFree(addr, 5*time.Second); err != nil {
+	network := w.network()
+	if err := waitPortFree(network, addr, 5*time.Second); err != nil {
 		fail("%v", err)
 		return res
 	}
@@ -121,7 +170,11 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 		return res
 	}
 	defer logf.Close()
-	srv, err := start(e.serverCPU, []string{filepath.Join(e.binDir, server), "-addr", addr, "-loops", strconv.Itoa(e.loops)}, logf, logf)
+	srvArgs := []string{filepath.Join(e.binDir, server), "-addr", addr, "-loops", strconv.Itoa(e.loops)}
+	if w.udp {
+		srvArgs = append(srvArgs, "-udp")
+	}
+	srv, err := start(e.serverCPU, srvArgs, logf, logf)
 	if err != nil {
 		fail("%v", err)
 		return res
@@ -138,17 +191,28 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 	}
 	defer func() {
 		stopServer()
-		if err := waitPortFree(addr, 5*time.Second); err != nil {
+		if err := waitPortFree(network, addr, 5*time.Second); err != nil {
 			fail("%v", err)
 		}
 	}()
-	if err := waitAccepting(addr, srv, 10*time.Second); err != nil {
+	ready := waitAccepting
+	if w.udp {
+		ready = waitEchoingUDP
+	}
+	if err := ready(addr, srv, 10*time.Second); err != nil {
 		fail("%v", err)
 		return res
 	}
 
-	args := []string{filepath.Join(e.binDir, e.genBin), "-json", "-addr", addr,
+	genBin := e.genBin
+	if w.udp {
+		genBin = udpGenBin
+	}
+	args := []string{filepath.Join(e.binDir, genBin), "-json", "-addr", addr,
 		"-conns", strconv.Itoa(w.conns), "-size", strconv.Itoa(w.size)}
+	if w.udp {
+		args = append(args, "-udp")
+	}
 	var limit time.Duration
 	if w.idle {
 		time.Sleep(300 * time.Millisecond)
@@ -227,6 +291,7 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 			res.genCPU = ps.gen["measure-end"] - ps.gen["measure-start"]
 			sys := ps.sys["measure-end"] - ps.sys["measure-start"]
 			res.otherCPU = max(0, sys-res.srvCPU-res.genCPU)
+			res.rcvbufErrs = ps.rcvbuf["measure-end"] - ps.rcvbuf["measure-start"]
 		} else {
 			fail("loadgen printed no measure markers")
 		}

@@ -1,4 +1,7 @@
 // Command mill is the echo server built on mill, the contender under test.
+// With -udp it echoes UDP datagrams on -addr instead: the same handler, as
+// OnTraffic gets each datagram on the socket's PacketConn and Write sends
+// one datagram back to its sender.
 package main
 
 import (
@@ -19,8 +22,13 @@ func (echo) OnTraffic(c mill.Conn) mill.Action {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address host:port")
 	loops := flag.Int("loops", 0, "event loops (0 = one per CPU)")
+	udp := flag.Bool("udp", false, "serve UDP echo (one socket per loop, SO_REUSEPORT) instead of TCP")
 	flag.Parse()
-	if err := mill.Run(echo{}, "tcp://"+*addr, mill.WithLoops(*loops)); err != nil {
+	network := "tcp://"
+	if *udp {
+		network = "udp://"
+	}
+	if err := mill.Run(echo{}, network+*addr, mill.WithLoops(*loops)); err != nil {
 		log.Fatal(err)
 	}
 }
