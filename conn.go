@@ -184,13 +184,13 @@ type PacketConn interface {
 	SendTo(p []byte, to net.Addr) (int, error)
 }
 
-// DatagramErrorHandler is an optional extension of Handler for UDP
-// servers. OnDatagramError runs on the loop for a datagram the socket
-// could not deliver: one longer than the read buffer
-// (ErrDatagramTruncated, dropped, not cut), or an error the socket
-// reported, such as an ICMP port-unreachable for an earlier send
-// (ECONNREFUSED). c.RemoteAddr() is the sender, where known. The socket
-// carries on.
+// DatagramErrorHandler is an optional extension of Handler for UDP.
+// OnDatagramError runs on the loop for a datagram a socket could not
+// deliver: one longer than the read buffer (ErrDatagramTruncated,
+// dropped, not cut), or an error the socket reported, such as, on a
+// Client's connected UDP socket, an ICMP port-unreachable for an earlier
+// send (ECONNREFUSED; a server's unconnected sockets do not hear these).
+// c.RemoteAddr() is the sender, where known. The socket carries on.
 type DatagramErrorHandler interface {
 	OnDatagramError(c Conn, err error)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -39,8 +40,16 @@ type dialing struct {
 func (e *engine) dial(ctx, lookup context.Context, network, address string, connCtx any, notify func(Conn, error)) {
 	if lookup == nil {
 		lookup = ctx
+		if t := e.s.opts.dialTimeout; t > 0 {
+			var cancel context.CancelFunc
+			lookup, cancel = context.WithTimeout(ctx, t)
+			defer cancel()
+		}
 	}
 	to, path, err := resolveDial(lookup, network, address)
+	if err == nil {
+		err = ctx.Err()
+	}
 	if isPacket(network) && err == nil {
 		if err = e.dialPacket(network, to, connCtx, notify); err == nil {
 			return
@@ -103,8 +112,13 @@ func (l *eventLoop) connect(ctx context.Context, d *dialing, inProgress bool, er
 
 // HandleEvent hears that the connect finished, one way or the other.
 func (d *dialing) HandleEvent(fd int, f netpoll.Flags) {
-	if err := socket.Err(fd); err != nil {
-		d.fail(err)
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	switch {
+	case err != nil:
+		d.fail(os.NewSyscallError("getsockopt", err))
+		return
+	case v != 0:
+		d.fail(os.NewSyscallError("connect", unix.Errno(v)))
 		return
 	}
 	if f&netpoll.Out == 0 {
@@ -145,9 +159,6 @@ func (d *dialing) fail(err error) {
 	if d.polled {
 		l.loop.Unregister(c.fd)
 	}
-	if c.fd >= 0 {
-		unix.Close(c.fd)
-	}
 	if err != ErrServerClosed {
 		err = &net.OpError{Op: "dial", Net: d.network, Addr: d.addr, Err: err}
 	}
@@ -157,6 +168,9 @@ func (d *dialing) fail(err error) {
 		l.e.s.requestShutdown()
 	}
 	c.flags &^= flagInCallback
+	if c.fd >= 0 {
+		unix.Close(c.fd) // after OnClose, as for any connection
+	}
 	l.conns.Add(-1)
 	if d.notify != nil {
 		d.notify(nil, err)
@@ -219,7 +233,7 @@ func resolveDial(ctx context.Context, network, address string) (netip.AddrPort, 
 	}
 	var ip netip.Addr
 	switch {
-	case host == "" && network == "tcp6":
+	case host == "" && (network == "tcp6" || network == "udp6"):
 		ip = netip.IPv6Loopback()
 	case host == "":
 		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
@@ -284,10 +298,27 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, connCtx any, noti
 	l.conns.Add(1)
 	open := func() {
 		if err := pc.openDialled(); err != nil {
+			// Like a stream dial that fails on its loop: OnClose hears
+			// why, without OnOpen.
+			err = &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(to), Err: err}
+			pc.inCb = true
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						l.e.recovered("OnClose (datagram)", v, stack())
+					}
+				}()
+				if l.h.OnClose(pc, err) == Shutdown {
+					l.e.s.requestShutdown()
+				}
+			}()
+			pc.inCb = false
 			*pc.slot = nil
 			unix.Close(fd)
 			l.conns.Add(-1)
-			fail(err)
+			if notify != nil {
+				notify(nil, err)
+			}
 			return
 		}
 		if notify != nil {

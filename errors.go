@@ -43,15 +43,25 @@ var (
 )
 
 var (
-	// ErrNoPeer is returned by a UDP PacketConn's Write methods outside
-	// OnTraffic and by its asynchronous writes: a datagram socket has a
-	// peer only while a datagram is being delivered. Use SendTo.
+	// ErrNoPeer is returned by the Write methods of a server's UDP
+	// PacketConn outside OnTraffic (and OnDatagramError) and by its
+	// asynchronous writes: an unconnected socket has a peer only while a
+	// datagram is being delivered. Use SendTo. (A Client's connected
+	// UDP socket always has its peer.)
 	ErrNoPeer = errors.New("mill: datagram conn has no peer here; use SendTo")
 	// ErrDatagramTruncated is passed to OnDatagramError for a datagram
 	// longer than the read buffer (WithReadBufferCap): it is dropped
 	// rather than delivered cut short.
 	ErrDatagramTruncated = errors.New("mill: datagram truncated")
 	// ErrDialTimeout fails a Client connection attempt that took longer
-	// than WithDialTimeout.
-	ErrDialTimeout = errors.New("mill: dial timeout")
+	// than WithDialTimeout. Its Timeout method reports true, so the
+	// *net.OpError wrapping it does too.
+	ErrDialTimeout error = timeoutError("mill: dial timeout")
 )
+
+// timeoutError is an error that says it is a timeout, as net.Error does.
+type timeoutError string
+
+func (e timeoutError) Error() string   { return string(e) }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }

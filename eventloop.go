@@ -86,7 +86,9 @@ func (e *engine) bufferOptions(fd int) {
 // newConn makes the conn for fd, on l or, when l is nil, on the loop the
 // balancer picks, and counts it there. Any goroutine.
 func (e *engine) newConn(fd int, remote netip.AddrPort, l *eventLoop) *conn {
-	c := &conn{fd: fd, remote: remote}
+	// A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6: show
+	// them, and let balancers hash them, as the IPv4 they are.
+	c := &conn{fd: fd, remote: netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())}
 	if l == nil {
 		i := e.bal.Pick(c.remote, e.view)
 		if i < 0 || i >= len(e.loops) {

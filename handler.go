@@ -37,7 +37,7 @@ type Handler interface {
 	// server accepts connections. Returning Shutdown stops it at once.
 	OnBoot(s *Server) Action
 	// OnOpen runs on the connection's loop when it is accepted (or, for a
-	// Client, established). UDP sockets have none. out, if
+	// Client, established). A server's UDP sockets have none. out, if
 	// not empty, is written to the connection before anything else; it
 	// is not retained after OnOpen returns.
 	OnOpen(c Conn) (out []byte, a Action)

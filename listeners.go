@@ -13,10 +13,11 @@ import (
 
 // An endpoint is one address the server listens on, with the sockets
 // that serve it. A stream address has either one shared listening socket,
-// accepted on by the main reactor, or (WithReusePort) one socket per
-// loop; a datagram address has one socket per loop where the kernel
-// spreads datagrams over SO_REUSEPORT sockets, else one socket on the
-// first loop.
+// accepted on by the main reactor, or (WithReusePort, where the kernel
+// spreads connections over SO_REUSEPORT sockets) one socket per loop; a
+// datagram address has one socket per loop where the kernel spreads
+// datagrams, else (or with multicast groups) one socket on the first
+// loop.
 type endpoint struct {
 	network string
 	addr    net.Addr           // the bound address, port 0 resolved
@@ -52,11 +53,18 @@ func openEndpoint(network, address string, o *options, n int) (*endpoint, error)
 	so := socket.Options{ReuseAddr: o.reuseAddr, BindToDevice: o.bindToDevice}
 	ep := &endpoint{network: network, tcp: network != "unix" && !isPacket(network)}
 	open := socket.Listen
-	perLoop := o.reusePort && network != "unix"
+	perLoop := o.reusePort && network != "unix" && reusePortSpreads
 	if isPacket(network) {
 		open = socket.ListenPacket
 		perLoop = true
-		if !packetSpread {
+		// SO_REUSEADDR on a UDP socket would let another socket bind the
+		// port and take its datagrams; multicast receivers, though, share
+		// their group's port by convention.
+		so.ReuseAddr = len(o.multicast) > 0
+		// Every socket bound to a group's port receives each of the
+		// group's datagrams: with one per loop, OnTraffic would see each
+		// datagram once per loop.
+		if !reusePortSpreads || len(o.multicast) > 0 {
 			n = 1
 		}
 	}

@@ -140,8 +140,9 @@ func WithLoops(n int) Option {
 	return optionFunc(func(o *options) { o.loops = n })
 }
 
-// WithLoadBalancer sets how accepted connections are spread over the
-// loops. The default is balancer.NewRoundRobin().
+// WithLoadBalancer sets how accepted (and a Client's dialled)
+// connections are spread over the loops. The default is
+// balancer.NewRoundRobin().
 func WithLoadBalancer(b balancer.Balancer) Option {
 	return optionFunc(func(o *options) { o.balancer = b })
 }
@@ -161,7 +162,9 @@ func WithCPUAffinity(cpus ...int) Option {
 }
 
 // WithReadBufferCap sets the size of each loop's read buffer, the most
-// one read takes from a socket (default DefaultReadBufferCap).
+// one read takes from a socket (default DefaultReadBufferCap). It is
+// also the longest UDP datagram delivered: longer ones are dropped and
+// reported (ErrDatagramTruncated).
 func WithReadBufferCap(n int) Option {
 	return optionFunc(func(o *options) { o.readBufferCap = n })
 }
@@ -173,27 +176,30 @@ func WithWriteBufferCap(n int) Option {
 	return optionFunc(func(o *options) { o.writeBufferCap = n })
 }
 
-// WithTCPNoDelay sets TCP_NODELAY on accepted TCP connections (default
-// true: small writes are sent at once).
+// WithTCPNoDelay sets TCP_NODELAY on accepted, dialled and enrolled TCP
+// connections (default true: small writes are sent at once).
 func WithTCPNoDelay(on bool) Option {
 	return optionFunc(func(o *options) { o.tcpNoDelay = on })
 }
 
-// WithTCPKeepAlive enables TCP keep-alive on accepted connections, probing
+// WithTCPKeepAlive enables TCP keep-alive on accepted, dialled and
+// enrolled TCP connections, probing
 // after d of silence and every d thereafter. Zero, the default, leaves
 // the system's setting.
 func WithTCPKeepAlive(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.tcpKeepAlive = d })
 }
 
-// WithSocketRecvBuffer sets SO_RCVBUF on accepted connections (0, the
-// default, leaves the system's size).
+// WithSocketRecvBuffer sets SO_RCVBUF on accepted, dialled and enrolled
+// connections and on UDP sockets (0, the default, leaves the system's
+// size). A UDP server under bursts wants it large.
 func WithSocketRecvBuffer(n int) Option {
 	return optionFunc(func(o *options) { o.recvBuffer = n })
 }
 
-// WithSocketSendBuffer sets SO_SNDBUF on accepted connections (0, the
-// default, leaves the system's size).
+// WithSocketSendBuffer sets SO_SNDBUF on accepted, dialled and enrolled
+// connections and on UDP sockets (0, the default, leaves the system's
+// size).
 func WithSocketSendBuffer(n int) Option {
 	return optionFunc(func(o *options) { o.sendBuffer = n })
 }
@@ -315,12 +321,16 @@ func WithAddrs(addrs ...string) Option {
 
 // WithReusePort(true) gives every event loop its own SO_REUSEPORT
 // listening socket for each TCP address, on which the loop accepts for
-// itself: the kernel spreads new connections over the loops and there is
-// no main reactor in the way. The default (false) is one listening
-// socket, accepted on by the main reactor and spread by the load
-// balancer, which then has no say. Unix-socket addresses always use the
-// main reactor. UDP addresses get a socket per loop wherever the kernel
-// spreads datagrams (Linux, FreeBSD), whatever this option says. See
+// itself: the kernel spreads new connections over the loops (by a hash
+// of the connection's addresses) and there is no main reactor in the way.
+// The default (false) is one listening socket, accepted on by the main
+// reactor and spread by the load balancer, which then has no say.
+// Unix-socket addresses always use the main reactor, and so does
+// everything on systems whose SO_REUSEPORT does not spread connections
+// (macOS, NetBSD, OpenBSD). UDP addresses get a socket per loop wherever
+// the kernel spreads datagrams (Linux, FreeBSD, DragonFly), whatever
+// this option says. With more than one socket per port, another process
+// of the same user may bind the port too and take a share. See
 // docs/listeners.md for when to choose which.
 func WithReusePort(on bool) Option {
 	return optionFunc(func(o *options) { o.reusePort = on })
@@ -328,7 +338,9 @@ func WithReusePort(on bool) Option {
 
 // WithReuseAddr sets SO_REUSEADDR on TCP listening sockets (default
 // true), so that a restarted server can bind while connections of its
-// previous run linger in TIME_WAIT.
+// previous run linger in TIME_WAIT. UDP sockets never get it (another
+// socket could then bind their port and take their datagrams), except
+// with WithMulticastGroup, whose receivers share the group's port.
 func WithReuseAddr(on bool) Option {
 	return optionFunc(func(o *options) { o.reuseAddr = on })
 }
@@ -340,10 +352,12 @@ func WithBindToDevice(iface string) Option {
 	return optionFunc(func(o *options) { o.bindToDevice = iface })
 }
 
-// WithMulticastGroup makes every UDP socket of the server join the
-// multicast group on interface ifi (nil: the system's choice). Give it
-// once per group. Bind the UDP address to the wildcard host (or the
-// group) and the group's port to receive the group's datagrams.
+// WithMulticastGroup makes the server's UDP sockets join the multicast
+// group on interface ifi (nil: the system's choice). Give it once per
+// group. Bind the UDP address to the wildcard host (or the group) and
+// the group's port to receive the group's datagrams. Each UDP address
+// then has one socket, served by the first loop, since every socket on
+// the port would receive every datagram of the group.
 func WithMulticastGroup(group netip.Addr, ifi *net.Interface) Option {
 	return optionFunc(func(o *options) { o.multicast = append(o.multicast, multicastGroup{group, ifi}) })
 }

@@ -260,15 +260,21 @@ func (pc *packetConn) WriteFrame(p []byte) error {
 	return err
 }
 
-// Submit runs task on the server's worker pool, after the tasks this
-// socket submitted before it. Any goroutine.
+// Submit runs task on the server's worker pool. A connected socket's
+// tasks run one at a time, in order, like a connection's; a server's
+// socket's run in parallel, unordered (its datagrams come from many
+// peers, and have no order anyway). Any goroutine.
 func (pc *packetConn) Submit(task func()) error {
 	p, err := pc.l.e.workers()
 	if err != nil {
 		return err
 	}
-	key := uint64(uintptr(unsafe.Pointer(pc)))
-	return p.SubmitKeyed(key, func() {
+	submit := p.Submit
+	if pc.peer.IsValid() {
+		key := uint64(uintptr(unsafe.Pointer(pc)))
+		submit = func(t func()) error { return p.SubmitKeyed(key, t) }
+	}
+	return submit(func() {
 		defer func() {
 			if v := recover(); v != nil {
 				pc.l.e.recovered("task (datagram)", v, stack())
