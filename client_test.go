@@ -458,3 +458,35 @@ func TestClientDialUDP(t *testing.T) {
 		t.Fatalf("OnOpen ran %d times, want 2", h.opens.Load())
 	}
 }
+
+// closeInOnClose closes (and writes to) the conn its OnClose gets.
+type closeInOnClose struct {
+	BuiltinHandler
+	errs chan error
+}
+
+func (h *closeInOnClose) OnClose(c Conn, err error) Action {
+	_, werr := c.Write([]byte("x"))
+	c.Close()
+	h.errs <- errors.Join(err, werr)
+	return None
+}
+
+// TestClientFailedUDPDialOnClose: a UDP attempt that fails (here on a
+// name that does not resolve, and on a stopped client's draining loop)
+// reaches OnClose with a PacketConn that refuses writes and whose Close
+// is harmless.
+func TestClientFailedUDPDialOnClose(t *testing.T) {
+	h := &closeInOnClose{errs: make(chan error, 4)}
+	cl := startClient(t, h, WithLoops(1), WithDialTimeout(3*time.Second))
+	if _, err := cl.Dial("udp", "no-such-host.invalid:53"); err == nil {
+		t.Fatal("dial of an unresolvable name succeeded")
+	}
+	err := <-h.errs
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("OnClose: %v; want the write in it to fail with ErrClosed", err)
+	}
+	if _, err := cl.Dial("udp", "127.0.0.1:9"); err != nil {
+		t.Fatal(err) // a UDP connect needs no listener
+	}
+}

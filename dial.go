@@ -50,11 +50,9 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 	if err == nil {
 		err = ctx.Err()
 	}
-	if isPacket(network) && err == nil {
-		if err = e.dialPacket(network, to, connCtx, notify); err == nil {
-			return
-		}
-		// It failed before reaching a loop: report like a stream dial.
+	if isPacket(network) {
+		e.dialPacket(network, to, err, connCtx, notify)
+		return
 	}
 	c := e.newConn(-1, to, nil)
 	c.ctx = connCtx
@@ -266,59 +264,40 @@ func dialAddr(network string, to netip.AddrPort, path string) net.Addr {
 }
 
 // dialPacket opens a UDP socket connected to to and serves it on a loop
-// as a PacketConn: connecting a datagram socket completes at once.
-func (e *engine) dialPacket(network string, to netip.AddrPort, connCtx any, notify func(Conn, error)) error {
+// as a PacketConn: connecting a datagram socket completes at once. If err
+// (from the lookup) or the socket fails, the attempt still goes to the
+// loop, whose OnClose hears why, as for a stream dial.
+func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCtx any, notify func(Conn, error)) {
 	i := e.bal.Pick(to, e.view)
 	if i < 0 || i >= len(e.loops) {
 		i = 0
 	}
 	l := e.loops[i]
-	fail := func(err error) {
-		err = &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(to), Err: err}
-		if notify != nil {
-			notify(nil, err)
-		}
-	}
-	fd, err := socket.Connect(network, to, "", socket.Options{BindToDevice: e.s.opts.bindToDevice})
-	if err != nil {
-		return err
-	}
-	family := unix.AF_INET6
-	if to.Addr().Is4() || to.Addr().Is4In6() {
-		family = unix.AF_INET
-	}
-	var local net.Addr
-	if sa, err := unix.Getsockname(fd); err == nil {
-		local = net.UDPAddrFromAddrPort(socket.ToAddrPort(sa))
-	}
-	ln := &socket.Listener{Fd: fd, Family: family, Addr: local}
+	var ln *socket.Listener
 	pc := newPacketConn(l, &ln)
+	pc.fd = -1
 	pc.peer = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
 	pc.ctx = connCtx
+	if err == nil {
+		pc.fd, err = socket.Connect(network, to, "", socket.Options{BindToDevice: e.s.opts.bindToDevice})
+	}
+	if err == nil {
+		pc.family = unix.AF_INET6
+		if to.Addr().Is4() || to.Addr().Is4In6() {
+			pc.family = unix.AF_INET
+		}
+		if sa, err := unix.Getsockname(pc.fd); err == nil {
+			pc.local = net.UDPAddrFromAddrPort(socket.ToAddrPort(sa))
+		}
+		ln = &socket.Listener{Fd: pc.fd, Family: pc.family, Addr: pc.local}
+	}
 	l.conns.Add(1)
 	open := func() {
-		if err := pc.openDialled(); err != nil {
-			// Like a stream dial that fails on its loop: OnClose hears
-			// why, without OnOpen.
-			err = &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(to), Err: err}
-			pc.inCb = true
-			func() {
-				defer func() {
-					if v := recover(); v != nil {
-						l.e.recovered("OnClose (datagram)", v, stack())
-					}
-				}()
-				if l.h.OnClose(pc, err) == Shutdown {
-					l.e.s.requestShutdown()
-				}
-			}()
-			pc.inCb = false
-			*pc.slot = nil
-			unix.Close(fd)
-			l.conns.Add(-1)
-			if notify != nil {
-				notify(nil, err)
-			}
+		if err == nil {
+			err = pc.openDialled()
+		}
+		if err != nil {
+			pc.failDial(network, to, err, notify)
 			return
 		}
 		if notify != nil {
@@ -330,9 +309,56 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, connCtx any, noti
 		}
 	}
 	if l.loop.Submit(open) != nil {
-		unix.Close(fd)
+		// The loop has stopped: no OnClose, as for a stream dial.
+		if pc.fd >= 0 {
+			unix.Close(pc.fd)
+		}
 		l.conns.Add(-1)
-		fail(ErrServerClosed)
+		if notify != nil {
+			notify(nil, ErrServerClosed)
+		}
 	}
-	return nil
+}
+
+// failDial ends a UDP attempt that did not get going: OnClose hears why
+// (writes fail with ErrClosed meanwhile), then the descriptor closes and
+// the caller hears. Loop goroutine.
+func (pc *packetConn) failDial(network string, to netip.AddrPort, err error, notify func(Conn, error)) {
+	l := pc.l
+	if err != ErrServerClosed {
+		var addr net.Addr
+		if to.IsValid() {
+			addr = net.UDPAddrFromAddrPort(to)
+		}
+		err = &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
+	}
+	pc.done = true
+	pc.closeReq.Store(true)
+	ln := *pc.slot
+	*pc.slot = nil
+	pc.inCb = true
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				l.e.recovered("OnClose (datagram)", v, stack())
+			}
+		}()
+		if l.h.OnClose(pc, err) == Shutdown {
+			l.e.s.requestShutdown()
+		}
+	}()
+	pc.inCb = false
+	if ln != nil {
+		pc.mu.Lock()
+		pc.closed = true
+		ln.Close()
+		pc.mu.Unlock()
+	}
+	l.conns.Add(-1)
+	if notify != nil {
+		notify(nil, err)
+	}
+	if l.draining {
+		l.checkDrained()
+	}
 }

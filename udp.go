@@ -60,8 +60,10 @@ type packetConn struct {
 }
 
 func newPacketConn(l *eventLoop, slot **socket.Listener) *packetConn {
-	ln := *slot
-	pc := &packetConn{l: l, slot: slot, fd: ln.Fd, family: ln.Family, local: ln.Addr}
+	pc := &packetConn{l: l, slot: slot}
+	if ln := *slot; ln != nil {
+		pc.fd, pc.family, pc.local = ln.Fd, ln.Family, ln.Addr
+	}
 	if f := l.e.s.opts.codec; f != nil {
 		pc.codec = f()
 	}
@@ -196,7 +198,7 @@ func (pc *packetConn) sendTo(p []byte, bs [][]byte, to netip.AddrPort) (int, err
 func (pc *packetConn) dest() (netip.AddrPort, error) {
 	switch {
 	case *pc.slot == nil:
-		if pc.peer.IsValid() {
+		if pc.peer.IsValid() || pc.done {
 			return netip.AddrPort{}, ErrClosed
 		}
 		return netip.AddrPort{}, ErrServerClosed

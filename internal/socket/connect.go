@@ -21,7 +21,7 @@ import (
 // It returns the descriptor and a nil error when the connection is made
 // at once; the descriptor and the bare unix.EINPROGRESS when it is under
 // way (EINTR from connect(2) means the same), after which the caller
-// waits for the socket to be writable and reads the outcome with Err; or
+// waits for the socket to be writable and reads the outcome from SO_ERROR; or
 // -1 and an error, the socket closed: an *os.SyscallError for a failed
 // system call (EAGAIN from a Unix socket means the peer's backlog is
 // full) or an address the network does not take (EAFNOSUPPORT), and a
