@@ -29,7 +29,7 @@ func (c *conn) admit(n int) error {
 func (c *conn) queuedMore() {
 	if c.out.Len() > c.loop.e.s.opts.highWatermark && c.shared.writable() {
 		c.shared.set(sharedUnwritable)
-		c.notifyWritability()
+		c.notifyWritability(false)
 	}
 }
 
@@ -38,22 +38,25 @@ func (c *conn) queuedMore() {
 func (c *conn) drainedSome() {
 	if !c.shared.writable() && c.out.Len() < c.loop.e.s.opts.lowWatermark {
 		c.shared.clear(sharedUnwritable)
-		c.notifyWritability()
+		c.notifyWritability(true)
 	}
 }
 
-// notifyWritability tells a WritabilityHandler, from a loop task rather
-// than from inside the Write that crossed the watermark, and only if the
-// state still differs from what it was last told. Loop goroutine.
-func (c *conn) notifyWritability() {
+// notifyWritability tells a WritabilityHandler of a transition to w,
+// from a loop task rather than from inside the Write that crossed the
+// watermark. Every transition to unwritable is told, even if the queue
+// has drained again by the time the task runs, and is followed by its
+// transition back: the handler hears false and true in pairs, in order,
+// and never true without a false before it. Loop goroutine.
+func (c *conn) notifyWritability(w bool) {
 	wh, ok := c.loop.h.(WritabilityHandler)
 	if !ok {
 		return
 	}
 	c.loop.loop.Submit(func() {
-		w := c.shared.writable()
-		if c.flags&flagClosed != 0 || w == (c.flags&flagToldUnwritable == 0) {
-			return
+		told := c.flags&flagToldUnwritable == 0 // what the handler believes
+		if c.flags&flagClosed != 0 || told == w || w && !c.shared.writable() {
+			return // nothing new, or a later task will tell
 		}
 		c.flags ^= flagToldUnwritable
 		was := c.flags & flagInCallback

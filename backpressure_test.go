@@ -255,3 +255,94 @@ func TestManyNonReadersStayBounded(t *testing.T) {
 		t.Fatal("no push was refused")
 	}
 }
+
+// drainer writes a burst in its first OnTraffic and flushes, inside the
+// same callback, until the peer has read the queue below the low
+// watermark: both watermark crossings happen before any task runs.
+type drainer struct{ pusher }
+
+func (h *drainer) OnTraffic(c Conn) Action {
+	c.Discard(-1)
+	if _, err := c.Write(make([]byte, 12<<20)); err != nil {
+		panic(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.OutboundBuffered() >= DefaultLowWatermark && time.Now().Before(deadline) {
+		c.Flush()
+	}
+	return None
+}
+
+// TestWritabilityToldInPairs: a handler that saw Writable() false must
+// hear false and then true, even when the queue drained before the
+// first notification could run.
+func TestWritabilityToldInPairs(t *testing.T) {
+	h := &drainer{pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}}}
+	s := serve(t, h, "", WithLoops(1))
+	c := dial(t, s)
+	go io.Copy(io.Discard, c)
+	c.Write([]byte("go"))
+	waitFor(t, "two writability changes", func() bool { return len(h.seen()) >= 2 })
+	if got := h.seen(); len(got) != 2 || got[0] || !got[1] {
+		t.Fatalf("OnWritabilityChanged saw %v, want [false true]", got)
+	}
+}
+
+// TestInboundLimitHoldsAfterHangup: once both sides have sent FIN the
+// poller reports a hang-up on every wait; a connection whose reading is
+// paused by the inbound limit must still not read past it.
+func TestInboundLimitHoldsAfterHangup(t *testing.T) {
+	const limit, readCap = 64 << 10, 16 << 10
+	h := &hupHoarder{hoarder: hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}}}
+	// The server's receive buffer must hold everything, so that the
+	// client's FIN arrives behind it while reading is paused.
+	s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap), WithHalfOpen(true),
+		WithSocketRecvBuffer(4<<20))
+	c := dial(t, s)
+	sc := <-h.conns
+	const total = 512 << 10
+	if _, err := c.Write(bytes.Repeat([]byte("x"), total)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reading to pause", func() bool { return h.maxBuffered.Load() > limit })
+	sc.CloseWrite()
+	c.(*net.TCPConn).CloseWrite()
+	// Our FIN reached the client once it reads EOF.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read %v, want EOF", err)
+	}
+	time.Sleep(200 * time.Millisecond) // a spinning hang-up would read it all by now
+	if m := h.maxBuffered.Load(); m > limit+readCap {
+		t.Fatalf("buffered %d bytes after the hang-up, limit %d + one read", m, limit)
+	}
+	// Consuming resumes reading: every byte arrives, the last ones in
+	// OnClose (both sides have shut once the peer's FIN is read).
+	deadline := time.Now().Add(10 * time.Second)
+	for h.consumed.Load() < total {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of %d bytes; max buffered %d", h.consumed.Load(), total, h.maxBuffered.Load())
+		}
+		done := make(chan struct{})
+		if err := sc.AsyncWrite(nil, func(c Conn, _ error) {
+			n, _ := c.Discard(-1)
+			h.consumed.Add(int64(n))
+			close(done)
+		}); err != nil {
+			t.Fatalf("after %d bytes: %v", h.consumed.Load(), err)
+		}
+		<-done
+		if h.consumed.Load() < total {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// hupHoarder is a hoarder that consumes what is left in OnClose.
+type hupHoarder struct{ hoarder }
+
+func (h *hupHoarder) OnClose(c Conn, _ error) Action {
+	n, _ := c.Discard(-1)
+	h.consumed.Add(int64(n))
+	return None
+}

@@ -21,7 +21,7 @@ type AsyncCallback func(c Conn, err error)
 //     called on the connection's event loop, that is, inside a Handler
 //     callback for this connection, or inside an AsyncCallback or other
 //     code the loop runs for it.
-//   - Any goroutine: AsyncWrite, AsyncWritev, AsyncWriteFrame, Submit,
+//   - Any goroutine: AsyncWrite, AsyncWritev, AsyncWriteFrame, Submit, Do,
 //     Writable, Close, CloseWrite, LocalAddr, RemoteAddr and Fd.
 //   - Slices returned by Peek, Next and ReadFrame alias mill's buffers. They stay
 //     valid until the callback that obtained them returns; copy what you
@@ -141,6 +141,18 @@ type Conn interface {
 	// closes meanwhile; their writes then report ErrClosed. A panic in
 	// task closes the connection with ErrHandlerPanic. Any goroutine.
 	Submit(task func()) error
+
+	// Do runs fn on the connection's loop, with c, as soon as the loop
+	// gets to it: after the writes and other work already submitted for c
+	// have started, but without waiting, as an AsyncWrite callback does,
+	// for queued output to reach the kernel. fn may use the loop-only
+	// methods: consume input held back, say, or resume forwarding once
+	// another connection drained. If Do returns nil, fn runs exactly once,
+	// also when c has closed meanwhile (its loop-only methods then fail
+	// with ErrClosed); if the loop has stopped, Do returns ErrClosed and fn
+	// never runs. A panic in fn closes c with ErrHandlerPanic. Any
+	// goroutine.
+	Do(fn func(c Conn)) error
 
 	// CloseWrite shuts the sending side once queued output has gone out
 	// (the peer reads end of stream) while reading goes on. Any

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 func TestEchoManyConnsRandomSizes(t *testing.T) {
@@ -558,4 +560,69 @@ func (h *greeter) OnClose(c Conn, err error) Action {
 	b, _ := c.Next(-1)
 	h.got <- string(b)
 	return None
+}
+
+// TestDoDoesNotWaitForQueuedOutput: Do runs fn on the loop even while
+// the connection has megabytes queued for a peer that does not read
+// (an AsyncWrite callback would wait for them), lets fn use loop-only
+// methods, still runs fn once the connection closed, and fails once the
+// loop has stopped.
+func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
+	h := &asyncHandler{conns: make(chan Conn, 1)}
+	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	c := dial(t, s) // never reads
+	sc := <-h.conns
+	queued := make(chan int, 1)
+	sc.Do(func(c Conn) {
+		c.Write(make([]byte, 8<<20))
+		queued <- c.OutboundBuffered()
+	})
+	if n := <-queued; n == 0 {
+		t.Fatal("nothing queued: the test needs output stuck behind a full socket")
+	}
+	ran := make(chan int, 1)
+	if err := sc.Do(func(c Conn) { ran <- c.OutboundBuffered() }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-ran:
+		if n == 0 {
+			t.Fatal("the queue drained although the peer reads nothing")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Do waited for queued output")
+	}
+	c.Close()
+	sc.Close()
+	closedErr := make(chan error, 1)
+	waitFor(t, "Do on a closed conn to run", func() bool {
+		return sc.Do(func(c Conn) {
+			_, err := c.Write([]byte("x"))
+			closedErr <- err
+		}) == nil
+	})
+	if err := <-closedErr; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write in Do after close: %v, want ErrClosed", err)
+	}
+	shutdown(t, s)
+	if err := sc.Do(func(Conn) { t.Error("fn ran after the loop stopped") }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Do after shutdown: %v, want ErrClosed", err)
+	}
+}
+
+func TestDoPanicClosesConn(t *testing.T) {
+	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}
+	s := serve(t, h, "", WithLoops(1))
+	dial(t, s)
+	sc := <-h.conns
+	if err := sc.Do(func(Conn) { panic("in Do") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-h.closed; !errors.Is(err, ErrHandlerPanic) {
+		t.Fatalf("OnClose(%v), want ErrHandlerPanic", err)
+	}
 }

@@ -266,6 +266,16 @@ func (c *conn) submitWrite(task func(), cb AsyncCallback) error {
 	return nil
 }
 
+// Do runs fn on the connection's loop as a callback for c. Any
+// goroutine.
+func (c *conn) Do(fn func(Conn)) error {
+	return c.submitWrite(func() {
+		c.call(func(c Conn, _ error) { fn(c) }, nil)
+		c.closeIfFailed()
+		c.wrote()
+	}, nil)
+}
+
 // wrote ends an asynchronous write's loop side. Loop goroutine.
 func (c *conn) wrote() {
 	if c.inflight.Add(-1) == 0 {

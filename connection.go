@@ -130,6 +130,16 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 		}
 	}
 	if c.flags&flagPeerEOF == 0 {
+		if c.flags&flagReadPaused != 0 {
+			// The inbound limit paused reading, yet the poller reports a
+			// hang-up or an error whatever the interest: hear nothing
+			// more until reading resumes, rather than read past the limit
+			// or spin.
+			if c.flags&flagWantWrite == 0 {
+				c.loop.loop.Detach(c.fd)
+			}
+			return
+		}
 		if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.shared.closing() {
 			c.read()
 		}

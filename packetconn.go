@@ -285,6 +285,31 @@ func (pc *packetConn) Submit(task func()) error {
 	})
 }
 
+// Do runs fn on the socket's loop, with pc. Any goroutine.
+func (pc *packetConn) Do(fn func(Conn)) error {
+	pc.pending.Add(1)
+	err := pc.l.loop.Submit(func() {
+		pc.pending.Add(-1)
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					pe := pc.l.e.recovered("Do (datagram)", v, stack())
+					pc.closeNow(pe) // a connected socket closes; a server's carries on
+				}
+			}()
+			fn(pc)
+		}()
+		if pc.l.draining {
+			pc.drainCheck()
+		}
+	})
+	if err != nil {
+		pc.pending.Add(-1)
+		return ErrClosed
+	}
+	return nil
+}
+
 // Close closes a connected socket on its loop (OnClose runs with nil);
 // on a server's socket it does nothing, the socket closing with the
 // server. Any goroutine.

@@ -45,8 +45,9 @@ const (
 )
 
 type slot struct {
-	h   Handler
-	gen uint32
+	h        Handler
+	gen      uint32
+	detached bool // Detach took fd out of the poller; SetInterest puts it back
 }
 
 // The fd table is paged, so that growing it never copies or discards
@@ -222,13 +223,33 @@ func (l *Loop) Register(fd int, h Handler, in netpoll.Interest) error {
 	return nil
 }
 
-// SetInterest changes what fd is watched for. Loop goroutine only.
+// SetInterest changes what fd is watched for (after Detach, it watches
+// fd again). Loop goroutine only.
 func (l *Loop) SetInterest(fd int, in netpoll.Interest) error {
 	s := l.slot(fd)
 	if s == nil || s.h == nil {
 		return fmt.Errorf("reactor: fd %d not registered", fd)
 	}
+	if s.detached {
+		s.detached = false
+		return l.poller.Add(fd, s.gen, in)
+	}
 	return l.poller.Modify(fd, s.gen, in)
+}
+
+// Detach stops every event for fd until the next SetInterest, hang-ups
+// and errors included, which a poller reports whatever the interest; fd
+// stays registered to its handler. Loop goroutine only.
+func (l *Loop) Detach(fd int) error {
+	s := l.slot(fd)
+	if s == nil || s.h == nil {
+		return fmt.Errorf("reactor: fd %d not registered", fd)
+	}
+	if s.detached {
+		return nil
+	}
+	s.detached = true
+	return l.poller.Delete(fd)
 }
 
 // Unregister stops watching fd; no further event reaches its handler,
@@ -239,8 +260,12 @@ func (l *Loop) Unregister(fd int) error {
 	if s == nil || s.h == nil {
 		return fmt.Errorf("reactor: fd %d not registered", fd)
 	}
+	detached := s.detached
 	*s = slot{}
 	l.nfds--
+	if detached {
+		return nil
+	}
 	return l.poller.Delete(fd)
 }
 

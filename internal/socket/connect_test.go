@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -120,7 +121,8 @@ func TestConnectErrors(t *testing.T) {
 		{"tcp", netip.AddrPort{}, "", unix.EINVAL},
 		{"unix", v4, "", unix.EINVAL},
 		{"unix", netip.AddrPort{}, filepath.Join(t.TempDir(), "nobody"), unix.ENOENT},
-		{"udp", v4, "", 0},
+		{"udp4", v6, "", unix.EAFNOSUPPORT},
+		{"sctp", v4, "", 0},
 	} {
 		fd, err := Connect(tc.network, tc.to, tc.path, Options{})
 		if fd != -1 || err == nil {
@@ -218,4 +220,45 @@ func TestDup(t *testing.T) {
 	if _, err := Dup(rc); err == nil {
 		t.Error("Dup of a closed conn succeeded")
 	}
+}
+
+// TestConnectUDP: a datagram socket connects at once and exchanges
+// datagrams with its peer alone.
+func TestConnectUDP(t *testing.T) {
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	fd, err := Connect("udp", to, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := SendTo(fd, unix.AF_INET, []byte("hi"), netip.AddrPort{}); err != nil {
+		t.Fatal(err)
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 8)
+	n, from, err := peer.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "hi" {
+		t.Fatalf("peer read %q, %v", buf[:n], err)
+	}
+	if _, err := peer.WriteToUDPAddrPort([]byte("back"), from); err != nil {
+		t.Fatal(err)
+	}
+	var io PacketIO
+	for i := 0; i < 500; i++ {
+		n, src, _, err := io.RecvFrom(fd, buf)
+		if err == unix.EAGAIN {
+			time.Sleep(2 * time.Millisecond)
+			continue
+		}
+		if err != nil || string(buf[:n]) != "back" || src != to {
+			t.Fatalf("RecvFrom: %q from %v, %v", buf[:n], src, err)
+		}
+		return
+	}
+	t.Fatal("no reply")
 }
