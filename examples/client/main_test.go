@@ -436,18 +436,18 @@ func TestUpstreamCloseDeliversEverything(t *testing.T) {
 
 // The client half-closes at once, so the proxy shuts the upstream
 // connection's sending side; the upstream then sends a lot and closes,
-// while the client is not reading yet. With both directions shut, mill
-// reads whatever the kernel holds past the inbound limit (the poller
-// reports a hang-up), and the upstream connection closes with all of it
-// still unforwarded: it must reach the client all the same, without
-// overfilling the downstream connection's queue.
-func TestInputLeftAtCloseIsDelivered(t *testing.T) {
+// while the client reads late and slowly. With both directions shut the
+// poller reports a hang-up on the upstream connection, whose reading is
+// paused at the inbound limit meanwhile: the proxy must still hold no
+// more than that limit (plus one read) of its input, the rest staying in
+// the kernel, and everything must reach the client, then EOF.
+func TestInboundLimitHoldsAfterHangup(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	data := randomBytes(11, 6<<20)
+	data := randomBytes(11, 4<<20)
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -458,33 +458,162 @@ func TestInputLeftAtCloseIsDelivered(t *testing.T) {
 		c.Write(data)
 		c.Close()
 	}()
-	// A large receive buffer lets the kernel hold most of the 6 MiB.
-	p := startProxy(t, ln.Addr().String(), mill.WithSocketRecvBuffer(4<<20))
+	// A large receive buffer lets the kernel hold much of what the proxy
+	// does not read, so that the upstream's FIN arrives early; a small
+	// send buffer keeps the kernel from taking what the proxy forwards
+	// to the client.
+	p := startProxy(t, ln.Addr().String(), mill.WithSocketRecvBuffer(4<<20), mill.WithSocketSendBuffer(small))
 	c := dialProxy(t, p)
+	c.SetReadBuffer(small)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the upstream connection fill up and close
-	var maxPending int64
+	// held estimates the input the upstream connection holds unread:
+	// bytes read from the upstream, less those in flight and those sent
+	// to the client. Read in this order, the counters can make it low,
+	// never high.
+	held := func() int64 {
+		in := int64(p.client.Stats().Total.BytesIn)
+		fl := p.inFlight.Load()
+		return in - fl - int64(p.server.Stats().Total.BytesOut)
+	}
+	var maxPending, maxHeld int64
+	sample := func() {
+		maxPending = max(maxPending, p.server.Stats().Total.OutboundPending)
+		maxHeld = max(maxHeld, held())
+	}
+	for range 30 { // let the proxy fill up and pause, and the FIN arrive
+		sample()
+		time.Sleep(10 * time.Millisecond)
+	}
 	got := make([]byte, 0, len(data))
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 8<<10)
 	for {
 		n, err := c.Read(buf)
 		got = append(got, buf[:n]...)
-		maxPending = max(maxPending, p.server.Stats().Total.OutboundPending)
+		sample()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			t.Fatalf("read after %d of %d bytes: %v", len(got), len(data), err)
 		}
+		time.Sleep(500 * time.Microsecond) // read about 16 MB/s at most
 	}
 	if !bytes.Equal(got, data) {
 		t.Fatalf("got %d bytes, want %d (equal prefix: %v)", len(got), len(data), bytes.HasPrefix(data, got))
 	}
-	if limit := int64(maxInFlight + chunkSize); maxPending > limit {
+	t.Logf("peaks: %d KiB held by the upstream connection, %d KiB queued for the client",
+		maxHeld>>10, maxPending>>10)
+	if limit := int64(inboundLimit + chunkSize); maxHeld > limit {
+		t.Errorf("the upstream connection held %d bytes, want at most %d", maxHeld, limit)
+	}
+	// Copies in flight, and once what the upstream connection held when
+	// it closed (see TestInputLeftAtCloseIsDelivered).
+	if limit := int64(maxInFlight + chunkSize + inboundLimit); maxPending > limit {
 		t.Errorf("downstream queue peaked at %d bytes, want at most %d", maxPending, limit)
+	}
+	c.Close()
+	waitIdle(t, p)
+}
+
+// A connection that closes cleanly while it still holds input (the other
+// side was full) has that input forwarded, then its FIN. Here the
+// upstream reads nothing until the client has sent more than the proxy
+// can pass on, then half-closed; the upstream's own FIN then completes
+// both directions of the downstream connection, which closes holding
+// input. The upstream must read every byte, then EOF.
+func TestInputLeftAtCloseIsDelivered(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// The upstream shuts its sending side on shut and reads on read,
+	// not before.
+	shut, read := make(chan struct{}), make(chan struct{})
+	var shutOnce, readOnce sync.Once
+	doShut := func() { shutOnce.Do(func() { close(shut) }) }
+	doRead := func() { readOnce.Do(func() { close(read) }) }
+	defer doRead()
+	defer doShut() // if the test fails early
+	received := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			received <- nil
+			return
+		}
+		defer c.Close()
+		c.(*net.TCPConn).SetReadBuffer(small)
+		<-shut
+		c.(*net.TCPConn).CloseWrite()
+		<-read
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c)
+		received <- b
+	}()
+	p := startProxy(t, ln.Addr().String(), mill.WithSocketSendBuffer(small))
+	c := dialProxy(t, p)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	// held estimates the input the downstream connection holds unread,
+	// low rather than high, as in TestInboundLimitHoldsAfterHangup.
+	held := func() int64 {
+		in := int64(p.server.Stats().Total.BytesIn)
+		fl := p.inFlight.Load()
+		return in - fl - int64(p.client.Stats().Total.BytesOut)
+	}
+	// Send 64 KiB at a time until the proxy holds a good part of that
+	// back, for good (a little could still go as the kernel makes room),
+	// yet less than the inbound limit: it still reads, and will read the
+	// FIN.
+	const piece, enough = 64 << 10, 128 << 10
+	var sent []byte
+	for i := 0; ; i++ {
+		if len(sent) > 16<<20 {
+			t.Fatalf("sent %d bytes, and the proxy holds back less than %d", len(sent), enough)
+		}
+		b := randomBytes(uint64(100+i), piece)
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, b...)
+		time.Sleep(20 * time.Millisecond)
+		if held() >= enough {
+			time.Sleep(100 * time.Millisecond)
+			if held() >= enough {
+				break
+			}
+		}
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the proxy reads the FIN
+	h := held()
+	// The upstream's FIN, passed on, completes the downstream connection,
+	// which closes while the upstream still reads nothing.
+	doShut()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.server.CountConnections() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the downstream connection did not close")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	doRead()
+	got := <-received
+	if !bytes.Equal(got, sent) {
+		t.Fatalf("the upstream got %d bytes, want %d (equal prefix: %v)", len(got), len(sent), bytes.HasPrefix(sent, got))
+	}
+	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
+		t.Fatalf("the client read %d bytes, %v; want EOF", len(b), err)
+	}
+	t.Logf("%d KiB sent, %d KiB held at the FIN; %d connections closed holding input",
+		len(sent)>>10, h>>10, p.leftAtClose.Load())
+	if p.leftAtClose.Load() == 0 {
+		t.Error("the downstream connection closed holding no input: the test did not exercise forwarding it from OnClose")
 	}
 	c.Close()
 	waitIdle(t, p)

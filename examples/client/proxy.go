@@ -16,30 +16,24 @@ import (
 // The proxy's buffering, per connection and direction. Input the other
 // side cannot take yet stays in mill's input buffer, which stops reading
 // the socket past inboundLimit; copies on their way to the other side
-// are capped at maxInFlight. So one direction holds at most about
-// inboundLimit + maxInFlight + 2*chunkSize bytes, however fast one peer
-// sends and however slowly the other reads. (One exception, mill's: once
-// the poller reports a hang-up, mill reads what the kernel still holds
-// past the inbound limit; see onClose.)
+// are capped at maxInFlight (save the input a connection still holds
+// when it closes, at most inboundLimit, which is sent on at once; see
+// onClose). So one direction holds at most about inboundLimit +
+// maxInFlight + 2*chunkSize bytes, however fast one peer sends and
+// however slowly the other reads.
 const (
-	chunkSize    = 64 << 10  // the most one copy takes: mill's default read buffer
+	chunkSize    = 64 << 10  // the most one copy takes, and one read of mill's (its default read buffer)
 	lowWater     = 64 << 10  // mill.WithWriteWatermarks: writable again below this...
 	highWater    = 256 << 10 // ... and unwritable above this much queued output
 	inboundLimit = 256 << 10 // mill.WithInboundLimit: stop reading past this much unread input
 	maxInFlight  = 512 << 10 // copies handed to AsyncWrite but not yet to the kernel
-	// outboundLimit (mill.WithOutboundLimit) is never reached by the
-	// proxy's own writes (at most maxInFlight + chunkSize are queued);
-	// it sets the size of wakeToken.
+	// outboundLimit (mill.WithOutboundLimit, FailWrite) is a safety net
+	// the proxy's own writes never reach: a connection's queued output
+	// is copies from the other side still in flight, at most maxInFlight
+	// + chunkSize, plus once, when the other side closes, the input it
+	// still held, at most inboundLimit: 832 KiB in all.
 	outboundLimit = 1 << 20
 )
-
-// wakeToken is one byte longer than the outbound limit, so mill refuses
-// an AsyncWrite of it at once, on the connection's loop, reporting
-// ErrOutboundFull to the callback: nothing is sent or queued and the
-// connection stays as it was (policy FailWrite). AsyncWrite(wakeToken,
-// cb) thus runs cb on c's loop without delay, which mill has no method
-// for; see half.hop. mill never writes to it, so one serves everyone.
-var wakeToken = make([]byte, outboundLimit+1)
 
 // proxy accepts connections on server and, for each, dials the upstream
 // with client; a session splices the two connections together.
@@ -54,14 +48,17 @@ type proxy struct {
 	pauses   atomic.Uint64 // times a direction paused: the other side could not take more
 	inFlight atomic.Int64  // bytes copied for AsyncWrite, not yet handed to the kernel
 	early    atomic.Uint64 // sessions whose client sent before the upstream connection was open
+	// connections that closed cleanly with input still held (the other
+	// side was full), which onClose sent on
+	leftAtClose atomic.Uint64
 }
 
 // session is one proxied connection: down was accepted by the server,
 // up dialled by the client. They live on different event loops (of
 // different engines), so everything one side's loop reads of the other
 // side is atomic, and all it does to the other side's connection goes
-// through the methods any goroutine may call: AsyncWrite, CloseWrite,
-// Close and Writable.
+// through the methods any goroutine may call: AsyncWrite, Do,
+// CloseWrite, Close and Writable.
 type session struct {
 	p       *proxy
 	down    half        // client-facing: input from it goes up
@@ -80,8 +77,7 @@ type half struct {
 	closed   atomic.Bool               // OnClose has run
 	paused   atomic.Bool               // input held because the peer was full: a wake-up is owed
 	inFlight atomic.Int64              // bytes forwarded to the peer, not yet handed to its kernel
-	resume   mill.AsyncCallback        // h.onResume, made once
-	rest     atomic.Pointer[restQueue] // input left at close, on its way (see onClose)
+	resume   func(mill.Conn)           // h.onResume, made once
 
 	// Owned by this connection's loop.
 	eof     bool // the connection's peer shut its sending side (FIN)
@@ -194,7 +190,8 @@ func (h *half) send(c, d mill.Conn) {
 // finish runs once a chunk's bytes were handed to the kernel (err nil),
 // or could not be. It returns the buffer and, if the source is paused
 // and the destination can take more, wakes it. Usually on the
-// destination's loop; on the caller's if that loop had stopped.
+// destination's loop; on the caller's if that loop had stopped (an
+// AsyncWrite callback runs exactly once, whatever happens).
 func (ch *chunk) finish(d mill.Conn, err error) {
 	h, n := ch.from, ch.n
 	ch.from, ch.n = nil, 0
@@ -210,11 +207,6 @@ func (ch *chunk) finish(d mill.Conn, err error) {
 		}
 		h.s.aborted.Store(true)
 		d.Close()
-		err = mill.ErrClosed
-	}
-	if h.rest.Load() != nil {
-		h.sendRest(d, err) // h's connection has closed: send what it left
-		return
 	}
 	h.wake()
 }
@@ -231,25 +223,28 @@ func (h *half) wake() {
 }
 
 // hop runs h.onResume on h's connection's loop, the only goroutine that
-// may read its input. Any goroutine.
+// may read its input, with Conn.Do. Any goroutine.
 //
-// The obvious way, AsyncWrite(nil, cb), does run cb on the loop, but only
-// once the bytes the connection had queued before it have gone to the
-// kernel. That can deadlock a proxy: when the client reads slowly and
-// the upstream echoes, the upstream connection's input is held (the
-// client side is full) while its output is stuck (the upstream is
-// blocked writing to us, so it does not read): a resume that waits for
-// that output never comes. A write mill refuses at once does not wait.
-func (h *half) hop() { h.get().AsyncWrite(wakeToken, h.resume) }
+// Not with an AsyncWrite callback, AsyncWrite(nil, cb): that runs cb on
+// the loop too, but only once the bytes the connection had queued before
+// it have gone to the kernel, and that can deadlock a proxy. When the
+// client reads slowly and the upstream echoes, the upstream connection's
+// input is held (the client side is full) while its output is stuck (the
+// upstream is blocked writing to us, so it does not read): a resume that
+// waits for that output never comes. Do does not wait for queued output.
+//
+// Do fails only if the loop has stopped; a loop closes its connections
+// before it stops, so then there is nothing left to resume.
+func (h *half) hop() { h.get().Do(h.resume) }
 
-// onResume forwards h's held input, on h's loop: the callback of hop's
-// refused write, so err is ErrOutboundFull. It is ErrClosed instead if
-// the connection has closed or its sending side was shut with CloseWrite
-// (its input still flows), both on the loop; or if the loop had stopped,
-// when the callback runs on the caller. A loop closes its connections
-// before it stops, so h.closed tells that case apart.
-func (h *half) onResume(c mill.Conn, err error) {
-	if errors.Is(err, mill.ErrClosed) && h.closed.Load() {
+// onResume forwards h's held input. It runs on h's loop, through hop,
+// never on another goroutine; and it runs even if the connection closed
+// after hop (Do runs fn exactly once): h.closed, stored by onClose on
+// this same loop, tells, and then the input is gone, dealt with by
+// onClose. A sending side shut with CloseWrite does not matter: the
+// input still flows.
+func (h *half) onResume(c mill.Conn) {
+	if h.closed.Load() {
 		return
 	}
 	h.pump(c)
@@ -278,68 +273,27 @@ func (h *half) onClose(c mill.Conn, err error) {
 	}
 	// A clean close: with WithHalfOpen that means both directions are
 	// done (our peer sent FIN and we passed the other side's FIN on).
-	// Input still held back must go on, and the FIN after it; but it is
-	// released when OnClose returns, and there may be more of it than
-	// the peer can queue: mill reads on past the inbound limit once the
-	// poller reports a hang-up. So take it all, and let the peer's loop
-	// send it as its queue drains, under the same cap as before.
-	q := &restQueue{fin: !h.finSent}
-	h.finSent = true
+	// Input still held back because the other side was full must go on,
+	// and the FIN after it; but it is released when OnClose returns. So
+	// send it all now, past the cap on copies in flight. There is at
+	// most inboundLimit of it: mill reads the FIN, behind all the input
+	// before it, only while reading is not paused, that is with at most
+	// that much unread; and a paused connection reads nothing, hang-up
+	// or not. The peer's outbound limit leaves room for it. These
+	// AsyncWrites come, like every earlier copy, from this loop, so they
+	// keep their order, and the FIN follows them.
+	if h.peer.closed.Load() {
+		return // the peer is gone (pump dropped the input meanwhile)
+	}
+	if c.InboundBuffered() > 0 {
+		h.s.p.leftAtClose.Add(1)
+	}
 	for c.InboundBuffered() > 0 {
-		ch := chunks.Get().(*chunk)
-		ch.n, _ = c.Read(ch.buf)
-		ch.from = h
-		q.chunks = append(q.chunks, ch)
+		h.send(c, d)
 	}
-	if len(q.chunks) == 0 {
-		if q.fin {
-			d.CloseWrite()
-		}
-		return
-	}
-	h.rest.Store(q)
-	d.AsyncWrite(wakeToken, h.sendRest) // on to the peer's loop
-}
-
-// restQueue is the input a connection still had when it closed, on its
-// way to the peer. Once stored in half.rest it belongs to the peer's
-// loop.
-type restQueue struct {
-	chunks []*chunk
-	fin    bool // pass the FIN on once they have gone
-}
-
-// sendRest sends on what a closed connection left in h.rest, as far as
-// the cap on copies in flight allows; the chunks' callbacks call it
-// again. It runs on the peer's loop (the callback of a refused write, or
-// of a chunk), or where the peer's loop has stopped on the caller, with
-// ErrClosed: then, as when the peer has closed, the rest is dropped.
-func (h *half) sendRest(d mill.Conn, err error) {
-	q := h.rest.Load()
-	if q == nil {
-		return
-	}
-	if errors.Is(err, mill.ErrClosed) {
-		h.rest.Store(nil)
-		for _, ch := range q.chunks {
-			ch.from, ch.n = nil, 0
-			chunks.Put(ch)
-		}
-		q.chunks, q.fin = nil, false // in case a loop below called us back
-		return
-	}
-	for len(q.chunks) > 0 && h.inFlight.Load() < maxInFlight {
-		ch := q.chunks[0]
-		q.chunks[0], q.chunks = nil, q.chunks[1:]
-		h.inFlight.Add(int64(ch.n))
-		h.s.p.inFlight.Add(int64(ch.n))
-		d.AsyncWrite(ch.buf[:ch.n], ch.done)
-	}
-	if len(q.chunks) == 0 {
-		h.rest.Store(nil)
-		if q.fin {
-			d.CloseWrite() // after the chunks: same goroutine, same order
-		}
+	if !h.finSent {
+		h.finSent = true
+		d.CloseWrite()
 	}
 }
 
@@ -482,10 +436,9 @@ func newProxy(listen, upstreamAddr string, loops int, dialTimeout time.Duration,
 		mill.WithHalfOpen(true),
 		mill.WithWriteWatermarks(lowWater, highWater),
 		mill.WithInboundLimit(inboundLimit),
+		mill.WithOutboundLimit(outboundLimit, mill.FailWrite),
 	}
 	opts = append(opts, extra...)
-	// Last, so that nothing in extra changes it: hop relies on FailWrite.
-	opts = append(opts, mill.WithOutboundLimit(outboundLimit, mill.FailWrite))
 	if p.client, err = mill.NewClient(upstream{p: p}, append(opts, mill.WithDialTimeout(dialTimeout))...); err != nil {
 		return nil, err
 	}
