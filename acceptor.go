@@ -55,9 +55,16 @@ func (a *acceptor) stop() {
 	ln.Close()
 }
 
-// HandleEvent accepts until the backlog is empty.
+// maxAcceptsPerEvent bounds what a per-loop listener accepts in one
+// readiness event, so that a burst of new connections cannot starve the
+// ones its loop serves; the main reactor serves none and accepts until
+// the backlog is empty.
+const maxAcceptsPerEvent = 64
+
+// HandleEvent accepts until the backlog is empty (on a loop that serves
+// connections too, at most maxAcceptsPerEvent).
 func (a *acceptor) HandleEvent(fd int, _ netpoll.Flags) {
-	for *a.ln != nil {
+	for i := 0; *a.ln != nil && (a.home == nil || i < maxAcceptsPerEvent); i++ {
 		nfd, sa, err := socket.Accept(fd)
 		switch err {
 		case nil:

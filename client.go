@@ -42,8 +42,13 @@ func (cl *Client) Start() error {
 	if cl.started {
 		return errors.New("mill: Client started twice")
 	}
+	// Serving from now on, so that a Stop right after Start shuts the
+	// loops down properly rather than as a server that never started.
+	if err := cl.s.begin(); err != nil {
+		return err
+	}
 	cl.started = true
-	go func() { cl.served <- cl.s.Serve() }()
+	go func() { cl.served <- cl.s.serve() }()
 	return nil
 }
 
@@ -89,7 +94,8 @@ func (cl *Client) Dial(network, address string) (Conn, error) {
 // on the calling goroutine until the connection is established and
 // OnOpen has run, then returns it; or returns why it failed (a
 // *net.OpError wrapping, say, syscall.ECONNREFUSED, ErrDialTimeout or
-// ctx.Err()), after OnClose has heard the same error: every connection
+// ctx.Err()), after OnClose has heard the same error (if OnOpen closed
+// the connection at once, it returns the Conn and ErrClosed): every connection
 // attempt that got as far as a loop ends in exactly one OnClose, with or
 // without an OnOpen before it. Any goroutine but the client's loops,
 // which must use DialAsync instead; the client must have been started.
@@ -122,9 +128,12 @@ func (cl *Client) DialAsync(network, address string, ctx any) error {
 	if needsLookup(network, address) {
 		// The lookup ends with the dial timeout or the shutdown, so this
 		// goroutine cannot outlive the client by more than that.
-		lookup, cancel := context.WithCancel(context.Background())
+		var lookup context.Context
+		var cancel context.CancelFunc
 		if t := cl.s.opts.dialTimeout; t > 0 {
 			lookup, cancel = context.WithTimeout(context.Background(), t)
+		} else {
+			lookup, cancel = context.WithCancel(context.Background())
 		}
 		go func() {
 			defer cancel()

@@ -490,3 +490,43 @@ func TestClientFailedUDPDialOnClose(t *testing.T) {
 		t.Fatal(err) // a UDP connect needs no listener
 	}
 }
+
+// TestClientStopRightAfterStart: work handed to a client between Start
+// and its loops running still ends properly when Stop comes at once:
+// every OnOpen has its OnClose, a dial ends in one OnClose, and no
+// descriptor is left open.
+func TestClientStopRightAfterStart(t *testing.T) {
+	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
+	fds := openFDs(t)
+	for i := 0; i < 20; i++ {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newClientHandler()
+		cl, err := NewClient(h, WithLoops(1), WithLogger(zap.NewNop()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.Enroll(nc); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.DialAsync("tcp", ln.Addr().String(), "dial"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := cl.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		// The enrolled conn opened and closed; the dial either did too
+		// or failed: two OnClose calls either way.
+		if o, c := h.opens.Load(), h.closes.Load(); c != 2 || o > 2 {
+			t.Fatalf("round %d: OnOpen %d times, OnClose %d; want OnClose twice", i, o, c)
+		}
+	}
+	waitFor(t, "descriptors back to the baseline", func() bool { return openFDs(t) <= fds })
+}

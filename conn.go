@@ -191,8 +191,10 @@ type Conn interface {
 type PacketConn interface {
 	Conn
 	// SendTo sends p as one datagram to to, a *net.UDPAddr, from the
-	// socket. Any goroutine; after shutdown it fails with
-	// ErrServerClosed.
+	// socket. Any goroutine; once the socket has closed it fails with
+	// ErrServerClosed (a server's) or ErrClosed (a Client's). On a
+	// Client's connected socket use Write: the BSDs refuse an address
+	// there (EISCONN).
 	SendTo(p []byte, to net.Addr) (int, error)
 }
 

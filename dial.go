@@ -129,8 +129,12 @@ func (d *dialing) HandleEvent(fd int, f netpoll.Flags) {
 
 // established serves the connected socket as a conn.
 func (d *dialing) established() {
-	d.finish()
 	c, l := d.c, d.c.loop
+	if l.closing || l.draining {
+		d.fail(ErrServerClosed)
+		return
+	}
+	d.finish()
 	e := l.e
 	if c.remote.IsValid() {
 		e.sockopt(socket.SetNoDelay(c.fd, e.s.opts.tcpNoDelay))
@@ -268,6 +272,7 @@ func dialAddr(network string, to netip.AddrPort, path string) net.Addr {
 // (from the lookup) or the socket fails, the attempt still goes to the
 // loop, whose OnClose hears why, as for a stream dial.
 func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCtx any, notify func(Conn, error)) {
+	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
 	i := e.bal.Pick(to, e.view)
 	if i < 0 || i >= len(e.loops) {
 		i = 0
@@ -276,7 +281,7 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCt
 	var ln *socket.Listener
 	pc := newPacketConn(l, &ln)
 	pc.fd = -1
-	pc.peer = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+	pc.peer = to
 	pc.ctx = connCtx
 	if err == nil {
 		pc.fd, err = socket.Connect(network, to, "", socket.Options{BindToDevice: e.s.opts.bindToDevice})

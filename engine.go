@@ -228,6 +228,7 @@ func (e *engine) closeUnstarted() {
 		e.main.Close()
 	}
 	for _, l := range e.loops {
+		l.closing = true // the queued tasks run now, on this goroutine: refuse their conns
 		l.loop.Close()
 	}
 }

@@ -113,18 +113,26 @@ func (e *engine) sockopt(err error) {
 
 // open registers c and runs OnOpen. Loop goroutine.
 func (l *eventLoop) open(c *conn) {
-	if l.closing {
-		unix.Close(c.fd)
-		l.conns.Add(-1)
+	if l.closing || l.draining {
+		l.refuse(c)
 		return
 	}
 	if err := l.loop.Register(c.fd, c, netpoll.Readable); err != nil {
 		l.e.log.Error("register connection", zap.Error(err))
-		unix.Close(c.fd)
-		l.conns.Add(-1)
+		l.refuse(c)
 		return
 	}
 	l.start(c)
+}
+
+// refuse closes a conn that never opened. Handles to it (from Enroll or
+// Dial) see it closed, so nothing reaches the descriptor number once it
+// is reused. Loop goroutine.
+func (l *eventLoop) refuse(c *conn) {
+	c.flags |= flagClosed
+	c.shared.set(sharedCloseReq)
+	unix.Close(c.fd)
+	l.conns.Add(-1)
 }
 
 // start runs OnOpen for a registered conn. Loop goroutine.

@@ -156,15 +156,14 @@ func (pc *packetConn) async(write func() error, cb AsyncCallback) error {
 			}()
 		}
 	}
-	if !pc.peer.IsValid() {
-		if cb != nil && pc.l.loop.Submit(func() { report(ErrNoPeer) }) != nil {
-			report(ErrNoPeer)
+	if err := ErrNoPeer; pc.closeReq.Load() || !pc.peer.IsValid() {
+		if pc.closeReq.Load() {
+			err = ErrClosed
 		}
-		return ErrNoPeer
-	}
-	if pc.closeReq.Load() {
-		report(ErrClosed)
-		return ErrClosed
+		if cb != nil && pc.l.loop.Submit(func() { report(err) }) != nil {
+			report(err) // the loop has stopped
+		}
+		return err
 	}
 	pc.pending.Add(1)
 	err := pc.l.loop.Submit(func() {
@@ -314,6 +313,9 @@ func (pc *packetConn) Do(fn func(Conn)) error {
 // on a server's socket it does nothing, the socket closing with the
 // server. Any goroutine.
 func (pc *packetConn) Close() error {
+	if pc.closeReq.Load() {
+		return ErrClosed // a dialled socket, closed or never connected
+	}
 	if !pc.peer.IsValid() {
 		return nil
 	}

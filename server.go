@@ -95,17 +95,28 @@ func newServer(h Handler, addr string, opts []Option) (*Server, error) {
 // handler), or the error that broke an event loop. Serve may be called
 // once.
 func (s *Server) Serve() error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	return s.serve()
+}
+
+// begin moves the server to serving, once.
+func (s *Server) begin() error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch s.state {
 	case stateClosed:
-		s.mu.Unlock()
 		return ErrServerClosed
 	case stateServing:
-		s.mu.Unlock()
 		return errors.New("mill: Serve called twice")
 	}
 	s.state = stateServing
-	s.mu.Unlock()
+	return nil
+}
+
+// serve runs a server that begin moved to serving.
+func (s *Server) serve() error {
 	defer close(s.done)
 
 	if s.h.OnBoot(s) == Shutdown {

@@ -223,8 +223,12 @@ func (pc *packetConn) openDialled() error {
 	l.e.bufferOptions(pc.fd)
 	l.ctr.accepted.Add(1)
 	pc.opened, pc.inCb = true, true
-	out, a := pc.onOpen()
+	out, a, perr := pc.onOpen()
 	pc.inCb = false
+	if perr != nil {
+		pc.closeNow(perr)
+		return nil
+	}
 	if len(out) > 0 && !pc.done {
 		pc.Write(out)
 	}
@@ -237,15 +241,14 @@ func (pc *packetConn) openDialled() error {
 	return nil
 }
 
-func (pc *packetConn) onOpen() (out []byte, a Action) {
+func (pc *packetConn) onOpen() (out []byte, a Action, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err := pc.l.e.recovered("OnOpen (datagram)", v, stack())
-			pc.l.loop.Submit(func() { pc.closeNow(err) })
-			out, a = nil, None
+			out, a, err = nil, None, pc.l.e.recovered("OnOpen (datagram)", v, stack())
 		}
 	}()
-	return pc.l.h.OnOpen(pc)
+	out, a = pc.l.h.OnOpen(pc)
+	return out, a, nil
 }
 
 // closeNow closes a connected socket: OnClose, then the descriptor. A

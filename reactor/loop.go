@@ -99,7 +99,9 @@ func New(cfg Config) (*Loop, error) {
 	return &Loop{poller: p, cfg: cfg, done: make(chan struct{})}, nil
 }
 
-// yieldEvery is how often a busy loop passes through the Go scheduler.
+// yieldEvery is how often, at most, a loop passes through the Go
+// scheduler (checked once per iteration, so a busy loop does so about
+// this often).
 // A goroutine that never does (a loop's goroutine blocks only in system
 // calls, which do not count) looks stuck to the runtime's monitor after
 // 10 ms, which then tries to preempt it with a signal on every one of
