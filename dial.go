@@ -329,7 +329,6 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCt
 // (writes fail with ErrClosed meanwhile), then the descriptor closes and
 // the caller hears. Loop goroutine.
 func (pc *packetConn) failDial(network string, to netip.AddrPort, err error, notify func(Conn, error)) {
-	l := pc.l
 	if err != ErrServerClosed {
 		var addr net.Addr
 		if to.IsValid() {
@@ -337,33 +336,8 @@ func (pc *packetConn) failDial(network string, to netip.AddrPort, err error, not
 		}
 		err = &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
 	}
-	pc.done = true
-	pc.closeReq.Store(true)
-	ln := *pc.slot
-	*pc.slot = nil
-	pc.inCb = true
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				l.e.recovered("OnClose (datagram)", v, stack())
-			}
-		}()
-		if l.h.OnClose(pc, err) == Shutdown {
-			l.e.s.requestShutdown()
-		}
-	}()
-	pc.inCb = false
-	if ln != nil {
-		pc.mu.Lock()
-		pc.closed = true
-		ln.Close()
-		pc.mu.Unlock()
-	}
-	l.conns.Add(-1)
+	pc.release(err)
 	if notify != nil {
 		notify(nil, err)
-	}
-	if l.draining {
-		l.checkDrained()
 	}
 }

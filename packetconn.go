@@ -146,14 +146,7 @@ func (pc *packetConn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
 func (pc *packetConn) async(write func() error, cb AsyncCallback) error {
 	report := func(err error) {
 		if cb != nil {
-			func() {
-				defer func() {
-					if v := recover(); v != nil {
-						pc.l.e.recovered("AsyncCallback (datagram)", v, stack())
-					}
-				}()
-				cb(pc, err)
-			}()
+			pc.safely("AsyncCallback (datagram)", func() { cb(pc, err) })
 		}
 	}
 	if err := ErrNoPeer; pc.closeReq.Load() || !pc.peer.IsValid() {
@@ -289,15 +282,9 @@ func (pc *packetConn) Do(fn func(Conn)) error {
 	pc.pending.Add(1)
 	err := pc.l.loop.Submit(func() {
 		pc.pending.Add(-1)
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					pe := pc.l.e.recovered("Do (datagram)", v, stack())
-					pc.closeNow(pe) // a connected socket closes; a server's carries on
-				}
-			}()
-			fn(pc)
-		}()
+		if pe := pc.safely("Do (datagram)", func() { fn(pc) }); pe != nil {
+			pc.closeNow(pe) // a connected socket closes; a server's carries on
+		}
 		if pc.l.draining {
 			pc.drainCheck()
 		}

@@ -135,13 +135,20 @@ func (pc *packetConn) HandleEvent(fd int, _ netpoll.Flags) {
 }
 
 func (pc *packetConn) onTraffic() (a Action) {
+	pc.safely("OnTraffic (datagram)", func() { a = pc.l.h.OnTraffic(pc) })
+	return a
+}
+
+// safely runs handler code for the socket: a panic in fn is logged and
+// returned, and the loop carries on. Loop goroutine.
+func (pc *packetConn) safely(where string, fn func()) (pe *PanicError) {
 	defer func() {
 		if v := recover(); v != nil {
-			pc.l.e.recovered("OnTraffic (datagram)", v, stack())
-			a = None
+			pe = pc.l.e.recovered(where, v, stack())
 		}
 	}()
-	return pc.l.h.OnTraffic(pc)
+	fn()
+	return nil
 }
 
 // report passes a datagram the socket could not deliver to a
@@ -149,14 +156,7 @@ func (pc *packetConn) onTraffic() (a Action) {
 func (pc *packetConn) report(from netip.AddrPort, err error) {
 	if dh, ok := pc.l.h.(DatagramErrorHandler); ok {
 		pc.from, pc.inCb = from, true
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					pc.l.e.recovered("OnDatagramError", v, stack())
-				}
-			}()
-			dh.OnDatagramError(pc, err)
-		}()
+		pc.safely("OnDatagramError", func() { dh.OnDatagramError(pc, err) })
 		pc.from, pc.inCb = netip.AddrPort{}, false
 		return
 	}
@@ -223,7 +223,9 @@ func (pc *packetConn) openDialled() error {
 	l.e.bufferOptions(pc.fd)
 	l.ctr.accepted.Add(1)
 	pc.opened, pc.inCb = true, true
-	out, a, perr := pc.onOpen()
+	var out []byte
+	var a Action
+	perr := pc.safely("OnOpen (datagram)", func() { out, a = l.h.OnOpen(pc) })
 	pc.inCb = false
 	if perr != nil {
 		pc.closeNow(perr)
@@ -241,47 +243,40 @@ func (pc *packetConn) openDialled() error {
 	return nil
 }
 
-func (pc *packetConn) onOpen() (out []byte, a Action, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			out, a, err = nil, None, pc.l.e.recovered("OnOpen (datagram)", v, stack())
-		}
-	}()
-	out, a = pc.l.h.OnOpen(pc)
-	return out, a, nil
-}
-
 // closeNow closes a connected socket: OnClose, then the descriptor. A
 // server's sockets close with stop. Loop goroutine.
 func (pc *packetConn) closeNow(err error) {
 	if pc.done || !pc.peer.IsValid() {
 		return
 	}
+	pc.release(err)
+}
+
+// release ends a dialled socket, open or not: OnClose hears err (writes
+// in it fail with ErrClosed), then the descriptor closes. Loop goroutine.
+func (pc *packetConn) release(err error) {
 	pc.done = true
 	pc.closeReq.Store(true)
 	l := pc.l
 	ln := *pc.slot
 	*pc.slot = nil
-	l.loop.Unregister(pc.fd)
-	if pc.opened {
-		pc.inCb = true
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					l.e.recovered("OnClose (datagram)", v, stack())
-				}
-			}()
-			if pc.l.h.OnClose(pc, err) == Shutdown {
-				l.e.s.requestShutdown()
-			}
-		}()
-		pc.inCb = false
+	if pc.opened { // registered, and counted as a connection
+		l.loop.Unregister(pc.fd)
+		l.ctr.closed[causeOf(err)].Add(1)
 	}
-	pc.mu.Lock()
-	pc.closed = true
-	ln.Close()
-	pc.mu.Unlock()
-	l.ctr.closed[causeOf(err)].Add(1)
+	pc.inCb = true
+	pc.safely("OnClose (datagram)", func() {
+		if l.h.OnClose(pc, err) == Shutdown {
+			l.e.s.requestShutdown()
+		}
+	})
+	pc.inCb = false
+	if ln != nil {
+		pc.mu.Lock()
+		pc.closed = true
+		ln.Close()
+		pc.mu.Unlock()
+	}
 	l.conns.Add(-1)
 	if l.draining {
 		l.checkDrained()
