@@ -343,22 +343,13 @@ const small = 128 << 10
 // direction must not wait for the other to drain: that would deadlock
 // (see half.hop).
 func TestBothDirectionsBackedUp(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	upstream := oneUpstream(t, func(c net.Conn) {
 		defer c.Close()
 		c.(*net.TCPConn).SetReadBuffer(small)
 		c.(*net.TCPConn).SetWriteBuffer(small)
 		io.Copy(c, c)
-	}()
-	p := startProxy(t, ln.Addr().String(), mill.WithSocketRecvBuffer(small), mill.WithSocketSendBuffer(small))
+	})
+	p := startProxy(t, upstream, mill.WithSocketRecvBuffer(small), mill.WithSocketSendBuffer(small))
 	c := dialProxy(t, p)
 	c.SetReadBuffer(small)
 	c.SetWriteBuffer(small)
@@ -408,21 +399,12 @@ func TestBothDirectionsBackedUp(t *testing.T) {
 // An upstream that sends a lot and closes at once: everything it sent
 // reaches a client that starts reading late, then EOF.
 func TestUpstreamCloseDeliversEverything(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	data := randomBytes(7, 8<<20)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	upstream := oneUpstream(t, func(c net.Conn) {
 		c.Write(data)
 		c.Close()
-	}()
-	p := startProxy(t, ln.Addr().String())
+	})
+	p := startProxy(t, upstream)
 	c := dialProxy(t, p)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	time.Sleep(200 * time.Millisecond) // let the proxy fill up and pause
@@ -442,27 +424,18 @@ func TestUpstreamCloseDeliversEverything(t *testing.T) {
 // more than that limit (plus one read) of its input, the rest staying in
 // the kernel, and everything must reach the client, then EOF.
 func TestInboundLimitHoldsAfterHangup(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	data := randomBytes(11, 4<<20)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	upstream := oneUpstream(t, func(c net.Conn) {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		c.Read(make([]byte, 1)) // the proxy's FIN: EOF
 		c.Write(data)
 		c.Close()
-	}()
+	})
 	// A large receive buffer lets the kernel hold much of what the proxy
 	// does not read, so that the upstream's FIN arrives early; a small
 	// send buffer keeps the kernel from taking what the proxy forwards
 	// to the client.
-	p := startProxy(t, ln.Addr().String(), mill.WithSocketRecvBuffer(4<<20), mill.WithSocketSendBuffer(small))
+	p := startProxy(t, upstream, mill.WithSocketRecvBuffer(4<<20), mill.WithSocketSendBuffer(small))
 	c := dialProxy(t, p)
 	c.SetReadBuffer(small)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -771,4 +744,24 @@ func TestSplitUpstream(t *testing.T) {
 	if _, err := newProxy("udp://127.0.0.1:0", "127.0.0.1:9000", 1, time.Second, nil); err == nil {
 		t.Error("newProxy accepted a UDP listening address")
 	}
+}
+
+// oneUpstream listens on a loopback port until the test ends, hands the
+// first connection to serve on a goroutine of its own, and returns the
+// address.
+func oneUpstream(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		serve(c)
+	}()
+	return ln.Addr().String()
 }
