@@ -33,6 +33,24 @@ type Config struct {
 	// so that a flood of tasks cannot starve I/O. Zero means
 	// DefaultTaskBatch.
 	TaskBatch int
+	// BeforeWait, if set, runs on the loop goroutine once per iteration,
+	// after the iteration's tasks and before the loop polls (and perhaps
+	// blocks) for events again, and once more after the last tasks when
+	// the loop stops. Whatever the previous poll's events, timers and
+	// this iteration's tasks left to do at the end of an iteration (a
+	// batch of output to send, say) belongs here. Tasks it submits run
+	// before the loop blocks.
+	BeforeWait func()
+	// BusyPoll, if positive, keeps the loop polling without blocking for
+	// up to this long after the last poll that returned events or an
+	// iteration that ran tasks, before it sleeps in the poller again. A
+	// loop under steady load then never sleeps, so nothing has to wake
+	// it: a wake-up costs the waker (a peer writing from another CPU,
+	// a goroutine submitting a task) a few microseconds of kernel time,
+	// which on a busy machine is the peer's throughput. The price is up
+	// to BusyPoll of spinning after each burst, on a thread that holds
+	// its P meanwhile.
+	BusyPoll time.Duration
 }
 
 // NoCPU is the Config.CPU value that pins nothing.
@@ -82,6 +100,9 @@ type Loop struct {
 	timers  timerHeap
 	now     time.Time // cached by Now until the next poll returns
 	nowSet  bool
+	// spinUntil: with Config.BusyPoll, polls do not block before this.
+	spinUntil time.Time
+	sleeps    uint64 // polls that could block (for tests)
 }
 
 // New creates a loop and its poller.
@@ -141,18 +162,31 @@ func (l *Loop) Run() (err error) {
 			runtime.Gosched()
 			l.nowSet = false
 		}
-		l.tasks.run(l.cfg.TaskBatch)
+		if l.tasks.run(l.cfg.TaskBatch) > 0 {
+			l.busy()
+		}
+		if l.cfg.BeforeWait != nil {
+			l.cfg.BeforeWait()
+		}
 		timeout := l.timeout()
+		if timeout != 0 && l.Now().Before(l.spinUntil) {
+			timeout = 0 // busy polling
+		}
 		if timeout != 0 {
 			l.poller.Arm()
 			if !l.tasks.empty() || l.state.Load() != stateRunning {
 				timeout = 0
+			} else {
+				l.sleeps++
 			}
 		}
 		n, err := l.poller.Wait(timeout)
 		l.nowSet = false
 		if err != nil {
 			return err
+		}
+		if n > 0 {
+			l.busy()
 		}
 		for i := 0; i < n; i++ {
 			ev := l.poller.Event(i)
@@ -167,11 +201,22 @@ func (l *Loop) Run() (err error) {
 	return nil
 }
 
+// busy notes that the loop had work: with Config.BusyPoll, it keeps
+// polling without blocking for that long.
+func (l *Loop) busy() {
+	if l.cfg.BusyPoll > 0 {
+		l.spinUntil = l.Now().Add(l.cfg.BusyPoll)
+	}
+}
+
 func (l *Loop) finish() {
 	// Refuse new tasks, then run whatever was accepted before.
 	l.tasks.close()
 	for !l.tasks.empty() {
 		l.tasks.run(l.cfg.TaskBatch)
+	}
+	if l.cfg.BeforeWait != nil {
+		l.cfg.BeforeWait()
 	}
 	l.state.Store(stateDone)
 	l.poller.Close()
