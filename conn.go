@@ -73,12 +73,15 @@ type Conn interface {
 	// unless the connection is closed or broken (after a write error the
 	// connection closes once the current callback returns), or p would
 	// take the queue past its limit (ErrOutboundFull or ErrSlowConsumer,
-	// see WithOutboundLimit; then nothing of p is written). Loop-only.
+	// see WithOutboundLimit; then nothing of p is written). With
+	// WithWriteBatching, a Write inside a callback queues p (copied) to
+	// go out when the loop has handled the rest of its work. Loop-only.
 	Write(p []byte) (int, error)
 	// Writev is Write for several buffers, sent with one writev call.
 	// Loop-only.
 	Writev(bs [][]byte) (int, error)
-	// Flush tries to send queued output now. Loop-only.
+	// Flush tries to send queued output now, batched output included.
+	// Loop-only.
 	Flush() error
 	// OutboundBuffered is how many output bytes are queued. Loop-only.
 	OutboundBuffered() int

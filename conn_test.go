@@ -21,9 +21,13 @@ import (
 	"go.uber.org/zap"
 )
 
-func TestEchoManyConnsRandomSizes(t *testing.T) {
+func TestEchoManyConnsRandomSizes(t *testing.T) { echoManyConns(t) }
+
+// echoManyConns: 64 clients each send 20 random messages of up to 200
+// KiB, each echoed intact through 4 KiB reads.
+func echoManyConns(t *testing.T, opts ...Option) {
 	h := &echoHandler{}
-	s := serve(t, h, "", WithLoops(4), WithReadBufferCap(4096))
+	s := serve(t, h, "", append([]Option{WithLoops(4), WithReadBufferCap(4096)}, opts...)...)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := 0; i < 64; i++ {

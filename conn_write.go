@@ -22,8 +22,9 @@ func (c *conn) writable() error {
 	return nil
 }
 
-// Write sends p now, queueing what the socket does not take. Loop
-// goroutine only; p is not retained.
+// Write sends p now, queueing what the socket does not take (with
+// WithWriteBatching, inside a callback it queues p to go out at the end
+// of the loop iteration). Loop goroutine only; p is not retained.
 func (c *conn) Write(p []byte) (int, error) {
 	if err := c.writable(); err != nil {
 		return 0, err
@@ -34,10 +35,9 @@ func (c *conn) Write(p []byte) (int, error) {
 	if err := c.admit(len(p)); err != nil {
 		return 0, err
 	}
-	if c.out.Len() > 0 {
+	if c.out.Len() > 0 || c.batch(len(p)) {
 		c.out.Write(p)
-		c.loop.ctr.outPending.Add(int64(len(p)))
-		c.queuedMore()
+		c.queued(len(p))
 		return len(p), nil
 	}
 	var n int
@@ -84,12 +84,11 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 	if err := c.admit(total); err != nil {
 		return 0, err
 	}
-	if c.out.Len() > 0 {
+	if c.out.Len() > 0 || c.batch(total) {
 		for _, b := range bs {
 			c.out.Write(b)
 		}
-		c.loop.ctr.outPending.Add(int64(total))
-		c.queuedMore()
+		c.queued(total)
 		return total, nil
 	}
 	var n int
@@ -177,8 +176,8 @@ func (c *conn) flush() error {
 	}
 	if c.out.Len() == 0 {
 		c.out.Release()
-		c.outputState()
 	}
+	c.outputState() // output left over starts the write timeout (a batch's first flush)
 	c.updateInterest()
 	return nil
 }

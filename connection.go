@@ -112,22 +112,8 @@ func (c *conn) SetContext(ctx any) { c.ctx = ctx }
 // error until the peer's FIN; after that only a hang-up or error matters.
 // Loop goroutine.
 func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
-	if f&(netpoll.Out|netpoll.Error|netpoll.Hangup) != 0 && c.flags&flagWantWrite != 0 {
-		if err := c.flush(); err != nil {
-			c.closeNow(err)
-			return
-		}
-		if c.flags&flagCloseAfter != 0 {
-			c.closeNow(c.closeErr())
-			return
-		}
-		if c.out.Len() == 0 && c.drained() {
-			return
-		}
-		if c.loop.draining {
-			c.drainCheck()
-			return
-		}
+	if f&(netpoll.Out|netpoll.Error|netpoll.Hangup) != 0 && c.flags&flagWantWrite != 0 && c.sendQueued() {
+		return
 	}
 	if c.flags&flagPeerEOF == 0 {
 		if c.flags&flagReadPaused != 0 {
@@ -150,6 +136,31 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 	if f&(netpoll.Hangup|netpoll.Error) != 0 && c.flags&flagWantWrite == 0 {
 		c.closeNow(socket.Err(c.fd))
 	}
+}
+
+// sendQueued flushes queued output and acts on the outcome: a failed
+// write closes the conn, and so does one recorded during a callback; an
+// emptied queue may complete a half-close, a peer's hang-up or a
+// graceful drain. It reports whether nothing more is to be done for the
+// event (the conn closed, or a drain is deciding its fate). Loop
+// goroutine.
+func (c *conn) sendQueued() bool {
+	if err := c.flush(); err != nil {
+		c.closeNow(err)
+		return true
+	}
+	if c.flags&flagCloseAfter != 0 {
+		c.closeNow(c.closeErr())
+		return true
+	}
+	if c.out.Len() == 0 && c.drained() {
+		return true
+	}
+	if c.loop.draining {
+		c.drainCheck()
+		return true
+	}
+	return false
 }
 
 // read takes one read's worth of input and gives it to OnTraffic.

@@ -28,12 +28,15 @@ import "sync/atomic"
 //	bit 12 flagDecodeFailed    the codec rejected the input: no more frames,
 //	                       closing after the callback, but writes still
 //	                       work until then (for a protocol error reply)
+//	bit 13 flagBatched     output waits on the loop's batch list for the
+//	                       end of the iteration (WithWriteBatching): the
+//	                       queue may be non-empty with write interest off
 //
 // Lifecycle: accepted (0) -> open|wantRead -> [peerEOF | shutWrite ->
 // writeShut] -> [closeAfter] -> closed. A conn is never reused, so a
 // handle kept after close sees flagClosed forever. Interest follows
 // state: read while neither peerEOF nor readPaused, write while output
-// is queued.
+// is queued and not batched.
 type connFlags uint16
 
 const (
@@ -50,6 +53,7 @@ const (
 	flagReadPaused
 	flagToldUnwritable
 	flagDecodeFailed
+	flagBatched
 )
 
 // sharedState holds the bits of a connection's state that any goroutine

@@ -91,15 +91,19 @@ func newEngine(s *Server, addrs []string) (e *engine, err error) {
 		}
 	}
 	for i := 0; i < n; i++ {
-		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU}
+		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU, BusyPoll: o.busyPoll}
 		if len(o.cpus) > 0 {
 			cfg.CPU = o.cpus[i%len(o.cpus)]
+		}
+		l := &eventLoop{e: e, h: s.h, readBuf: make([]byte, o.readBufferCap), epoch: time.Now(), batchWrites: o.batchWrites}
+		if o.batchWrites {
+			cfg.BeforeWait = l.flushBatched
 		}
 		rl, err := reactor.New(cfg)
 		if err != nil {
 			return nil, err
 		}
-		l := &eventLoop{e: e, h: s.h, loop: rl, readBuf: make([]byte, o.readBufferCap), epoch: time.Now()}
+		l.loop = rl
 		e.loops = append(e.loops, l)
 		e.view = append(e.view, l)
 		for _, ep := range e.eps {

@@ -29,6 +29,10 @@ type eventLoop struct {
 	closing bool          // closeAll ran: refuse new connections
 	accs    []*acceptor   // per-loop listening sockets (WithReusePort)
 	packets []*packetConn // UDP sockets this loop serves
+	// batchWrites: WithWriteBatching; batched lists the conns whose
+	// output waits for the end of the iteration (flushBatched).
+	batchWrites bool
+	batched     []*conn
 	// draining: a graceful shutdown is closing connections as they go
 	// quiet; drainDone hears when none is left.
 	draining  bool

@@ -77,6 +77,8 @@ type options struct {
 	bindToDevice   string
 	multicast      []multicastGroup
 	dialTimeout    time.Duration
+	batchWrites    bool
+	busyPoll       time.Duration
 }
 
 type multicastGroup struct {
@@ -117,6 +119,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("mill: WithInboundLimit(%d): want > 0", o.inboundLimit)
 	case o.maxConns < 0:
 		return fmt.Errorf("mill: WithMaxConns(%d): want >= 0", o.maxConns)
+	case o.busyPoll < 0:
+		return fmt.Errorf("mill: WithBusyPoll(%v): want >= 0", o.busyPoll)
 	case o.dialTimeout < 0:
 		return fmt.Errorf("mill: WithDialTimeout(%v): want >= 0", o.dialTimeout)
 	}
@@ -154,6 +158,26 @@ func WithLockOSThread(on bool) Option {
 	return optionFunc(func(o *options) { o.lockOSThread = on })
 }
 
+// WithBusyPoll makes each sub-reactor loop keep polling without blocking
+// for up to d after it last had work (events or tasks), before it sleeps
+// in the poller again. Default 0: a loop sleeps as soon as it has nothing
+// to do.
+//
+// A sleeping loop has to be woken, and the waker pays: a peer on another
+// CPU whose write wakes the loop spends a few microseconds of kernel time
+// on it. When that peer is the bottleneck (a load generator, a proxy in
+// front), the wake-ups are its throughput: on one core each, a loop
+// serving redis-benchmark -P 16 slept and was woken ~17,000 times a
+// second, and the benchmark ran ~10 % slower against it than against a
+// server too busy to sleep (docs/benchmarks.md). A loop under steady
+// load with busy polling never sleeps. The price is CPU: up to d of
+// spinning after every burst, on a thread that holds a Go P meanwhile,
+// so a loop's CPU use no longer says how busy it is. Tens of
+// microseconds is the useful range.
+func WithBusyPoll(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.busyPoll = d })
+}
+
 // WithCPUAffinity pins sub-reactor loop i to CPU cpus[i%len(cpus)]
 // (Linux only; NewServer fails elsewhere). The accepting main loop is
 // not pinned.
@@ -174,6 +198,27 @@ func WithReadBufferCap(n int) Option {
 // (default DefaultWriteBufferCap).
 func WithWriteBufferCap(n int) Option {
 	return optionFunc(func(o *options) { o.writeBufferCap = n })
+}
+
+// WithWriteBatching makes writes to stream connections (TCP, Unix) from
+// handler code (OnOpen, OnTraffic, write callbacks, Do and the other
+// callbacks) wait in the connection's output queue until its loop has
+// handled every event and task it woke up for; then each connection's
+// output goes out with one writev, just before the loop polls again.
+// Default false: a write is sent at once.
+//
+// A handler that writes several times per callback then makes one
+// system call instead of several, and the replies to all the
+// connections that were ready go out together, as redis-server sends
+// them, so a peer reading many connections with one poller finds more
+// of them ready per wake-up. The cost is a copy of every byte into the
+// queue, and a reply held back for the rest of the iteration's work.
+// Writes outside callbacks (AsyncWrite's own write, OnOpen's returned
+// bytes) are not held back; a connection holds back at most 64 KiB, and
+// Conn.Flush sends at once. A write made in a callback then reports a
+// socket error only through OnClose, as a queued write always did.
+func WithWriteBatching(on bool) Option {
+	return optionFunc(func(o *options) { o.batchWrites = on })
 }
 
 // WithTCPNoDelay sets TCP_NODELAY on accepted, dialled and enrolled TCP

@@ -44,7 +44,7 @@ func TestParseAddr(t *testing.T) {
 }
 
 func TestNewServerRejectsBadOptions(t *testing.T) {
-	for _, o := range []Option{WithLoops(-1), WithReadBufferCap(0), WithWriteBufferCap(-5), WithCPUAffinity(-1)} {
+	for _, o := range []Option{WithLoops(-1), WithReadBufferCap(0), WithWriteBufferCap(-5), WithCPUAffinity(-1), WithBusyPoll(-time.Second)} {
 		if _, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", o); err == nil {
 			t.Errorf("NewServer accepted a bad option")
 		}
