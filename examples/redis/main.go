@@ -26,9 +26,10 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6380", "address to listen on (host:port, or a tcp://, tcp6:// or unix:// URL)")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
+	busyPoll := flag.Duration("busypoll", 50*time.Microsecond, "how long a loop keeps polling after its last work before it sleeps (0: sleep at once)")
 	flag.Parse()
 
-	s, _, err := newServer(*addr, Config{}, mill.WithLoops(*loops))
+	s, _, err := newServer(*addr, Config{}, mill.WithLoops(*loops), mill.WithBusyPoll(*busyPoll))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -51,7 +51,11 @@ func newServer(addr string, cfg Config, opts ...mill.Option) (*mill.Server, *ser
 		addr = "tcp://" + addr
 	}
 	h := newHandler(cfg)
-	opts = append([]mill.Option{mill.WithTicker(true)}, opts...)
+	// Write batching: replies go out together once the loop has read
+	// every ready connection, as redis-server sends them before it polls
+	// again. A client reading many connections with one poller (such as
+	// redis-benchmark) then wakes up once for many replies.
+	opts = append([]mill.Option{mill.WithTicker(true), mill.WithWriteBatching(true)}, opts...)
 	s, err := mill.NewServer(h, addr, opts...)
 	if err != nil {
 		return nil, nil, err
