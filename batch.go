@@ -5,9 +5,9 @@ package mill
 // Write batching (WithWriteBatching): output written by handler code is
 // queued, and each connection's queue goes out with one writev once the
 // loop has handled everything it woke up for, just before it polls
-// again (reactor.Config.BeforeWait). A peer that reads with epoll then
-// finds many of its sockets ready per wake-up instead of one; redis-server
-// answers its clients the same way.
+// again (reactor.Config.BeforeWait): several writes in one callback make
+// one system call, and the replies to all the connections that were
+// ready leave together, as redis-server sends them.
 //
 // While a conn waits, it is on its loop's batch list with flagBatched
 // set, and its output queue is not empty although write interest may be
