@@ -99,25 +99,6 @@ func TestBeforeWaitAfterTasks(t *testing.T) {
 	}
 }
 
-// started is start for a configuration whose hooks use the loop: *lp
-// is set before the loop runs.
-func started(t *testing.T, cfg Config, lp **Loop) {
-	t.Helper()
-	l, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	*lp = l
-	errc := make(chan error, 1)
-	go func() { errc <- l.Run() }()
-	t.Cleanup(func() {
-		l.Stop()
-		if err := <-errc; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
-
 // A loop that stops runs BeforeWait once more after its last tasks.
 func TestBeforeWaitWhenStopping(t *testing.T) {
 	w := &work{done: make(chan []string, 4)}

@@ -17,12 +17,15 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func start(t *testing.T, cfg Config) *Loop {
+// started creates a loop, sets *lp (before the loop runs, so hooks in
+// cfg may use it), runs it, and stops it when the test ends.
+func started(t *testing.T, cfg Config, lp **Loop) {
 	t.Helper()
 	l, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	*lp = l
 	errc := make(chan error, 1)
 	go func() { errc <- l.Run() }()
 	t.Cleanup(func() {
@@ -31,6 +34,13 @@ func start(t *testing.T, cfg Config) *Loop {
 			t.Errorf("Run: %v", err)
 		}
 	})
+}
+
+// start is started for a configuration whose hooks do not need the loop.
+func start(t *testing.T, cfg Config) *Loop {
+	t.Helper()
+	var l *Loop
+	started(t, cfg, &l)
 	return l
 }
 
