@@ -169,7 +169,7 @@ func (l *Loop) Run() (err error) {
 			l.cfg.BeforeWait()
 		}
 		timeout := l.timeout()
-		if timeout != 0 && l.Now().Before(l.spinUntil) {
+		if timeout != 0 && l.cfg.BusyPoll > 0 && l.Now().Before(l.spinUntil) {
 			timeout = 0 // busy polling
 		}
 		if timeout != 0 {
