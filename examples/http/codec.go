@@ -181,32 +181,37 @@ func NewCodec(lim Limits) *Codec {
 // frame, with Req describing it; a refused one as a *StatusError, after
 // which the codec only repeats that error.
 func (c *Codec) Decode(in []byte) ([]byte, int, error) {
+	n, err := c.decode(in)
+	switch {
+	case err != nil:
+		return nil, 0, err
+	case n == 0:
+		return nil, 0, nil
+	}
+	return in[:n:n], n, nil
+}
+
+// decodeParse is decode after the fast path: parse goes on from where the
+// codec stands (after a handover, from the blank line the fast path
+// reached).
+func (c *Codec) decodeParse(in []byte, handedOver bool) (int, *StatusError) {
 	if c.err != nil {
-		return nil, 0, c.err
+		return 0, c.err
 	}
-	if c.stg == stStart && c.pos == 0 { // a new request: try the fast path
-		switch n, outcome := c.quick(in); outcome {
-		case quickDone:
-			return in[:n:n], n, nil
-		case quickHandover:
-			goto parse
-		}
-	}
-	if len(in) < max(c.pos, c.scan, c.rl) { // not the input we saw: start over
+	if !handedOver && len(in) < max(c.pos, c.scan, c.rl) { // not the input we saw: start over
 		c.next()
 	}
-parse:
 	n, err := c.parse(in)
 	if err != nil {
 		c.err = err
-		return nil, 0, err
+		return 0, err
 	}
 	if n == 0 {
-		return nil, 0, nil
+		return 0, nil
 	}
 	c.build(in)
 	c.next()
-	return in[:n:n], n, nil
+	return n, nil
 }
 
 // Encode implements codec.Encoder: responses are written ready-made, so a

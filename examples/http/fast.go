@@ -4,27 +4,25 @@ import (
 	"encoding/binary"
 )
 
-// The fast path. Decode first tries quick, which parses a request that
-// has arrived whole and is plainly valid in one pass, left to right, with
-// one tight loop per part over the character tables, and builds Req
-// straight from what it found. Anything it does not take as is (an
-// incomplete head, anything invalid, a limit reached, a request-target
-// other than origin-form, a version other than HTTP/1.0 and HTTP/1.1)
-// makes it give up without a trace: the incremental parser then reads
-// the request from its start and decides, so statuses and limits stay
-// exactly those of parse. A head with Transfer-Encoding or Expect, or a
-// body that has not all arrived, is handed over to parse just before
-// the blank line, in the state parse would have reached there.
+// The fast path. decode (Decode without the frame) first parses a new
+// request that has arrived whole and is plainly valid in one pass, left
+// to right, with one tight loop per part over the character tables, and
+// builds Req as it goes. Anything it does not take as is (an incomplete
+// head, anything invalid, a limit reached, a request-target other than
+// origin-form, a version other than HTTP/1.0 and HTTP/1.1) makes it give
+// up (quickFail): the incremental parser then reads the request from its
+// start and decides, so statuses and limits stay exactly those of parse.
+// A head with Transfer-Encoding or Expect, or a body that has not all
+// arrived, is handed over to parse just before the blank line, in the
+// state parse would have reached there.
+//
+// The hot path is written for the compiler: the common request line and
+// Host field are recognised by comparing words, no call is made until
+// the request is done (a call spills every live register), and the scans
+// have no bounds checks.
 //
 // FuzzRequest compares whole inputs (the fast path) with the same bytes
 // fed in pieces and one byte at a time (parse).
-
-// quick outcomes.
-const (
-	quickNo       = iota // not taken: parse from the start
-	quickDone            // a whole request, n bytes, Req built
-	quickHandover        // the head is parsed: parse goes on from the state set
-)
 
 // uriPlain is uriChar without '%' and '?', which the target loop treats
 // apart.
@@ -34,156 +32,263 @@ var uriPlain = func() (t [256]bool) {
 	return t
 }()
 
-// quick is Decode's fast path, for a codec in its initial state.
-func (c *Codec) quick(in []byte) (n, outcome int) {
+// Little-endian words, for comparing a few bytes with one load.
+const (
+	mask5    = 1<<40 - 1 // the first five bytes of a word
+	wordGET  = uint32('G') | 'E'<<8 | 'T'<<16 | ' '<<24
+	wordPOST = uint64('P') | 'O'<<8 | 'S'<<16 | 'T'<<24 | ' '<<32
+	wordHEAD = uint64('H') | 'E'<<8 | 'A'<<16 | 'D'<<24 | ' '<<32
+	// wordHost is "host". ORing fold4 into a word sets the case bit of its
+	// bytes, which makes 'H' and 'h' (and only they) 'h', and so on: a
+	// word matches "host" in any case, and nothing else.
+	wordHost = uint32('h') | 'o'<<8 | 's'<<16 | 't'<<24
+	fold4    = 0x20202020
+	// wordVersion is " HTTP/1.", and minor1 and minor0 are ".1\r\n" and
+	// ".0\r\n": the end of a request line, from the SP after the target,
+	// in two loads.
+	wordVersion = uint64(' ') | 'H'<<8 | 'T'<<16 | 'T'<<24 | 'P'<<32 | '/'<<40 | '1'<<48 | '.'<<56
+	minor1      = uint32('.') | '1'<<8 | '\r'<<16 | '\n'<<24
+	minor0      = uint32('.') | '0'<<8 | '\r'<<16 | '\n'<<24
+	crlf        = uint16('\r') | '\n'<<8
+)
+
+// decode is Decode for server.batch, which needs no frame: it returns the
+// length of the complete request at the start of in (0 if there is none
+// yet), or why it is refused. A new request takes the fast path first,
+// so that a request it takes costs one call from batch.
+//
+// The fast path fills Req as it goes, which keeps few values live across
+// the loops (Req is only valid until the next Decode, so a fast path
+// given up may leave it half done). A handover finds the offsets parse
+// needs in Req.
+func (c *Codec) decode(in []byte) (int, *StatusError) {
+	if c.err != nil || c.stg != stStart || c.pos != 0 { // not a new request
+		return c.decodeParse(in, false)
+	}
 	h := in[:min(len(in), c.lim.MaxHead)] // the head: no line may end past it
+	r := &c.Req
 
 	// Request line: method SP origin-form SP HTTP/1.x CRLF.
-	mEnd := tokenEnd(h[:min(len(h), maxMethod)], 0)
-	if mEnd == 0 || len(h)-mEnd < 2 || h[mEnd] != ' ' || h[mEnd+1] != '/' {
-		return 0, quickNo
+	mEnd := 0
+	if len(h) >= 8 { // the common methods, with their SP, as one word
+		switch w := binary.LittleEndian.Uint64(h); {
+		case uint32(w) == wordGET:
+			mEnd = 3
+		case w&mask5 == wordPOST, w&mask5 == wordHEAD:
+			mEnd = 4
+		}
+	}
+	if mEnd == 0 {
+		mEnd = tokenEnd(h[:min(len(h), maxMethod)], 0)
+		if mEnd == 0 || mEnd == len(h) || h[mEnd] != ' ' {
+			return c.quickFail(in)
+		}
 	}
 	ts := mEnd + 1
-	tEnd, query := targetEnd(h[:min(len(h), ts+c.lim.MaxTarget)], ts)
+	if ts >= len(h) || h[ts] != '/' {
+		return c.quickFail(in)
+	}
+	// The target may not run past MaxTarget: t ends there.
+	t := h[:min(len(h), ts+c.lim.MaxTarget)]
+	tEnd, query := runEnd(t, ts, &uriPlainTab), -1
+	if tEnd < len(t) && t[tEnd] != ' ' { // a '?' or a '%': the rest in a call
+		tEnd, query = targetEnd(t, tEnd)
+	}
 	pathEnd := tEnd
 	if query >= 0 {
 		pathEnd = query
 	}
-	if tEnd-ts > c.lim.MaxTarget || len(h)-tEnd < 11 {
-		return 0, quickNo
+	if len(h)-tEnd < 11 || binary.LittleEndian.Uint64(h[tEnd:]) != wordVersion {
+		return c.quickFail(in)
 	}
-	v := h[tEnd : tEnd+11]
-	if v[0] != ' ' || v[9] != '\r' || v[10] != '\n' {
-		return 0, quickNo
-	}
-	minor := 1
-	switch binary.LittleEndian.Uint64(v[1:9]) {
-	case http11:
-	case http10:
-		minor = 0
+	switch binary.LittleEndian.Uint32(h[tEnd+7:]) {
+	case minor1:
+		r.Minor = 1
+	case minor0:
+		r.Minor = 0
 	default:
-		return 0, quickNo
+		return c.quickFail(in)
 	}
+	r.Method = h[:mEnd:mEnd]
+	r.Target = h[ts:tEnd:tEnd]
+	r.Path = h[ts:pathEnd:pathEnd]
 
-	// Header fields, up to the blank line.
+	// Header fields, up to the blank line, straight into Req.Headers. The
+	// loop takes Host fields itself, and any other field line in a call:
+	// fewer values to juggle in the common case.
 	pos := tEnd + 11
-	fields := c.fields[:0]
-	hosts, hostS, hostE := 0, 0, 0
-	clSeen, length := false, 0
-	connClose, connKeepAlive := false, false
-	handover := false // Transfer-Encoding or Expect: parse takes over
+	r.Headers = r.Headers[:0]
+	host := false     // a Host field was seen: a second one is refused
+	semantic := false // semantics was called: parseState is not clear
 	for {
-		if len(h)-pos >= 2 && h[pos] == '\r' && h[pos+1] == '\n' {
+		// The line's first bytes, as one word: the blank line, or "Host:".
+		// (Two loads of the same bytes would be compiled byte by byte.)
+		var w uint64
+		switch {
+		case len(h)-pos >= 8:
+			w = binary.LittleEndian.Uint64(h[pos:])
+		case len(h)-pos >= 2: // too short for a Host line and the blank line
+			w = uint64(binary.LittleEndian.Uint16(h[pos:]))
+		default:
+			return c.quickFail(in)
+		}
+		if uint16(w) == crlf {
 			break
 		}
-		nameEnd := tokenEnd(h, pos)
-		if nameEnd == pos || nameEnd == len(h) || h[nameEnd] != ':' || len(fields) == c.lim.MaxFields {
-			return c.quickFail()
-		}
-		name := h[pos:nameEnd]
-		vs := owsEnd(h, nameEnd+1)
-		i, ve := 0, 0
-		isHost := len(name) == len("host") && eqFold(name, "host")
-		if isHost {
-			// The value must be all host characters (which are field
-			// characters too): one loop checks both.
-			ve = hostEnd(h, vs)
-			i = owsEnd(h, ve)
-		} else {
-			i = valueEnd(h, vs, len(h))
-			ve = i
-			for ve > vs && (h[ve-1] == ' ' || h[ve-1] == '\t') {
-				ve--
+		if uint32(w)|fold4 != wordHost || byte(w>>32) != ':' {
+			next, sem := c.quickField(h, pos)
+			if next == 0 {
+				return c.quickFail(in)
 			}
+			pos, semantic = next, semantic || sem
+			continue
 		}
-		if len(h)-i < 2 || h[i] != '\r' || h[i+1] != '\n' {
-			return c.quickFail()
+		// The value must be all host characters (which are field
+		// characters too): one loop checks both.
+		vs := owsEnd(h, pos+len("host:"))
+		ve := hostEnd(h, vs)
+		i := owsEnd(h, ve)
+		if host || len(h)-i < 2 || binary.LittleEndian.Uint16(h[i:]) != crlf {
+			return c.quickFail(in)
 		}
-		f := field{ns: pos, ne: nameEnd, vs: vs, ve: ve}
-		fields = append(fields, f)
-		v := h[vs:ve]
+		hd := c.nextHeader()
+		if hd == nil {
+			return c.quickFail(in)
+		}
+		hd.Name, hd.Value = h[pos:pos+4:pos+4], h[vs:ve:ve]
+		r.Host, host = hd.Value, true
 		pos = i + 2
-		switch len(name) {
-		case len("host"):
-			if !isHost {
-				break
-			}
-			if hosts++; hosts > 1 {
-				return c.quickFail()
-			}
-			hostS, hostE = vs, ve
-		case len("content-length"):
-			if !eqFold(name, "content-length") {
-				break
-			}
-			if clSeen || len(v) == 0 {
-				return c.quickFail()
-			}
-			clSeen = true
-			for _, x := range v {
-				if !isDigit(x) {
-					return c.quickFail()
-				}
-				length = min(length*10+int(x-'0'), c.lim.MaxBody+1)
-			}
-		case len("connection"):
-			if !eqFold(name, "connection") {
-				break
-			}
-			for rest := v; rest != nil; {
-				var elem []byte
-				elem, rest = nextElem(rest)
-				connClose = connClose || eqFold(elem, "close")
-				connKeepAlive = connKeepAlive || eqFold(elem, "keep-alive")
-			}
-		case len("expect"), len("transfer-encoding"):
-			if err := c.semantics(name, v, f); err != nil {
-				return c.quickFail()
-			}
-			handover = handover || c.teSeen || c.expect
+	}
+	if !host {
+		if r.Minor == 1 {
+			return c.quickFail(in)
 		}
-	}
-	c.fields = fields
-	if minor == 1 && hosts == 0 || length > c.lim.MaxBody {
-		return c.quickFail()
-	}
-	bodyStart := pos + 2
-	if handover || len(in)-bodyStart < length {
-		// parse goes on from the blank line, as if it had read up to it.
-		p := &c.parseState
-		p.stg, p.pos, p.scan = stFields, pos, pos
-		p.mEnd, p.tEnd, p.rl, p.phase = mEnd, tEnd, tEnd+9, inVersion
-		p.pathS, p.pathE, p.minor = ts, pathEnd, minor
-		p.hosts, p.hostS, p.hostE = hosts, hostS, hostE
-		p.clSeen, p.length = clSeen, length
-		p.connClose, p.connKeepAlive = connClose, connKeepAlive
-		return 0, quickHandover
-	}
-
-	// A whole request: build Req.
-	n = bodyStart + length
-	r := &c.Req
-	r.Method = in[:mEnd:mEnd]
-	r.Target = in[ts:tEnd:tEnd]
-	r.Path = in[ts:pathEnd:pathEnd]
-	r.Minor = minor
-	c.headers(in)
-	r.Host = nil
-	if hosts > 0 {
-		r.Host = in[hostS:hostE:hostE]
+		if r.Host != nil { // (a test is cheaper than storing a pointer)
+			r.Host = nil
+		}
 	}
 	r.Chunked = false
+	if semantic {
+		return c.quickEnd(in, pos)
+	}
+	// No Content-Length, Transfer-Encoding, Expect or Connection field: no
+	// body, and the version's default persistence.
+	if r.Body != nil {
+		r.Body = nil
+	}
+	r.KeepAlive = r.Minor == 1
+	return pos + 2, nil
+}
+
+// quickField takes a field line other than Host at pos, for the fast
+// path: it returns where the next line starts, and whether the field went
+// through semantics, or 0 to give up.
+func (c *Codec) quickField(h []byte, pos int) (next int, semantic bool) {
+	nameEnd := tokenEnd(h, pos)
+	if nameEnd == pos || nameEnd == len(h) || h[nameEnd] != ':' {
+		return 0, false
+	}
+	vs := owsEnd(h, nameEnd+1)
+	i := valueEnd(h, vs, len(h))
+	if len(h)-i < 2 || h[i] != '\r' || h[i+1] != '\n' {
+		return 0, false
+	}
+	ve := i
+	for ve > vs && (h[ve-1] == ' ' || h[ve-1] == '\t') {
+		ve--
+	}
+	hd := c.nextHeader()
+	if hd == nil {
+		return 0, false
+	}
+	hd.Name, hd.Value = h[pos:nameEnd:nameEnd], h[vs:ve:ve]
+	switch nameEnd - pos {
+	case len("host"):
+		// A Host field decode did not recognise as one: the line is too
+		// near the end of the head to leave room for the blank line.
+		if eqFold(hd.Name, "host") {
+			return 0, false
+		}
+	case len("expect"), len("connection"), len("content-length"), len("transfer-encoding"):
+		if c.semantics(hd.Name, hd.Value, field{}) != nil {
+			return 0, false
+		}
+		return i + 2, true
+	}
+	return i + 2, false
+}
+
+// nextHeader appends a Header to Req.Headers and returns it, or nil if
+// MaxFields are there already. It only stores the new length (and the
+// Header is then set field by field: a Header built on the stack would be
+// copied with a store-forwarding stall).
+func (c *Codec) nextHeader() *Header {
+	k := len(c.Req.Headers)
+	if k == c.lim.MaxFields {
+		return nil
+	}
+	if k == cap(c.Req.Headers) {
+		c.growHeaders()
+	}
+	c.Req.Headers = c.Req.Headers[:k+1]
+	return &c.Req.Headers[k]
+}
+
+func (c *Codec) growHeaders() {
+	c.Req.Headers = append(c.Req.Headers, Header{})[:len(c.Req.Headers)]
+}
+
+// quickEnd ends the fast path when semantics found a framing or
+// connection field.
+func (c *Codec) quickEnd(in []byte, pos int) (int, *StatusError) {
+	r, p := &c.Req, &c.parseState
+	if p.length > c.lim.MaxBody {
+		return c.quickFail(in)
+	}
+	bodyStart := pos + 2
+	if p.teSeen || p.expect || len(in)-bodyStart < p.length {
+		c.handover(in, pos)
+		return c.decodeParse(in, true)
+	}
+	n := bodyStart + p.length
 	r.Body = nil
-	if length > 0 {
+	if p.length > 0 {
 		r.Body = in[bodyStart:n:n]
 	}
-	if minor == 0 {
-		r.KeepAlive = connKeepAlive && !connClose
+	if r.Minor == 0 {
+		r.KeepAlive = p.connKeepAlive && !p.connClose
 	} else {
-		r.KeepAlive = !connClose
+		r.KeepAlive = !p.connClose
 	}
-	c.fields = c.fields[:0]
-	return n, quickDone
+	*p = parseState{}
+	return n, nil
+}
+
+// handover sets the codec as parse would have left it on reaching the
+// blank line at pos, from what the fast path put in Req (semantics has
+// already noted its findings in parseState).
+func (c *Codec) handover(in []byte, pos int) {
+	r, p := &c.Req, &c.parseState
+	p.stg, p.pos, p.scan = stFields, pos, pos
+	p.mEnd = len(r.Method)
+	p.pathS, p.pathE = p.mEnd+1, p.mEnd+1+len(r.Path)
+	p.tEnd = p.mEnd + 1 + len(r.Target)
+	p.rl, p.phase = p.tEnd+9, inVersion
+	p.minor = r.Minor
+	// The field lines are known to be well formed: name, colon, OWS,
+	// value, OWS, CRLF, so the lengths of name and value locate them.
+	at := p.tEnd + 11
+	for k := range r.Headers {
+		hd := &r.Headers[k]
+		ne := at + len(hd.Name)
+		vs := owsEnd(in, ne+1)
+		ve := vs + len(hd.Value)
+		c.fields = append(c.fields, field{ns: at, ne: ne, vs: vs, ve: ve})
+		if ne-at == len("host") && eqFold(hd.Name, "host") {
+			p.hosts, p.hostS, p.hostE = 1, vs, ve // the only one
+		}
+		at = owsEnd(in, ve) + 2
+	}
 }
 
 // Byte tables of the scans below: 1 for a byte of the class, 0 for
@@ -205,14 +310,17 @@ func byteTable(class *[256]bool) (t [256]uint8) {
 
 // runEnd returns the index of the first byte of b[i:] whose entry in t
 // is 0, or len(b). It looks at four bytes per step, then byte by byte
-// from the step that holds one.
+// from the step that holds one. With i known not to be negative, the
+// loop conditions prove every index in bounds: no bounds checks.
 func runEnd(b []byte, i int, t *[256]uint8) int {
-	for ; i+4 <= len(b); i += 4 {
-		if t[b[i]]&t[b[i+1]]&t[b[i+2]]&t[b[i+3]] == 0 {
-			break
-		}
+	if i < 0 {
+		return i
 	}
-	for ; i < len(b) && t[b[i]] != 0; i++ {
+	for i < len(b)-3 && t[b[i]]&t[b[i+1]]&t[b[i+2]]&t[b[i+3]] != 0 {
+		i += 4
+	}
+	for uint(i) < uint(len(b)) && t[b[i]] != 0 {
+		i++
 	}
 	return i
 }
@@ -226,12 +334,10 @@ func hostEnd(b []byte, i int) int { return runEnd(b, i, &hostTab) }
 
 // owsEnd skips optional whitespace (SP, HTAB) from i.
 func owsEnd(b []byte, i int) int {
-	for j, x := range b[i:] {
-		if x != ' ' && x != '\t' {
-			return i + j
-		}
+	for uint(i) < uint(len(b)) && (b[i] == ' ' || b[i] == '\t') {
+		i++
 	}
-	return len(b)
+	return i
 }
 
 // targetEnd returns where the request-target starting at i ends: the
@@ -257,9 +363,10 @@ func targetEnd(b []byte, i int) (end, query int) {
 	}
 }
 
-// quickFail gives up the fast path, leaving the codec as it found it.
-func (c *Codec) quickFail() (int, int) {
+// quickFail gives up the fast path: parse reads the request from its
+// start.
+func (c *Codec) quickFail(in []byte) (int, *StatusError) {
 	c.fields = c.fields[:0]
 	c.parseState = parseState{}
-	return 0, quickNo
+	return c.decodeParse(in, false)
 }

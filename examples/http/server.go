@@ -98,6 +98,9 @@ const (
 // batch decodes the complete requests at the start of in and appends
 // their responses to dst, until the input is used up, the connection is
 // to close, or dst reaches flushAt. n is how much of in it consumed.
+//
+// The commonest request, a keep-alive HTTP/1.1 GET of /plaintext, is
+// answered without a call to respond.
 func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end int) {
 	for {
 		if n == len(in) {
@@ -106,12 +109,8 @@ func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end
 			}
 			return dst, n, batchWait
 		}
-		f, m, err := st.Decode(in[n:])
-		if err != nil {
-			e, ok := err.(*StatusError)
-			if !ok {
-				e = errRequestLine // Codec returns nothing else
-			}
+		m, e := st.decode(in[n:])
+		if e != nil {
 			dst = s.appendHead(dst, e.Status, "", textPlain, len(e.Reason)+1, connClose)
 			dst = append(append(dst, e.Reason...), '\n')
 			if e.Status == 413 {
@@ -119,21 +118,31 @@ func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end
 			}
 			return dst, n, batchClose
 		}
-		if f == nil {
+		if m == 0 {
 			if st.ContinueOwed() {
 				dst = append(dst, "HTTP/1.1 100 Continue\r\n\r\n"...)
 			}
 			return dst, n, batchWait
 		}
 		n += m
-		var keep bool
-		if dst, keep = s.respond(dst, &st.Req); !keep {
-			return dst, n, batchClose
+		if r := &st.Req; isPlaintextGet(r) {
+			dst = append(dst, s.date.stamp().plaintext...)
+		} else {
+			var keep bool
+			if dst, keep = s.respond(dst, r); !keep {
+				return dst, n, batchClose
+			}
 		}
 		if len(dst) >= flushAt {
 			return dst, n, batchMore
 		}
 	}
+}
+
+// isPlaintextGet reports whether r is a keep-alive HTTP/1.1 GET of
+// /plaintext, whose response is stamp.plaintext.
+func isPlaintextGet(r *Request) bool {
+	return string(r.Path) == "/plaintext" && string(r.Method) == "GET" && r.KeepAlive && r.Minor != 0
 }
 
 // finish ends a connection once its last response is out. A client
