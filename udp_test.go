@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -110,18 +109,17 @@ func TestUDP6AndDualStack(t *testing.T) {
 	}
 }
 
-// senderHandler records each datagram's sender and length, and answers
-// as its mode says.
+// udpProbe records each datagram's sender and the datagram errors, and
+// answers as the datagram asks.
 type udpProbe struct {
 	BuiltinHandler
-	mu        sync.Mutex
-	senders   []string
-	dgErrs    []error
-	dgFrom    []string
-	asyncErr  chan error
-	cbErr     chan error
-	panicking atomic.Bool
-	later     chan func()
+	mu       sync.Mutex
+	senders  []string
+	dgErrs   []error
+	dgFrom   []string
+	asyncErr chan error
+	cbErr    chan error
+	later    chan func()
 }
 
 func (h *udpProbe) OnTraffic(c Conn) Action {
