@@ -57,15 +57,7 @@ func TestWriteBatchingEchoManyConns(t *testing.T) { echoManyConns(t, WithWriteBa
 
 // laterWriter writes from callbacks that run outside any poll event: Do,
 // and an AsyncWrite callback that runs while the loop sends its batches.
-type laterWriter struct {
-	BuiltinHandler
-	conns chan Conn
-}
-
-func (h *laterWriter) OnOpen(c Conn) ([]byte, Action) {
-	h.conns <- c
-	return nil, None
-}
+type laterWriter struct{ asyncHandler }
 
 func (h *laterWriter) OnTraffic(c Conn) Action {
 	c.Discard(-1)
@@ -84,7 +76,7 @@ func (h *laterWriter) OnTraffic(c Conn) Action {
 // A write made in a Do callback, or in a write callback run while the
 // batches go out, must not wait for another event to wake the loop.
 func TestWriteBatchingOutsideEvents(t *testing.T) {
-	h := &laterWriter{conns: make(chan Conn, 1)}
+	h := &laterWriter{asyncHandler{conns: make(chan Conn, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
 	c := dial(t, s)
 	sc := <-h.conns
