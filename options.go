@@ -210,9 +210,8 @@ func WithWriteBufferCap(n int) Option {
 // A handler that writes several times per callback then makes one
 // system call instead of several, and the replies to all the
 // connections that were ready go out together, as redis-server sends
-// them, so a peer reading many connections with one poller finds more
-// of them ready per wake-up. The cost is a copy of every byte into the
-// queue, and a reply held back for the rest of the iteration's work.
+// them. The cost is a copy of every byte into the queue, and a reply
+// held back for the rest of the iteration's work.
 // Writes outside callbacks (AsyncWrite's own write, OnOpen's returned
 // bytes) are not held back; a connection holds back at most 64 KiB, and
 // Conn.Flush sends at once. A write made in a callback then reports a

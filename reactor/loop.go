@@ -39,7 +39,8 @@ type Config struct {
 	// the loop stops. Whatever the previous poll's events, timers and
 	// this iteration's tasks left to do at the end of an iteration (a
 	// batch of output to send, say) belongs here. Tasks it submits run
-	// before the loop blocks.
+	// before the loop blocks (in the final call, the queue is closed and
+	// refuses them).
 	BeforeWait func()
 	// BusyPoll, if positive, keeps the loop polling without blocking for
 	// up to this long after the last poll that returned events or an
