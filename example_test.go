@@ -83,3 +83,42 @@ func ExampleConn_asyncWrite() {
 	fmt.Printf("%q %v\n", line, <-h.done)
 	// Output: "from a goroutine\n" <nil>
 }
+
+// greetLines answers each read with a reply made of several writes.
+type greetLines struct{ mill.BuiltinHandler }
+
+func (greetLines) OnTraffic(c mill.Conn) mill.Action {
+	name, _ := c.Next(-1)
+	c.Write([]byte("hello, "))
+	c.Write(name)
+	c.Write([]byte("!\n"))
+	return mill.None
+}
+
+// With WithWriteBatching the three writes of each OnTraffic leave with
+// one writev when the loop has handled everything it woke up for, and
+// with WithBusyPoll a loop that just had work polls on for 50 µs instead
+// of sleeping at once.
+func ExampleWithWriteBatching() {
+	s, err := mill.NewServer(greetLines{}, "tcp://127.0.0.1:0",
+		mill.WithWriteBatching(true), mill.WithBusyPoll(50*time.Microsecond))
+	if err != nil {
+		panic(err)
+	}
+	go s.Serve()
+	defer s.Shutdown(context.Background())
+
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("mill"))
+	reply := make([]byte, len("hello, mill!\n"))
+	if _, err := io.ReadFull(c, reply); err != nil {
+		panic(err)
+	}
+	fmt.Printf("%q\n", reply)
+	// Output: "hello, mill!\n"
+}
