@@ -24,7 +24,9 @@ package main
 // loss: with a window of 1 every loss is one, and it stalls its sender
 // for at most -losstimeout). A given-up datagram is not resent; a new
 // sequence number refills its place in the window. An echo that arrives
-// after its datagram was given up is verified and counted as "late".
+// after its datagram was given up is verified and counted as "late"; one
+// from behind the window of a sender that never gave a datagram up can
+// only be a duplicate.
 
 import (
 	"encoding/binary"
@@ -64,6 +66,7 @@ type udpSender struct {
 	base, next uint64
 	slots      []udpSlot
 	pending    int
+	gaveUp     uint64 // datagrams given up, warm-up included
 	dead       bool
 }
 
@@ -318,6 +321,7 @@ func (e *udpEngine) scan(now int64) {
 func (e *udpEngine) giveUp(s *udpSender, q uint64, byTimeout bool) {
 	sl := &s.slots[q%uint64(e.win)]
 	sl.state = slotLost
+	s.gaveUp++
 	s.pending--
 	e.pendingAll--
 	if sl.inWin {
@@ -396,6 +400,11 @@ func (e *udpEngine) echo(s *udpSender, b []byte, now int64, inWin bool) error {
 		return err
 	}
 	if seq < s.base {
+		if s.gaveUp == 0 {
+			// Behind the window, and the sender never gave up a
+			// datagram: this one was echoed already.
+			return mismatchError(fmt.Sprintf("sender %d: duplicate echo of seq %d", s.id, seq))
+		}
 		e.late++ // given up earlier (a duplicate this old cannot be told apart)
 		return nil
 	}
