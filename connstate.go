@@ -36,7 +36,7 @@ import "sync/atomic"
 // writeShut] -> [closeAfter] -> closed. A conn is never reused, so a
 // handle kept after close sees flagClosed forever. Interest follows
 // state: read while neither peerEOF nor readPaused, write while output
-// is queued and not batched.
+// is queued (output on the batch list may wait without it).
 type connFlags uint16
 
 const (

@@ -163,7 +163,7 @@ func (l *Loop) Run() (err error) {
 			runtime.Gosched()
 			l.nowSet = false
 		}
-		if l.tasks.run(l.cfg.TaskBatch) > 0 {
+		if l.tasks.run(l.cfg.TaskBatch) > 0 && l.cfg.BusyPoll > 0 {
 			l.busy()
 		}
 		if l.cfg.BeforeWait != nil {
@@ -186,7 +186,7 @@ func (l *Loop) Run() (err error) {
 		if err != nil {
 			return err
 		}
-		if n > 0 {
+		if n > 0 && l.cfg.BusyPoll > 0 {
 			l.busy()
 		}
 		for i := 0; i < n; i++ {
@@ -202,12 +202,11 @@ func (l *Loop) Run() (err error) {
 	return nil
 }
 
-// busy notes that the loop had work: with Config.BusyPoll, it keeps
-// polling without blocking for that long.
+// busy notes that the loop had work: it keeps polling without blocking
+// for Config.BusyPoll (callers check that it is set: without it, an
+// iteration costs no call).
 func (l *Loop) busy() {
-	if l.cfg.BusyPoll > 0 {
-		l.spinUntil = l.Now().Add(l.cfg.BusyPoll)
-	}
+	l.spinUntil = l.Now().Add(l.cfg.BusyPoll)
 }
 
 func (l *Loop) finish() {
