@@ -3,6 +3,7 @@ package mill
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -55,7 +56,8 @@ func (cl *Client) Start() error {
 // Stop shuts the client down as Server.Shutdown does: pending dials fail,
 // connections drain until ctx ends, then everything is released. It
 // returns nil, ctx.Err() if ctx ended first, or the error that broke a
-// loop. Any goroutine but the client's loops.
+// loop. Any goroutine; on one of the client's own loops it starts the
+// shutdown and returns ErrOnEventLoop at once, since it cannot wait there.
 func (cl *Client) Stop(ctx context.Context) error {
 	if err := cl.s.Shutdown(ctx); err != nil {
 		return err
@@ -103,6 +105,12 @@ func (cl *Client) DialContext(ctx context.Context, network, address string) (Con
 	if err := cl.ready(); err != nil {
 		return nil, err
 	}
+	if ctx == nil {
+		return nil, errors.New("mill: DialContext with a nil Context")
+	}
+	if cl.s.eng.onLoop() {
+		return nil, fmt.Errorf("%w: Dial on one of the client's own loops would wait for itself; use DialAsync", ErrOnEventLoop)
+	}
 	type result struct {
 		c   Conn
 		err error
@@ -116,12 +124,12 @@ func (cl *Client) DialContext(ctx context.Context, network, address string) (Con
 // DialAsync starts connecting to address and returns at once. When the
 // connection is established OnOpen runs for it; if it cannot be, OnClose
 // runs with the reason (see DialContext) and OnOpen never does. Either
-// way the Conn's Context is ctx from the start, which lets a handler tell
-// its dialled connections apart (a proxy passes the accepted connection,
-// say). A host name in address is resolved first on a goroutine of its
+// way the Conn's Context (Conn.Context, not a context.Context) is value
+// from the start, which lets a handler tell its dialled connections apart
+// (a proxy passes the accepted connection, say). A host name in address is resolved first on a goroutine of its
 // own, which WithDialTimeout and Stop bound; an IP address needs none.
 // Any goroutine, loops included.
-func (cl *Client) DialAsync(network, address string, ctx any) error {
+func (cl *Client) DialAsync(network, address string, value any) error {
 	if err := cl.ready(); err != nil {
 		return err
 	}
@@ -139,11 +147,11 @@ func (cl *Client) DialAsync(network, address string, ctx any) error {
 			defer cancel()
 			stop := context.AfterFunc(cl.s.stopContext(), cancel)
 			defer stop()
-			cl.s.eng.dial(context.Background(), lookup, network, address, ctx, nil)
+			cl.s.eng.dial(context.Background(), lookup, network, address, value, nil)
 		}()
 		return nil
 	}
-	cl.s.eng.dial(context.Background(), nil, network, address, ctx, nil)
+	cl.s.eng.dial(context.Background(), nil, network, address, value, nil)
 	return nil
 }
 

@@ -17,12 +17,15 @@ type AsyncCallback func(c Conn, err error)
 //
 //   - Loop-only: Peek, Next, Discard, Read, InboundBuffered, Write,
 //     Writev, Flush, OutboundBuffered, SetCodec, ReadFrame, WriteFrame,
-//     the SetXxxTimeout methods, Context and SetContext may only be
-//     called on the connection's event loop, that is, inside a Handler
-//     callback for this connection, or inside an AsyncCallback or other
+//     PauseReading, ResumeReading, the SetXxxTimeout methods, the socket
+//     settings (SetNoDelay, SetKeepAlive, SetLinger, SetReadBuffer,
+//     SetWriteBuffer), Context and SetContext may only be called on the
+//     connection's event loop, that is, inside a Handler callback for
+//     this connection, or inside an AsyncCallback, a Do function or other
 //     code the loop runs for it.
 //   - Any goroutine: AsyncWrite, AsyncWritev, AsyncWriteFrame, Submit, Do,
-//     Writable, Close, CloseWrite, LocalAddr, RemoteAddr and Fd.
+//     Writable, Close, CloseWrite, CloseLingering, LocalAddr, RemoteAddr
+//     and Fd.
 //   - Slices returned by Peek, Next and ReadFrame alias mill's buffers. They stay
 //     valid until the callback that obtained them returns; copy what you
 //     keep longer. Do not write to them.
@@ -72,8 +75,13 @@ type Conn interface {
 	// (copied) and sent when the socket is writable. It returns len(p)
 	// unless the connection is closed or broken (after a write error the
 	// connection closes once the current callback returns), or p would
-	// take the queue past its limit (ErrOutboundFull or ErrSlowConsumer,
-	// see WithOutboundLimit; then nothing of p is written). With
+	// take the queue past its limit (see WithOutboundLimit: by default
+	// ErrSlowConsumer, and the connection closes once the callback
+	// returns; under FailWrite, ErrOutboundFull and the connection stays
+	// open); then nothing of p is written. While the queue is past the
+	// high watermark, flow control (WithFlowControl) stops reading the
+	// connection, so a handler that answers what it reads stays bounded
+	// without checking Writable. With
 	// WithWriteBatching, a Write inside a callback queues p (copied) to
 	// go out when the loop has handled the rest of its work. Loop-only.
 	Write(p []byte) (int, error)
@@ -95,7 +103,10 @@ type Conn interface {
 	// if not nil, runs exactly once on the loop: with nil when all of p
 	// was handed to the kernel, or with the error that stopped it. If the
 	// loop has already stopped, cb runs before AsyncWrite returns, on the
-	// calling goroutine, and AsyncWrite returns ErrClosed. p must not be
+	// calling goroutine, and AsyncWrite returns ErrClosed; likewise with
+	// ErrServerClosed once a graceful shutdown has begun draining (except
+	// for the answers of worker-pool tasks already running for the
+	// connection), so that producers cannot hold the drain up. p must not be
 	// modified until cb runs. Writes from one goroutine to one connection
 	// keep their order.
 	AsyncWrite(p []byte, cb AsyncCallback) error
@@ -167,8 +178,48 @@ type Conn interface {
 	// Close closes the connection after trying to send queued output;
 	// OnClose then runs with a nil error. Any goroutine; the close
 	// happens on the loop once the current callback returns. Closing a
-	// closed connection returns ErrClosed.
+	// closed connection returns ErrClosed. Input still unread when a
+	// socket closes makes the kernel reset the connection, which can
+	// destroy a reply the peer has not read yet: after an error reply,
+	// use CloseLingering.
 	Close() error
+
+	// CloseLingering closes the connection without losing what was
+	// written last: writes stop (they fail with ErrClosed), queued output
+	// goes out, our FIN follows, and input is read and dropped until the
+	// peer's FIN or WithLingerTimeout passes; then the connection closes
+	// (OnClose sees nil). Use it after an error reply to a peer that may
+	// still be sending, where Close could make the kernel reset the
+	// connection and the peer lose the reply. Any goroutine, like Close.
+	CloseLingering() error
+
+	// PauseReading stops reading the connection until ResumeReading:
+	// no OnTraffic runs, unread input stays buffered, and TCP pushes back
+	// on the peer once the socket's buffers fill. A connection paused by
+	// its handler is not closed for its unread input at the inbound
+	// limit or after the peer's FIN: use it to hold input on purpose
+	// until another event says so (a proxy whose other side is full, say,
+	// resumed from a Do). Timeouts still apply. Loop-only; on a UDP socket
+	// both fail.
+	PauseReading() error
+	// ResumeReading undoes PauseReading. Input already buffered is not
+	// delivered again until more arrives: consume it in the callback that
+	// resumes. Loop-only.
+	ResumeReading() error
+
+	// SetNoDelay, SetKeepAlive, SetLinger, SetReadBuffer and
+	// SetWriteBuffer set the socket options net.TCPConn's methods of the
+	// same names set (TCP_NODELAY, keep-alive probes after d of silence
+	// and every d thereafter or off for d <= 0, SO_LINGER, SO_RCVBUF,
+	// SO_SNDBUF), overriding the server's options for this connection.
+	// The TCP ones fail on a Unix-domain or UDP socket. Loop-only (a
+	// closed connection's descriptor may belong to another one); after
+	// close they return ErrClosed.
+	SetNoDelay(on bool) error
+	SetKeepAlive(d time.Duration) error
+	SetLinger(sec int) error
+	SetReadBuffer(bytes int) error
+	SetWriteBuffer(bytes int) error
 
 	sealed()
 }

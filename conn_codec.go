@@ -76,13 +76,17 @@ func (c *conn) WriteFrame(p []byte) error {
 // AsyncWriteFrame encodes p on the connection's loop and writes it, as
 // AsyncWrite does. Any goroutine; p must not be modified until cb runs.
 func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
+	if err := c.refuseInDrain(cb); err != nil {
+		return err
+	}
 	return c.submitWrite(func() { c.asyncDone(cb, c.WriteFrame(p)); c.wrote() }, cb)
 }
 
 // decodeFailed dooms a connection whose input cannot be decoded: it
 // closes with err once the callback returns. Unlike a broken socket, it
 // can still be written to until then, so the handler can answer with a
-// protocol error; the closing flush sends that answer. Loop goroutine.
+// protocol error, and the close lingers (see linger) so that the answer
+// reaches the peer rather than a reset. Loop goroutine.
 func (c *conn) decodeFailed(err error) {
 	c.flags |= flagDecodeFailed
 	if c.flags&flagCloseAfter == 0 {
@@ -90,7 +94,7 @@ func (c *conn) decodeFailed(err error) {
 		c.slowPart().closeErr = err
 	}
 	if c.flags&flagInCallback == 0 {
-		c.closeNow(err)
+		c.closeDoomed()
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // writable reports why the conn cannot take output, if it cannot.
 func (c *conn) writable() error {
 	if c.flags&(flagClosed|flagShutWrite) != 0 {
-		return ErrClosed
+		return ErrClosed // flagShutWrite: CloseWrite, or a lingering close
 	}
 	if c.flags&(flagCloseAfter|flagDecodeFailed) == flagCloseAfter {
 		return c.closeErr() // the socket broke; after a decode error it still works
@@ -189,7 +189,11 @@ func (c *conn) updateInterest() {
 		return
 	}
 	var want connFlags
-	if c.flags&(flagPeerEOF|flagReadPaused) == 0 && !c.loop.draining {
+	if c.flags&flagLinger != 0 {
+		if c.flags&flagPeerEOF == 0 {
+			want |= flagWantRead // to drop input until the peer's FIN
+		}
+	} else if c.flags&flagPeerEOF == 0 && !c.flags.readStopped() && !c.loop.draining {
 		want |= flagWantRead
 	}
 	if c.out.Len() > 0 {
@@ -243,12 +247,33 @@ func (c *conn) call(cb AsyncCallback, err error) {
 
 // AsyncWrite writes p on the connection's loop. Any goroutine.
 func (c *conn) AsyncWrite(p []byte, cb AsyncCallback) error {
+	if err := c.refuseInDrain(cb); err != nil {
+		return err
+	}
 	return c.submitWrite(func() { c.asyncWrite(p, nil, cb); c.wrote() }, cb)
 }
 
 // AsyncWritev writes bs on the connection's loop. Any goroutine.
 func (c *conn) AsyncWritev(bs [][]byte, cb AsyncCallback) error {
+	if err := c.refuseInDrain(cb); err != nil {
+		return err
+	}
 	return c.submitWrite(func() { c.asyncWrite(nil, bs, cb); c.wrote() }, cb)
+}
+
+// refuseInDrain refuses an asynchronous write once a graceful drain has
+// begun, so that producers that keep writing cannot hold the shutdown
+// up: cb hears ErrServerClosed at once, on the calling goroutine. The
+// answers of worker-pool tasks already running for c still go out (they
+// are what the drain waits for). Any goroutine.
+func (c *conn) refuseInDrain(cb AsyncCallback) error {
+	if !c.loop.e.draining.Load() || c.tasks.Load() > 0 || c.shared.closing() {
+		return nil // a closed conn refuses the write as always, with ErrClosed
+	}
+	if cb != nil {
+		cb(c, ErrServerClosed)
+	}
+	return ErrServerClosed
 }
 
 // submitWrite queues an asynchronous write's loop side, which must end
@@ -275,10 +300,11 @@ func (c *conn) Do(fn func(Conn)) error {
 	}, nil)
 }
 
-// wrote ends an asynchronous write's loop side. Loop goroutine.
+// wrote ends an asynchronous write's loop side (or a Do's, or a
+// writability notice's). Loop goroutine.
 func (c *conn) wrote() {
 	if c.inflight.Add(-1) == 0 {
-		c.drainCheck() // a graceful shutdown may be waiting for it
+		c.checkDone() // a drain or the peer's FIN may be waiting for it
 	}
 }
 
@@ -320,6 +346,6 @@ func (c *conn) await(cb AsyncCallback) {
 // code is still running for it. Loop goroutine.
 func (c *conn) closeIfFailed() {
 	if c.flags&(flagCloseAfter|flagInCallback|flagClosed) == flagCloseAfter {
-		c.closeNow(c.closeErr())
+		c.closeDoomed()
 	}
 }

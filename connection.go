@@ -14,6 +14,7 @@ import (
 	"github.com/mill-io/mill/codec"
 	"github.com/mill-io/mill/internal/socket"
 	"github.com/mill-io/mill/netpoll"
+	"github.com/mill-io/mill/reactor"
 )
 
 // conn is the Conn mill hands to handlers. It is created by the main
@@ -25,14 +26,19 @@ type conn struct {
 	fd     int
 	flags  connFlags
 	shared sharedState // the state other goroutines read
-	// inflight counts work that may still write to the conn: worker-pool
-	// tasks not yet finished and asynchronous writes not yet run on the
-	// loop. A graceful drain waits for it to reach zero.
+	// inflight counts work that may still write to the conn or run
+	// handler code for it: worker-pool tasks not yet finished, and
+	// asynchronous writes, Do functions and writability notices not yet
+	// run on the loop. A graceful drain, and a close after the peer's
+	// FIN, wait for it to reach zero (see checkDone).
 	inflight atomic.Int32
-	loop     *eventLoop
-	remote   netip.AddrPort // zero for Unix-domain peers
-	ctx      any
-	codec    codec.Codec
+	// tasks counts the worker-pool tasks of inflight: while one runs, its
+	// answer may still be written during a graceful drain.
+	tasks  atomic.Int32
+	loop   *eventLoop
+	remote netip.AddrPort // zero for Unix-domain peers
+	ctx    any
+	codec  codec.Codec
 
 	// Input. While handler code runs, view is the unread input as one
 	// slice, aliasing either the loop's read buffer or in; settle folds
@@ -50,8 +56,9 @@ type conn struct {
 
 // connSlow is the part of a conn that most connections never need.
 type connSlow struct {
-	closeErr error          // why the conn closes once the callback returns (write error, decode error, panic)
+	closeErr error          // why the conn closes once the callback returns (write error, decode error, panic), or after lingering
 	cbs      []pendingWrite // asynchronous writes waiting for their bytes to go
+	linger   *reactor.Timer // ends a lingering close
 }
 
 type pendingWrite struct {
@@ -116,11 +123,11 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 		return
 	}
 	if c.flags&flagPeerEOF == 0 {
-		if c.flags&flagReadPaused != 0 {
-			// The inbound limit paused reading, yet the poller reports a
-			// hang-up or an error whatever the interest: hear nothing
-			// more until reading resumes, rather than read past the limit
-			// or spin.
+		if c.flags.readStopped() {
+			// A pause stopped reading (the inbound limit, flow control
+			// or the handler), yet the poller reports a hang-up or an
+			// error whatever the interest: hear nothing more until
+			// reading resumes, rather than read past the pause or spin.
 			if c.flags&flagWantWrite == 0 {
 				c.loop.loop.Detach(c.fd)
 			}
@@ -150,14 +157,14 @@ func (c *conn) sendQueued() bool {
 		return true
 	}
 	if c.flags&flagCloseAfter != 0 {
-		c.closeNow(c.closeErr())
-		return true
+		c.closeDoomed()
+		return c.flags&flagClosed != 0
 	}
 	if c.out.Len() == 0 && c.drained() {
 		return true
 	}
 	if c.loop.draining {
-		c.drainCheck()
+		c.checkDone()
 		return true
 	}
 	return false
@@ -166,6 +173,10 @@ func (c *conn) sendQueued() bool {
 // read takes one read's worth of input and gives it to OnTraffic.
 func (c *conn) read() {
 	l := c.loop
+	if c.flags&flagLinger != 0 {
+		c.lingerRead()
+		return
+	}
 	c.settle()
 	var n int
 	var err error
@@ -200,13 +211,14 @@ func (c *conn) read() {
 	c.flags &^= flagInCallback
 	c.settle()
 	c.after(a)
+	c.checkDone() // unread input may be stuck at the inbound limit
 }
 
 // after applies what a callback asked for. Loop goroutine.
 func (c *conn) after(a Action) {
 	switch {
 	case c.flags&flagCloseAfter != 0:
-		c.closeNow(c.closeErr())
+		c.closeDoomed()
 	case a == Close:
 		c.closeNow(nil)
 	}
@@ -260,6 +272,7 @@ func (c *conn) closeNow(err error) {
 		}
 	}
 	c.stopTimeouts()
+	c.stopLinger()
 	l.loop.Unregister(c.fd)
 	if c.flags&flagOpen != 0 {
 		c.flags |= flagInCallback

@@ -31,13 +31,24 @@ import "sync/atomic"
 //	bit 13 flagBatched     output waits on the loop's batch list for the
 //	                       end of the iteration (WithWriteBatching): the
 //	                       queue may be non-empty with write interest off
+//	bit 14 flagFlowPaused  flow control: queued output passed the high
+//	                       watermark, so reading waits until it falls
+//	                       below the low one (WithFlowControl)
+//	bit 15 flagHeld        the handler paused reading (PauseReading):
+//	                       unread input is kept on purpose, and nothing
+//	                       is read until ResumeReading
+//	bit 16 flagLinger      a lingering close is under way: writes fail,
+//	                       our FIN goes once output drains, and input is
+//	                       read and dropped until the peer's FIN or the
+//	                       linger timeout (CloseLingering, decode errors)
 //
 // Lifecycle: accepted (0) -> open|wantRead -> [peerEOF | shutWrite ->
-// writeShut] -> [closeAfter] -> closed. A conn is never reused, so a
+// writeShut] -> [closeAfter] -> [linger] -> closed. A conn is never reused, so a
 // handle kept after close sees flagClosed forever. Interest follows
-// state: read while neither peerEOF nor readPaused, write while output
-// is queued (output on the batch list may wait without it).
-type connFlags uint16
+// state: read while the peer has not shut its side and no pause holds
+// (readPaused, flowPaused, held), write while output is queued (output
+// on the batch list may wait without it).
+type connFlags uint32
 
 const (
 	flagOpen connFlags = 1 << iota
@@ -54,7 +65,16 @@ const (
 	flagToldUnwritable
 	flagDecodeFailed
 	flagBatched
+	flagFlowPaused
+	flagHeld
+	flagLinger
 )
+
+// readStopped reports whether a pause keeps the conn from reading: the
+// inbound limit, flow control, or the handler.
+func (f connFlags) readStopped() bool {
+	return f&(flagReadPaused|flagFlowPaused|flagHeld) != 0
+}
 
 // sharedState holds the bits of a connection's state that any goroutine
 // may read; only the loop sets them, except sharedCloseReq, which Close

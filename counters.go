@@ -15,6 +15,9 @@ import (
 type loopCounters struct {
 	accepted, bytesIn, bytesOut, reads, writes atomic.Uint64
 	truncated                                  atomic.Uint64 // datagrams dropped as too long
+	refused                                    atomic.Uint64 // writes refused by the outbound limits (FailWrite)
+	flowPauses                                 atomic.Uint64 // times flow control stopped reading a conn
+	lingerDropped                              atomic.Uint64 // input read and dropped by lingering closes
 	outPending                                 atomic.Int64
 	closed                                     [numCauses]atomic.Uint64
 }
@@ -32,6 +35,7 @@ const (
 	causePanic
 	causeSlowConsumer
 	causeShutdown
+	causeInboundLimit
 	numCauses
 )
 
@@ -51,6 +55,8 @@ func causeOf(err error) closeCause {
 		return causePanic
 	case errors.Is(err, ErrSlowConsumer):
 		return causeSlowConsumer
+	case errors.Is(err, ErrInboundLimit):
+		return causeInboundLimit
 	case errors.Is(err, codec.ErrFrameTooLong), errors.Is(err, codec.ErrCorruptFrame):
 		return causeCodec
 	}
@@ -67,7 +73,7 @@ func (l *eventLoop) stats() LoopStats {
 			Codec: k.closed[causeCodec].Load(), IdleTimeout: k.closed[causeIdleTimeout].Load(),
 			ReadTimeout: k.closed[causeReadTimeout].Load(), WriteTimeout: k.closed[causeWriteTimeout].Load(),
 			Panic: k.closed[causePanic].Load(), SlowConsumer: k.closed[causeSlowConsumer].Load(),
-			Shutdown: k.closed[causeShutdown].Load(),
+			Shutdown: k.closed[causeShutdown].Load(), InboundLimit: k.closed[causeInboundLimit].Load(),
 		},
 		BytesIn:         k.bytesIn.Load(),
 		BytesOut:        k.bytesOut.Load(),
@@ -76,6 +82,9 @@ func (l *eventLoop) stats() LoopStats {
 		OutboundPending: k.outPending.Load(),
 		TasksQueued:     l.loop.Queued(),
 		Truncated:       k.truncated.Load(),
+		WritesRefused:   k.refused.Load(),
+		FlowPauses:      k.flowPauses.Load(),
+		LingerDropped:   k.lingerDropped.Load(),
 	}
 }
 
@@ -96,6 +105,9 @@ func (e *engine) stats() Stats {
 		t.OutboundPending += ls.OutboundPending
 		t.TasksQueued += ls.TasksQueued
 		t.Truncated += ls.Truncated
+		t.WritesRefused += ls.WritesRefused
+		t.FlowPauses += ls.FlowPauses
+		t.LingerDropped += ls.LingerDropped
 	}
 	return st
 }

@@ -9,16 +9,19 @@ import (
 )
 
 // A graceful shutdown drains each loop before closing what is left:
-// reading stops (no new work), and a connection closes, with
-// ErrServerClosed, as soon as it has no queued output, no asynchronous
-// write submitted but not yet run or waiting for its bytes, and no
-// worker-pool task in flight. The
-// loop reports when it has no connection left. Shutdown's context bounds
+// reading stops (no new work), new asynchronous writes and worker-pool
+// tasks are refused with ErrServerClosed (except the answers of tasks
+// already running), and a connection closes, with ErrServerClosed, as
+// soon as it is quiet (checkDone): no queued output, no asynchronous
+// write or Do submitted but not yet run or waiting for its bytes, and
+// no worker-pool task in flight. The loop reports when it has no
+// connection left. Shutdown's context bounds
 // the whole drain; whatever remains when it ends is closed at once.
 
 // drain runs the drain on every loop and waits until they are all empty
 // or ctx ends. Serve's goroutine, after OnShutdown.
 func (e *engine) drain(ctx context.Context) {
+	e.draining.Store(true) // new asynchronous writes are refused from now on
 	done := make(chan struct{}, len(e.loops))
 	n := 0
 	for _, l := range e.loops {
@@ -42,7 +45,7 @@ func (l *eventLoop) beginDrain(done chan<- struct{}) {
 	l.loop.Each(func(_ int, h reactor.Handler) bool {
 		switch h := h.(type) {
 		case *conn:
-			h.drainCheck()
+			h.checkDone()
 		case *dialing:
 			h.fail(ErrServerClosed)
 		case *packetConn:
@@ -51,19 +54,6 @@ func (l *eventLoop) beginDrain(done chan<- struct{}) {
 		return true
 	})
 	l.checkDrained()
-}
-
-// drainCheck closes c if a drain is on and c has nothing in flight, and
-// otherwise stops reading it. Loop goroutine.
-func (c *conn) drainCheck() {
-	if !c.loop.draining || c.flags&flagClosed != 0 {
-		return
-	}
-	if c.out.Len() == 0 && c.inflight.Load() == 0 && (c.slow == nil || len(c.slow.cbs) == 0) {
-		c.closeNow(ErrServerClosed)
-		return
-	}
-	c.updateInterest()
 }
 
 // checkDrained tells the drain when the loop has no connection left.

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -40,19 +41,25 @@ type engine struct {
 
 	refused      atomic.Uint64 // connections closed at accept by WithMaxConns
 	acceptErrors atomic.Uint64 // accepts that failed and paused accepting
+	// draining: a graceful drain has begun; new asynchronous writes and
+	// worker-pool tasks are refused.
+	draining    atomic.Bool
+	overflowLog rateLimit // writes past the outbound limits
 
 	poolMu       sync.Mutex
 	workerPool   *workerpool.Pool // nil until WithWorkerPool or the first Conn.Submit
 	poolReleased bool
 }
 
-func newEngine(s *Server, addrs []string) (e *engine, err error) {
+func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	o := &s.opts
 	n := o.loops
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	e = &engine{s: s, h: s.h, log: o.logger, bal: o.balancer}
+	// e is not the named result: a failed return sets that to nil, and
+	// the deferred clean-up needs what was opened.
+	e := &engine{s: s, h: s.h, log: o.logger, bal: o.balancer}
 	if e.bal == nil {
 		e.bal = balancer.NewRoundRobin()
 	}
@@ -101,7 +108,7 @@ func newEngine(s *Server, addrs []string) (e *engine, err error) {
 		}
 		rl, err := reactor.New(cfg)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("mill: WithLoops(%d): making loop %d: %w (each loop takes two descriptors and a thread)", n, i, err)
 		}
 		l.loop = rl
 		e.loops = append(e.loops, l)
@@ -126,6 +133,33 @@ func (e *engine) addr() net.Addr {
 		return nil
 	}
 	return e.eps[0].addr
+}
+
+// checkCPU reports whether a loop can be pinned to cpu.
+func checkCPU(cpu int) error { return reactor.CheckCPU(cpu) }
+
+// outPending is the output queued on every loop now. Any goroutine.
+func (e *engine) outPending() int64 {
+	var n int64
+	for _, l := range e.loops {
+		n += l.ctr.outPending.Load()
+	}
+	return n
+}
+
+// onLoop reports whether the caller runs on one of the engine's loops
+// (the main one included), where a call that waits for a loop would
+// wait for itself. Any goroutine; about a microsecond per loop.
+func (e *engine) onLoop() bool {
+	if e.main != nil && e.main.OnLoop() {
+		return true
+	}
+	for _, l := range e.loops {
+		if l.loop != nil && l.loop.OnLoop() {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *engine) countConnections() int {

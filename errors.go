@@ -21,8 +21,18 @@ var (
 	// the FailWrite policy; nothing of it is queued.
 	ErrOutboundFull = errors.New("mill: outbound queue full")
 	// ErrSlowConsumer closes a connection whose queued output would pass
-	// its limit under the CloseSlowConsumer policy.
+	// its limit under the CloseSlowConsumer policy (the default); the
+	// write that would have passed it returns it too.
 	ErrSlowConsumer = errors.New("mill: slow consumer")
+	// ErrInboundLimit closes a connection whose unread input reached the
+	// inbound limit (WithInboundLimit) while nothing was left that could
+	// consume it: a message larger than the limit, say, that the handler
+	// waits to see whole.
+	ErrInboundLimit = errors.New("mill: unread input stuck at the inbound limit")
+	// ErrOnEventLoop is returned by calls that wait for an event loop
+	// (Client.Dial and DialContext, Client.Stop, Server.Shutdown) when
+	// they are made on that loop, where they would wait for themselves.
+	ErrOnEventLoop = errors.New("mill: blocking call made on an event loop")
 	// ErrIdleTimeout closes a connection that sent and received nothing
 	// for its idle timeout (WithIdleTimeout, Conn.SetIdleTimeout).
 	ErrIdleTimeout = errors.New("mill: idle timeout")
@@ -58,6 +68,10 @@ var (
 	// *net.OpError wrapping it does too.
 	ErrDialTimeout error = timeoutError("mill: dial timeout")
 )
+
+// errPacketPause is returned by PauseReading and ResumeReading on a UDP
+// socket.
+var errPacketPause = errors.New("mill: PauseReading and ResumeReading are for stream connections, not UDP sockets")
 
 // timeoutError is an error that says it is a timeout, as net.Error does.
 type timeoutError string

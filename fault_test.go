@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,7 +59,10 @@ func TestHelperProcessEMFILE(t *testing.T) {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", WithLoops(2)) // no WithLogger: the default one
+	// A JSON logger like the old default, for the parent to parse.
+	jsonLog := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.Lock(os.Stderr), zap.WarnLevel))
+	s, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", WithLoops(2), WithLogger(jsonLog))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,10 @@ import (
 
 // peerClosed handles the peer's FIN, after every byte before it was read
 // and given to OnTraffic. By default the connection closes (OnClose sees
-// nil) as soon as its queued output has gone out, so a reply written to a
-// half-closed peer is not cut short. WithHalfOpen(true) keeps it open
+// nil) once nothing is pending for it (see checkDone): its queued output
+// has gone out and the work it started (asynchronous writes, Do,
+// worker-pool tasks, writability notices) has finished, so a reply to a
+// half-closed peer is never cut short. WithHalfOpen(true) keeps it open
 // for writing, tells a HalfCloseHandler, and leaves closing to the
 // handler. Loop goroutine.
 func (c *conn) peerClosed() {
@@ -31,23 +33,27 @@ func (c *conn) peerClosed() {
 		c.updateInterest()
 		return
 	}
-	if c.out.Len() == 0 {
-		c.closeNow(nil)
-		return
-	}
-	c.updateInterest() // stop reading, keep writing; drained closes
+	c.updateInterest() // stop reading, keep writing
+	c.checkDone()
 }
 
 // drained runs when the output queue has just emptied: it sends a FIN
-// that CloseWrite asked for, and closes a connection whose peer is gone.
-// It reports whether the connection closed. Loop goroutine.
+// that CloseWrite (or a lingering close) asked for, closes a connection
+// both of whose directions are now shut, and otherwise sees whether the
+// connection is done (checkDone). It reports whether the connection
+// closed. Loop goroutine.
 func (c *conn) drained() bool {
 	if c.flags&flagShutWrite != 0 && c.flags&flagWriteShut == 0 {
 		c.shutWrite()
 	}
-	if c.flags&flagClosed == 0 && c.flags&flagPeerEOF != 0 &&
-		(!c.loop.e.s.opts.halfOpen || c.flags&flagWriteShut != 0) {
-		c.closeNow(nil)
+	if c.flags&flagClosed == 0 && c.flags&(flagPeerEOF|flagWriteShut) == flagPeerEOF|flagWriteShut {
+		var err error
+		if c.flags&flagLinger != 0 {
+			err = c.slow.closeErr
+		}
+		c.closeNow(err) // both directions are done
+	} else {
+		c.checkDone()
 	}
 	return c.flags&flagClosed != 0
 }

@@ -26,13 +26,21 @@ const (
 	DefaultHighWatermark = 1 << 20
 	// DefaultOutboundLimit is the most output a connection may queue.
 	DefaultOutboundLimit = 16 << 20
+	// DefaultLingerTimeout bounds a lingering close (Conn.CloseLingering,
+	// and the close after a decode error): how long input is read and
+	// dropped after our FIN, waiting for the peer's.
+	DefaultLingerTimeout = 2 * time.Second
 	// DefaultInboundLimit is the most unread input a connection without
 	// a codec may buffer before mill stops reading it.
 	DefaultInboundLimit = 4 << 20
-	// DefaultWriteBufferCap is the smallest capacity a connection's
+	// DefaultWriteBufferMin is the smallest capacity a connection's
 	// output queue takes from the buffer pool when a write cannot be
 	// sent at once.
-	DefaultWriteBufferCap = 4 << 10
+	DefaultWriteBufferMin = 4 << 10
+	// DefaultWriteBufferCap is the old name of DefaultWriteBufferMin.
+	//
+	// Deprecated: it is a minimum, not a cap; use DefaultWriteBufferMin.
+	DefaultWriteBufferCap = DefaultWriteBufferMin
 	// DefaultDialTimeout bounds a Client's connection attempts.
 	DefaultDialTimeout = 30 * time.Second
 )
@@ -66,6 +74,9 @@ type options struct {
 	highWatermark  int
 	outboundLimit  int
 	overflow       OverflowPolicy
+	flowControl    bool
+	totalOutbound  int
+	lingerTimeout  time.Duration
 	inboundLimit   int
 	maxConns       int
 	idleTimeout    time.Duration
@@ -90,31 +101,50 @@ func defaultOptions() options {
 	return options{
 		lockOSThread:   true,
 		readBufferCap:  DefaultReadBufferCap,
-		writeBufferCap: DefaultWriteBufferCap,
+		writeBufferCap: DefaultWriteBufferMin,
 		tcpNoDelay:     true,
 		lowWatermark:   DefaultLowWatermark,
 		highWatermark:  DefaultHighWatermark,
 		outboundLimit:  DefaultOutboundLimit,
+		overflow:       CloseSlowConsumer,
+		flowControl:    true,
+		lingerTimeout:  DefaultLingerTimeout,
 		inboundLimit:   DefaultInboundLimit,
 		reuseAddr:      true,
 		dialTimeout:    DefaultDialTimeout,
 	}
 }
 
+// maxLoops bounds WithLoops: far more loops than any machine has CPUs
+// only costs descriptors and threads.
+const maxLoops = 4096
+
+// validate checks every option, so that a mistake fails NewServer with
+// an error that names the option rather than surfacing later in Serve.
 func (o *options) validate() error {
 	switch {
-	case o.loops < 0:
-		return fmt.Errorf("mill: WithLoops(%d): want >= 0", o.loops)
+	case o.loops < 0 || o.loops > maxLoops:
+		return fmt.Errorf("mill: WithLoops(%d): want 0 (one per CPU) to %d", o.loops, maxLoops)
 	case o.readBufferCap <= 0:
 		return fmt.Errorf("mill: WithReadBufferCap(%d): want > 0", o.readBufferCap)
 	case o.writeBufferCap <= 0:
-		return fmt.Errorf("mill: WithWriteBufferCap(%d): want > 0", o.writeBufferCap)
-	case o.recvBuffer < 0 || o.sendBuffer < 0:
-		return fmt.Errorf("mill: socket buffer sizes must be >= 0")
+		return fmt.Errorf("mill: WithWriteBufferMin(%d): want > 0", o.writeBufferCap)
+	case o.recvBuffer < 0:
+		return fmt.Errorf("mill: WithSocketRecvBuffer(%d): want >= 0", o.recvBuffer)
+	case o.sendBuffer < 0:
+		return fmt.Errorf("mill: WithSocketSendBuffer(%d): want >= 0", o.sendBuffer)
 	case o.lowWatermark < 0 || o.highWatermark < o.lowWatermark:
 		return fmt.Errorf("mill: WithWriteWatermarks(%d, %d): want 0 <= low <= high", o.lowWatermark, o.highWatermark)
 	case o.outboundLimit < o.highWatermark:
-		return fmt.Errorf("mill: WithOutboundLimit(%d): below the high watermark %d", o.outboundLimit, o.highWatermark)
+		return fmt.Errorf("mill: WithOutboundLimit(%d): below the high watermark %d, so a connection could never turn unwritable before its writes fail",
+			o.outboundLimit, o.highWatermark)
+	case o.overflow != FailWrite && o.overflow != CloseSlowConsumer:
+		return fmt.Errorf("mill: WithOutboundLimit: unknown OverflowPolicy %d", int(o.overflow))
+	case o.totalOutbound < 0:
+		return fmt.Errorf("mill: WithTotalOutboundLimit(%d): want >= 0", o.totalOutbound)
+	case o.totalOutbound > 0 && o.totalOutbound < o.highWatermark:
+		return fmt.Errorf("mill: WithTotalOutboundLimit(%d): below the high watermark %d, so one connection could pass it before it is unwritable",
+			o.totalOutbound, o.highWatermark)
 	case o.inboundLimit <= 0:
 		return fmt.Errorf("mill: WithInboundLimit(%d): want > 0", o.inboundLimit)
 	case o.maxConns < 0:
@@ -123,18 +153,38 @@ func (o *options) validate() error {
 		return fmt.Errorf("mill: WithBusyPoll(%v): want >= 0", o.busyPoll)
 	case o.dialTimeout < 0:
 		return fmt.Errorf("mill: WithDialTimeout(%v): want >= 0", o.dialTimeout)
+	case o.tcpKeepAlive < 0:
+		return fmt.Errorf("mill: WithTCPKeepAlive(%v): want >= 0", o.tcpKeepAlive)
+	case o.idleTimeout < 0:
+		return fmt.Errorf("mill: WithIdleTimeout(%v): want >= 0", o.idleTimeout)
+	case o.readTimeout < 0:
+		return fmt.Errorf("mill: WithReadTimeout(%v): want >= 0", o.readTimeout)
+	case o.writeTimeout < 0:
+		return fmt.Errorf("mill: WithWriteTimeout(%v): want >= 0", o.writeTimeout)
+	case o.lingerTimeout < 0:
+		return fmt.Errorf("mill: WithLingerTimeout(%v): want >= 0", o.lingerTimeout)
 	}
 	for _, c := range o.cpus {
-		if c < 0 {
-			return fmt.Errorf("mill: WithCPUAffinity: negative CPU %d", c)
+		if err := checkCPU(c); err != nil {
+			return fmt.Errorf("mill: WithCPUAffinity(%d): %w", c, err)
+		}
+	}
+	if o.workers != nil {
+		if err := o.workers.Validate(); err != nil {
+			return fmt.Errorf("mill: WithWorkerPool: %w", err)
 		}
 	}
 	return nil
 }
 
-// defaultLogger writes warnings and errors to standard error as JSON.
+// defaultLogger writes warnings and errors to standard error in zap's
+// console format, one readable line each (time, level, message, fields);
+// WithLogger takes a production logger (JSON, sampling) instead.
 func defaultLogger() *zap.Logger {
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	cfg := zap.NewDevelopmentEncoderConfig()
+	cfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.StacktraceKey = "" // panics carry their own stack as a field
+	enc := zapcore.NewConsoleEncoder(cfg)
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), zap.WarnLevel)).Named("mill")
 }
 
@@ -193,12 +243,18 @@ func WithReadBufferCap(n int) Option {
 	return optionFunc(func(o *options) { o.readBufferCap = n })
 }
 
-// WithWriteBufferCap sets the smallest capacity of a connection's output
+// WithWriteBufferMin sets the smallest capacity of a connection's output
 // queue, taken from the buffer pool only while output is pending
-// (default DefaultWriteBufferCap).
-func WithWriteBufferCap(n int) Option {
+// (default DefaultWriteBufferMin). The queue grows past it as needed, up
+// to the outbound limit (WithOutboundLimit).
+func WithWriteBufferMin(n int) Option {
 	return optionFunc(func(o *options) { o.writeBufferCap = n })
 }
+
+// WithWriteBufferCap is the old name of WithWriteBufferMin.
+//
+// Deprecated: the size is a minimum, not a cap; use WithWriteBufferMin.
+func WithWriteBufferCap(n int) Option { return WithWriteBufferMin(n) }
 
 // WithWriteBatching makes writes to stream connections (TCP, Unix) from
 // handler code (OnOpen, OnTraffic, write callbacks, Do and the other
@@ -293,9 +349,16 @@ type OverflowPolicy int
 
 const (
 	// FailWrite refuses the write with ErrOutboundFull (an asynchronous
-	// write's callback gets it); the connection stays open.
+	// write's callback gets it); the connection stays open. A handler
+	// that chooses it must check every write's error: a refused write
+	// followed by a later one that succeeds leaves a gap in the stream.
+	// Refused writes are counted (Stats' WritesRefused) and logged, at
+	// most once a second.
 	FailWrite OverflowPolicy = iota
-	// CloseSlowConsumer closes the connection with ErrSlowConsumer.
+	// CloseSlowConsumer, the default, closes the connection with
+	// ErrSlowConsumer (counted and logged), so that the stream never
+	// goes on with a piece missing; the write returns ErrSlowConsumer,
+	// and so does every later write in the same callback.
 	CloseSlowConsumer
 )
 
@@ -309,17 +372,59 @@ func WithWriteWatermarks(low, high int) Option {
 
 // WithOutboundLimit caps each connection's queued output at limit bytes
 // (default DefaultOutboundLimit) and sets what a write past it does
-// (default FailWrite). A single write larger than the limit always
-// fails.
+// (default CloseSlowConsumer). A single write larger than the limit
+// always fails. With flow control on (the default) a handler that only
+// answers what it reads stays near the high watermark and never meets
+// the limit; writers that ignore Writable (asynchronous producers, say)
+// do.
 func WithOutboundLimit(limit int, p OverflowPolicy) Option {
 	return optionFunc(func(o *options) { o.outboundLimit, o.overflow = limit, p })
+}
+
+// WithTotalOutboundLimit caps the output queued on all the server's
+// connections together (0, the default, is no cap), so that many slow
+// consumers cannot add up to more memory than you can spare: a write
+// that would take the total past n on a connection that already has
+// output waiting gets the OverflowPolicy of WithOutboundLimit, as a
+// write past the connection's own limit does. A connection whose peer
+// keeps up (its queue is empty) can always write. n must be at least the
+// high watermark.
+func WithTotalOutboundLimit(n int) Option {
+	return optionFunc(func(o *options) { o.totalOutbound = n })
+}
+
+// WithFlowControl sets whether mill stops reading a connection while its
+// queued output is past the high watermark, until it falls below the low
+// one (default true; see WithWriteWatermarks). Then TCP pushes back on a
+// peer that sends faster than it reads, as it would against a blocking
+// server, and a handler that answers what it reads (an echo, a proxy, a
+// pipelined protocol) is bounded in memory and loses nothing. Turn it
+// off only for handlers that pace themselves with Conn.Writable or a
+// WritabilityHandler, or that must keep reading whatever they owe.
+func WithFlowControl(on bool) Option {
+	return optionFunc(func(o *options) { o.flowControl = on })
+}
+
+// WithLingerTimeout bounds a lingering close (Conn.CloseLingering, and
+// the close that follows a decode error): after the last output and our
+// FIN have gone, input is read and dropped until the peer's FIN or for
+// at most d (default DefaultLingerTimeout), so that the peer reads our
+// final reply instead of a reset. 0 closes as soon as the FIN is out.
+func WithLingerTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.lingerTimeout = d })
 }
 
 // WithInboundLimit caps the unread input a connection without a codec may
 // buffer (default DefaultInboundLimit): past it, mill stops reading the
 // connection until the handler consumes input (in a callback for that
-// connection, such as an AsyncWrite callback). With a codec, the codec's
-// frame limit bounds the input instead.
+// connection, such as an AsyncWrite callback or a Do function). If
+// nothing is left that could run such a callback (no queued output, no
+// asynchronous write, Do, worker-pool task or writability notice in
+// flight), the input can never be consumed, and the connection closes
+// with ErrInboundLimit rather than hang; a handler that keeps input on
+// purpose until some other event says so uses Conn.PauseReading. Set it
+// from your protocol's largest message. With a codec, the codec's frame
+// limit bounds the input instead.
 func WithInboundLimit(n int) Option {
 	return optionFunc(func(o *options) { o.inboundLimit = n })
 }

@@ -3,6 +3,7 @@ package mill
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 )
@@ -141,10 +142,17 @@ func (s *Server) serve() error {
 // callback runs exactly once, with nil only if its bytes reached the
 // kernel. A shutdown that a handler asks for (returning Shutdown) closes
 // connections after a best-effort flush, without draining.
-// Any goroutine may call it, any number of times; from inside a handler
-// callback return Shutdown instead, since the loop running it must
-// return before Shutdown can finish.
+// Any goroutine may call it, any number of times. On one of the
+// server's own event loops (inside a handler callback) it cannot wait,
+// since the loop must return before the shutdown can finish: there it
+// starts the shutdown (the drain bounded by ctx) and returns
+// ErrOnEventLoop at once; returning Shutdown from the callback is the
+// usual way.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("mill: Shutdown with a nil Context")
+	}
+	onLoop := s.eng.onLoop()
 	s.mu.Lock()
 	never := s.state == stateIdle
 	s.state = stateClosed
@@ -157,6 +165,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.eng.closeUnstarted()
 		close(s.done)
 		return nil
+	}
+	if onLoop {
+		return fmt.Errorf("%w: Shutdown has begun and goes on in the background; it cannot be waited for on the loop it needs", ErrOnEventLoop)
 	}
 	select {
 	case <-s.done:

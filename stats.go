@@ -24,6 +24,9 @@ type LoopStats struct {
 	OutboundPending int64       // bytes queued for output now
 	TasksQueued     int         // tasks waiting in the loop's queue now (AsyncWrite, Close, ...)
 	Truncated       uint64      // datagrams dropped for being longer than the read buffer
+	WritesRefused   uint64      // writes refused whole by the outbound limits under FailWrite (ErrOutboundFull)
+	FlowPauses      uint64      // times flow control stopped reading a connection whose queued output passed the high watermark
+	LingerDropped   uint64      // input bytes read and dropped by lingering closes
 }
 
 // CloseCounts counts closed connections by what closed them. Timeouts
@@ -36,14 +39,15 @@ type CloseCounts struct {
 	ReadTimeout  uint64
 	WriteTimeout uint64
 	Panic        uint64 // handler code panicked
-	SlowConsumer uint64
+	SlowConsumer uint64 // queued output would have passed its limit (CloseSlowConsumer)
 	Shutdown     uint64 // closed by Shutdown
+	InboundLimit uint64 // unread input stuck at the inbound limit (ErrInboundLimit)
 }
 
 // Total is the number of connections closed for any cause.
 func (c CloseCounts) Total() uint64 {
 	return c.Clean + c.IOError + c.Codec + c.IdleTimeout + c.ReadTimeout + c.WriteTimeout +
-		c.Panic + c.SlowConsumer + c.Shutdown
+		c.Panic + c.SlowConsumer + c.Shutdown + c.InboundLimit
 }
 
 func (c *CloseCounts) add(o CloseCounts) {
@@ -56,6 +60,7 @@ func (c *CloseCounts) add(o CloseCounts) {
 	c.Panic += o.Panic
 	c.SlowConsumer += o.SlowConsumer
 	c.Shutdown += o.Shutdown
+	c.InboundLimit += o.InboundLimit
 }
 
 // Stats returns a snapshot of the server's counters. Any goroutine; it

@@ -59,11 +59,16 @@ func (c *conn) Submit(task func()) error {
 	// The conn's address is a key no other live conn has; queued tasks
 	// keep the conn alive, so it cannot be reused while they wait.
 	key := uint64(uintptr(unsafe.Pointer(c)))
+	if c.loop.e.draining.Load() {
+		return ErrServerClosed
+	}
 	c.inflight.Add(1)
 	err = p.SubmitKeyed(key, func() {
+		c.tasks.Add(1)
 		defer func() {
+			c.tasks.Add(-1)
 			if c.inflight.Add(-1) == 0 {
-				c.loop.loop.Submit(c.drainCheck) // a graceful shutdown may be waiting for it
+				c.loop.loop.Submit(c.checkDone) // a drain or the peer's FIN may be waiting for it
 			}
 			if v := recover(); v != nil {
 				pe := &PanicError{Value: v, Stack: stack()}

@@ -10,3 +10,6 @@ import "errors"
 func setAffinity(int) error { return errors.New("reactor: CPU affinity is supported on Linux only") }
 
 const affinitySupported = false
+
+// CheckCPU refuses every CPU: pinning is supported on Linux only.
+func CheckCPU(cpu int) error { return setAffinity(cpu) }

@@ -104,6 +104,7 @@ type Loop struct {
 	// spinUntil: with Config.BusyPoll, polls do not block before this.
 	spinUntil time.Time
 	sleeps    uint64 // polls that could block (for tests)
+	runner    runner // the goroutine in Run, for OnLoop
 }
 
 // New creates a loop and its poller.
@@ -146,6 +147,8 @@ func (l *Loop) Run() (err error) {
 		return ErrClosed
 	}
 	defer l.finish()
+	l.runner.enter()
+	defer l.runner.leave()
 	if l.cfg.LockOSThread || l.cfg.CPU >= 0 {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()

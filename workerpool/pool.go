@@ -120,14 +120,27 @@ type Pool struct {
 	testHookWait func() // if set, called by a Submit about to wait for room
 }
 
+// Validate reports what is wrong with cfg, naming the field: New fails
+// with the same error. Any goroutine.
+func (cfg Config) Validate() error {
+	switch {
+	case cfg.Size < 0:
+		return fmt.Errorf("workerpool: Config.Size %d: want >= 0 (0 is DefaultSize)", cfg.Size)
+	case cfg.Capacity < 0:
+		return fmt.Errorf("workerpool: Config.Capacity %d: want >= 0 (0 is the default)", cfg.Capacity)
+	case cfg.IdleTimeout < 0:
+		return fmt.Errorf("workerpool: Config.IdleTimeout %v: want >= 0 (0 is the default)", cfg.IdleTimeout)
+	}
+	return nil
+}
+
 // New returns a Pool configured by cfg. It starts the pool's two ants
 // housekeeping goroutines (idle-worker reaper and clock), which stop in
 // Release; worker goroutines are started on demand. New may be called from
 // any goroutine.
 func New(cfg Config) (*Pool, error) {
-	if cfg.Size < 0 || cfg.Capacity < 0 || cfg.IdleTimeout < 0 {
-		return nil, fmt.Errorf("workerpool: negative Size (%d), Capacity (%d) or IdleTimeout (%v)",
-			cfg.Size, cfg.Capacity, cfg.IdleTimeout)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Size == 0 {
 		cfg.Size = DefaultSize

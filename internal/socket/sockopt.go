@@ -56,3 +56,15 @@ func Err(fd int) error {
 	}
 	return nil
 }
+
+// SetLinger sets SO_LINGER as net.TCPConn.SetLinger does: sec < 0 turns
+// it off (close returns at once and the kernel sends what is left in the
+// background), sec == 0 makes close drop unsent data and reset the
+// connection, sec > 0 makes close wait up to sec seconds for it to go.
+func SetLinger(fd, sec int) error {
+	l := unix.Linger{}
+	if sec >= 0 {
+		l.Onoff, l.Linger = 1, int32(sec)
+	}
+	return os.NewSyscallError("setsockopt", unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l))
+}

@@ -1,0 +1,147 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/internal/socket"
+)
+
+// When a connection ends by itself. A connection waiting on the peer's
+// FIN, on a graceful drain, or on unread input stuck at the inbound limit
+// closes only once nothing is left that could still write to it or run
+// handler code for it: its queued output has gone to the kernel, and no
+// asynchronous write, Do, worker-pool task or writability notice is in
+// flight and no write callback waits (quiet). checkDone is called
+// wherever one of those may have just become true.
+
+// quiet reports whether nothing is pending for c. Loop goroutine.
+func (c *conn) quiet() bool {
+	return c.out.Len() == 0 && c.inflight.Load() == 0 && (c.slow == nil || len(c.slow.cbs) == 0)
+}
+
+// checkDone closes c if it waits to end and has become quiet: with
+// ErrServerClosed in a graceful drain; cleanly after the peer's FIN
+// (unless WithHalfOpen leaves closing to the handler, or the handler
+// holds its input with PauseReading), with unread input still readable
+// in OnClose; or with ErrInboundLimit when unread input is stuck at the
+// inbound limit, since nothing can consume it any more. In a drain, a
+// conn that is not quiet yet stops reading. Loop goroutine, never inside
+// handler code for c.
+func (c *conn) checkDone() {
+	const waiting = flagPeerEOF | flagReadPaused
+	l := c.loop
+	if c.flags&(flagClosed|flagInCallback|flagLinger) != 0 || c.flags&waiting == 0 && !l.draining {
+		return
+	}
+	if !c.quiet() {
+		if l.draining {
+			c.updateInterest() // no new work: stop reading
+		}
+		return
+	}
+	switch {
+	case l.draining:
+		c.closeNow(ErrServerClosed)
+	case c.flags&flagHeld != 0:
+		// The handler keeps its input on purpose and will resume.
+	case c.flags&flagPeerEOF != 0:
+		if !l.e.s.opts.halfOpen {
+			c.closeNow(nil)
+		}
+	case c.flags&flagReadPaused != 0:
+		c.closeNow(ErrInboundLimit)
+	}
+}
+
+// A lingering close (CloseLingering, and a decode error's close) ends a
+// connection without a reset that could destroy what was written last:
+// closing a socket with unread input makes the kernel send RST, and a
+// peer that receives it may discard our final reply before reading it.
+// So: writes stop, queued output goes out, our FIN follows (shutWrite via
+// drained), and input is read and dropped until the peer's FIN or the
+// linger timeout; then the connection closes with the error it was
+// closing with (nil for CloseLingering).
+
+// CloseLingering closes the connection on its loop after a lingering
+// close. Any goroutine.
+func (c *conn) CloseLingering() error {
+	if !c.shared.requestClose() {
+		return ErrClosed
+	}
+	if c.loop.loop.Submit(func() { c.linger(nil) }) != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// linger starts a lingering close that ends with err. Loop goroutine.
+func (c *conn) linger(err error) {
+	if c.flags&(flagClosed|flagLinger) != 0 {
+		return
+	}
+	l := c.loop
+	s := c.slowPart()
+	s.closeErr = err
+	c.shared.set(sharedCloseReq)
+	c.flags = c.flags&^(flagCloseAfter|flagReadPaused|flagFlowPaused|flagHeld) | flagLinger | flagShutWrite
+	c.view = nil
+	c.in.Release() // what is left unread is dropped, like what arrives from now on
+	c.inputState()
+	if d := l.e.s.opts.lingerTimeout; d > 0 {
+		s.linger = l.loop.AfterFunc(d, func() {
+			c.slow.linger = nil
+			c.closeNow(c.slow.closeErr)
+		})
+	}
+	if c.out.Len() == 0 {
+		c.drained() // our FIN now; this closes c if the peer's came already
+	}
+	c.updateInterest()
+}
+
+// lingerRead reads and drops input while lingering, and closes on the
+// peer's FIN or a read error. Loop goroutine.
+func (c *conn) lingerRead() {
+	l := c.loop
+	var n int
+	var err error
+	for {
+		n, err = socket.Read(c.fd, l.readBuf)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch {
+	case err == unix.EAGAIN:
+	case err != nil || n == 0:
+		c.flags |= flagPeerEOF
+		c.closeNow(c.slow.closeErr) // what was written had its chance
+	default:
+		c.activity()
+		l.ctr.bytesIn.Add(uint64(n))
+		l.ctr.reads.Add(1)
+		l.ctr.lingerDropped.Add(uint64(n))
+	}
+}
+
+// stopLinger stops the linger timer of a conn that closes. Loop
+// goroutine.
+func (c *conn) stopLinger() {
+	if c.slow != nil && c.slow.linger != nil {
+		c.loop.loop.StopTimer(c.slow.linger)
+		c.slow.linger = nil
+	}
+}
+
+// closeDoomed closes a conn that a failure doomed during handler code:
+// a decode error lingers (the handler may have written an error reply),
+// anything else closes at once. Loop goroutine.
+func (c *conn) closeDoomed() {
+	if c.flags&flagDecodeFailed != 0 {
+		c.linger(c.closeErr())
+		return
+	}
+	c.closeNow(c.closeErr())
+}
