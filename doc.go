@@ -14,7 +14,9 @@
 //
 //	func (echo) OnTraffic(c mill.Conn) mill.Action {
 //		b, _ := c.Next(-1)
-//		c.Write(b)
+//		if _, err := c.Write(b); err != nil {
+//			return mill.Close
+//		}
 //		return mill.None
 //	}
 //
@@ -25,7 +27,11 @@
 // returns to the pool once drained, so idle connections hold no buffers.
 // Writes go to the socket at once and queue only what it does not take.
 // Other goroutines write with Conn.AsyncWrite, which runs on the loop and
-// reports the outcome exactly once.
+// reports the outcome exactly once. Nothing is lost without a word: while
+// a connection's queued output is past its high watermark mill stops
+// reading it (flow control), a write past the hard limit closes the
+// connection with ErrSlowConsumer (or fails, counted, under FailWrite),
+// and a peer's FIN never cuts short a reply still being worked on.
 //
 // The Conn documentation says which goroutine may call each method and
 // how long returned slices stay valid. docs/architecture.md describes the

@@ -85,7 +85,7 @@ func (c *conn) linger(err error) {
 	s := c.slowPart()
 	s.closeErr = err
 	c.shared.set(sharedCloseReq)
-	c.flags = c.flags&^(flagCloseAfter|flagReadPaused|flagFlowPaused|flagHeld) | flagLinger | flagShutWrite
+	c.flags = c.flags&^(flagCloseAfter|flagReadPaused|flagFlowPaused|flagHeld|flagViewRing) | flagLinger | flagShutWrite
 	c.view = nil
 	c.in.Release() // what is left unread is dropped, like what arrives from now on
 	c.inputState()
