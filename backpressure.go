@@ -69,17 +69,15 @@ func (c *conn) queuedMore() {
 		c.shared.set(sharedUnwritable)
 		c.notifyWritability(false)
 	}
-	if o.flowControl && c.flags&(flagFlowPaused|flagLinger) == 0 {
-		c.flags |= flagFlowPaused
+	if o.flowControl && c.setPause(bitPauseFlow, true) {
 		c.loop.ctr.flowPauses.Add(1)
-		c.updateInterest()
 	}
 }
 
-// drainedSome runs after the socket took output from the queue: below
+// outputShrank runs after the socket took output from the queue: below
 // the low watermark (or empty) the conn is writable again and reading
-// resumes; the caller updates the interest. Loop goroutine.
-func (c *conn) drainedSome() {
+// resumes. Loop goroutine.
+func (c *conn) outputShrank() {
 	if n := c.out.Len(); n >= c.loop.e.s.opts.lowWatermark && n > 0 {
 		return
 	}
@@ -87,7 +85,7 @@ func (c *conn) drainedSome() {
 		c.shared.clear(sharedUnwritable)
 		c.notifyWritability(true)
 	}
-	c.flags &^= flagFlowPaused
+	c.setPause(bitPauseFlow, false)
 }
 
 // notifyWritability tells a WritabilityHandler of a transition to w,
@@ -107,32 +105,15 @@ func (c *conn) notifyWritability(w bool) {
 	c.inflight.Add(1)
 	err := c.loop.loop.Submit(func() {
 		defer c.wrote()
-		told := c.flags&flagToldUnwritable == 0 // what the handler believes
-		if c.flags&flagClosed != 0 || told == w || w && !c.shared.writable() {
+		if c.closed() || c.handlerThinksWritable() == w || w && !c.shared.writable() {
 			return // nothing new, or a later task will tell
 		}
-		c.flags ^= flagToldUnwritable
-		was := c.flags & flagInCallback
-		c.flags |= flagInCallback
-		c.onWritability(wh, w)
-		c.flags = c.flags&^flagInCallback | was
-		if was == 0 {
-			c.settle()
-		}
-		c.closeIfFailed()
+		c.toldWritability(w)
+		c.run("OnWritabilityChanged", func() Action { wh.OnWritabilityChanged(c, w); return None })
 	})
 	if err != nil {
 		c.inflight.Add(-1)
 	}
-}
-
-func (c *conn) onWritability(wh WritabilityHandler, w bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			c.fail(c.loop.e.recovered("OnWritabilityChanged", v, stack()))
-		}
-	}()
-	wh.OnWritabilityChanged(c, w)
 }
 
 // Writable reports whether queued output is below the high watermark
@@ -143,35 +124,24 @@ func (c *conn) Writable() bool { return c.shared.writable() }
 // limit (connections without a codec only) and resumes it below. Loop
 // goroutine, between callbacks.
 func (c *conn) checkInbound() {
-	limit := c.loop.e.s.opts.inboundLimit
-	paused := c.flags&flagReadPaused != 0
-	over := c.codec == nil && c.in.Len() > limit
-	if over != paused {
-		c.flags ^= flagReadPaused
-		c.updateInterest()
-	}
+	c.setPause(bitPauseInbound, c.codec == nil && c.in.Len() > c.loop.e.s.opts.inboundLimit)
 }
 
 // PauseReading stops reading c until ResumeReading. Loop goroutine only.
 func (c *conn) PauseReading() error {
-	if c.flags&(flagClosed|flagLinger) != 0 {
+	if c.ending() {
 		return ErrClosed
 	}
-	if c.flags&flagHeld == 0 {
-		c.flags |= flagHeld
-		c.updateInterest()
-	}
+	c.setPause(bitPauseHandler, true)
 	return nil
 }
 
 // ResumeReading undoes PauseReading. Loop goroutine only.
 func (c *conn) ResumeReading() error {
-	if c.flags&(flagClosed|flagLinger) != 0 {
+	if c.ending() {
 		return ErrClosed
 	}
-	if c.flags&flagHeld != 0 {
-		c.flags &^= flagHeld
-		c.updateInterest()
+	if c.setPause(bitPauseHandler, false) {
 		c.checkDone() // after the peer's FIN, resuming with nothing left to read may end it
 	}
 	return nil

@@ -9,8 +9,8 @@ package mill
 // one system call, and the replies to all the connections that were
 // ready leave together, as redis-server sends them.
 //
-// While a conn waits, it is on its loop's batch list with flagBatched
-// set, and its output queue is not empty although write interest may be
+// While a conn waits, it is on its loop's batch list and batched()
+// reports true, and its output queue is not empty although write interest may be
 // off: the flush at the end of the iteration is what sends it.
 
 // batchLimit is the most output a connection holds back: a write that
@@ -22,11 +22,11 @@ const batchLimit = 64 << 10
 // iteration, and if so puts the conn on the batch list. Loop goroutine.
 func (c *conn) batch(n int) bool {
 	l := c.loop
-	if !l.batchWrites || c.flags&flagInCallback == 0 || n >= batchLimit {
+	if !l.batchWrites || !c.inCallback() || n >= batchLimit {
 		return false
 	}
-	if c.flags&flagBatched == 0 {
-		c.flags |= flagBatched
+	if !c.batched() {
+		c.setBatched(true)
 		l.batched = append(l.batched, c)
 	}
 	return true
@@ -40,10 +40,10 @@ func (c *conn) batch(n int) bool {
 func (c *conn) queued(n int) {
 	c.loop.ctr.outPending.Add(int64(n))
 	c.queuedMore()
-	if c.flags&flagBatched != 0 && c.out.Len() >= batchLimit {
+	if c.batched() && c.out.Len() >= batchLimit {
 		// What the socket does not take now waits for write interest,
 		// like any queued output, not for the end of the iteration.
-		c.flags &^= flagBatched
+		c.setBatched(false)
 		if err := c.flush(); err != nil {
 			c.fail(err)
 		}
@@ -58,11 +58,11 @@ func (l *eventLoop) flushBatched() {
 	for i := 0; i < len(l.batched); i++ {
 		c := l.batched[i]
 		l.batched[i] = nil
-		if c.flags&flagBatched == 0 {
+		if !c.batched() {
 			continue
 		}
-		c.flags &^= flagBatched
-		if c.flags&flagClosed == 0 {
+		c.setBatched(false)
+		if !c.closed() {
 			c.sendQueued()
 		}
 	}

@@ -57,19 +57,25 @@ func (c *conn) WriteFrame(p []byte) error {
 	if c.codec == nil {
 		return ErrNoCodec
 	}
-	if err := c.writable(); err != nil {
+	if err := c.writeErr(); err != nil {
 		return err
 	}
-	l := c.loop
-	b, err := c.codec.Encode(l.encBuf[:0], p)
+	b, err := c.codec.Encode(c.loop.encBuf[:0], p)
 	if err != nil {
 		return err
 	}
-	_, err = c.Write(b)
+	return c.writeEncoded(b)
+}
+
+// writeEncoded writes a frame encoded into the loop's scratch buffer and
+// keeps the buffer for the next frame, unless it grew unusually large.
+// Loop goroutine.
+func (c *conn) writeEncoded(b []byte) error {
+	_, err := c.Write(b)
 	if cap(b) > maxEncodeScratch {
 		b = nil
 	}
-	l.encBuf = b[:0]
+	c.loop.encBuf = b[:0]
 	return err
 }
 
@@ -79,7 +85,25 @@ func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
 	if err := c.refuseInDrain(cb); err != nil {
 		return err
 	}
-	return c.submitWrite(func() { c.asyncDone(cb, c.WriteFrame(p)); c.wrote() }, cb)
+	return c.submitWrite(func() {
+		// The codec is handler code: it runs through run. The write
+		// itself, like AsyncWrite's, is not held back for a batch.
+		var b []byte
+		err := ErrClosed // what cb hears if the codec panics (c then closes)
+		c.run("AsyncWriteFrame (Encode)", func() Action {
+			if c.codec == nil {
+				err = ErrNoCodec
+			} else if err = c.writeErr(); err == nil {
+				b, err = c.codec.Encode(c.loop.encBuf[:0], p)
+			}
+			return None
+		})
+		if err == nil {
+			err = c.writeEncoded(b)
+		}
+		c.asyncDone(cb, err)
+		c.wrote()
+	}, cb)
 }
 
 // decodeFailed dooms a connection whose input cannot be decoded: it
@@ -88,12 +112,8 @@ func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
 // protocol error, and the close lingers (see linger) so that the answer
 // reaches the peer rather than a reset. Loop goroutine.
 func (c *conn) decodeFailed(err error) {
-	c.flags |= flagDecodeFailed
-	if c.flags&flagCloseAfter == 0 {
-		c.flags |= flagCloseAfter
-		c.slowPart().closeErr = err
-	}
-	if c.flags&flagInCallback == 0 {
+	c.markDoomed(err, true)
+	if !c.inCallback() {
 		c.closeDoomed()
 	}
 }
@@ -101,7 +121,7 @@ func (c *conn) decodeFailed(err error) {
 // readable reports why input cannot be decoded any more, if so: a decode
 // error or a broken socket already doomed the connection.
 func (c *conn) readable() error {
-	if c.flags&flagCloseAfter != 0 {
+	if c.doomed() {
 		return c.closeErr()
 	}
 	return nil

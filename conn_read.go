@@ -9,7 +9,7 @@ import "io"
 func (c *conn) buffered() []byte {
 	if c.view == nil && c.in.Len() > 0 {
 		c.view = c.in.Contiguous(-1)
-		c.flags |= flagViewRing
+		c.setViewRing(true)
 	}
 	return c.view
 }
@@ -21,18 +21,18 @@ func (c *conn) buffered() []byte {
 // code for c is running.
 func (c *conn) settle() {
 	if c.view == nil {
-		if c.flags&flagReadPaused != 0 {
+		if c.inboundFull() {
 			c.checkInbound()
 		}
 		return
 	}
-	if c.flags&flagViewRing != 0 {
+	if c.viewIsRing() {
 		c.in.Discard(c.in.Len() - len(c.view)) // the ring does not change under a view
 	} else if len(c.view) > 0 {
 		c.in.Write(c.view)
 	}
 	c.view = nil
-	c.flags &^= flagViewRing
+	c.setViewRing(false)
 	if c.in.Len() == 0 {
 		c.in.Release()
 	}

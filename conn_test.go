@@ -173,7 +173,7 @@ func TestLargeWriteQueuesAndDrains(t *testing.T) {
 	}
 	sc := h.conn.Load()
 	armed := make(chan bool)
-	sc.loop.loop.Submit(func() { armed <- sc.flags&flagWantWrite != 0 })
+	sc.loop.loop.Submit(func() { armed <- sc.writeInterest() })
 	if !<-armed {
 		t.Fatal("write interest not armed while output is pending")
 	}
@@ -184,7 +184,7 @@ func TestLargeWriteQueuesAndDrains(t *testing.T) {
 		cap      int
 	}
 	st := make(chan state)
-	sc.loop.loop.Submit(func() { st <- state{sc.flags&flagWantWrite != 0, sc.out.Len(), sc.out.Cap()} })
+	sc.loop.loop.Submit(func() { st <- state{sc.writeInterest(), sc.out.Len(), sc.out.Cap()} })
 	if got := <-st; got.armed || got.buffered != 0 || got.cap != 0 {
 		t.Fatalf("after draining: %+v; want write interest off and the ring returned", got)
 	}

@@ -8,25 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mill-io/mill/internal/socket"
-	"github.com/mill-io/mill/netpoll"
 )
-
-// writable reports why the conn cannot take output, if it cannot.
-func (c *conn) writable() error {
-	if c.flags&(flagClosed|flagShutWrite) != 0 {
-		return ErrClosed // flagShutWrite: CloseWrite, or a lingering close
-	}
-	if c.flags&(flagCloseAfter|flagDecodeFailed) == flagCloseAfter {
-		return c.closeErr() // the socket broke; after a decode error it still works
-	}
-	return nil
-}
 
 // Write sends p now, queueing what the socket does not take (with
 // WithWriteBatching, inside a callback it queues p to go out at the end
 // of the loop iteration). Loop goroutine only; p is not retained.
 func (c *conn) Write(p []byte) (int, error) {
-	if err := c.writable(); err != nil {
+	if err := c.writeErr(); err != nil {
 		return 0, err
 	}
 	if len(p) == 0 {
@@ -71,7 +59,7 @@ func (c *conn) Write(p []byte) (int, error) {
 // Writev sends the buffers now with one writev, queueing what the socket
 // does not take. Loop goroutine only; bs is not retained.
 func (c *conn) Writev(bs [][]byte) (int, error) {
-	if err := c.writable(); err != nil {
+	if err := c.writeErr(); err != nil {
 		return 0, err
 	}
 	total := 0
@@ -128,7 +116,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 
 // Flush tries to send queued output now. Loop goroutine only.
 func (c *conn) Flush() error {
-	if err := c.writable(); err != nil {
+	if err := c.writeErr(); err != nil {
 		return err
 	}
 	if err := c.flush(); err != nil {
@@ -170,7 +158,7 @@ func (c *conn) flush() error {
 			break
 		}
 	}
-	c.drainedSome()
+	c.outputShrank()
 	if c.slow != nil {
 		c.fireDone()
 	}
@@ -182,43 +170,17 @@ func (c *conn) flush() error {
 	return nil
 }
 
-// updateInterest makes the poller's interest match the state: read
-// until the peer's FIN, write while output is queued. Loop goroutine.
-func (c *conn) updateInterest() {
-	if c.flags&flagClosed != 0 {
-		return
-	}
-	var want connFlags
-	if c.flags&flagLinger != 0 {
-		if c.flags&flagPeerEOF == 0 {
-			want |= flagWantRead // to drop input until the peer's FIN
-		}
-	} else if c.flags&flagPeerEOF == 0 && !c.flags.readStopped() && !c.loop.draining {
-		want |= flagWantRead
-	}
-	if c.out.Len() > 0 {
-		want |= flagWantWrite
-	}
-	if want == c.flags&(flagWantRead|flagWantWrite) {
-		return
-	}
-	var in netpoll.Interest
-	if want&flagWantRead != 0 {
-		in |= netpoll.Readable
-	}
-	if want&flagWantWrite != 0 {
-		in |= netpoll.Writable
-	}
-	if err := c.loop.loop.SetInterest(c.fd, in); err != nil {
-		c.fail(err)
-		return
-	}
-	c.flags = c.flags&^(flagWantRead|flagWantWrite) | want
-}
-
 // fireDone runs, in order, the callbacks of asynchronous writes whose
-// bytes have all been handed to the kernel. Loop goroutine.
+// bytes have all been handed to the kernel. They run as one callback
+// bracket, so that a failure one of them causes closes the conn only
+// after the last (whose bytes went too) has heard nil; the caller
+// (sendQueued, or the callback around a Write) then applies it. Loop
+// goroutine.
 func (c *conn) fireDone() {
+	if len(c.slow.cbs) == 0 || c.slow.cbs[0].seq > c.sent {
+		return
+	}
+	nested := c.enterCallback()
 	for len(c.slow.cbs) > 0 && c.slow.cbs[0].seq <= c.sent {
 		cb := c.slow.cbs[0].cb
 		c.slow.cbs[0] = pendingWrite{}
@@ -228,20 +190,17 @@ func (c *conn) fireDone() {
 	if len(c.slow.cbs) == 0 {
 		c.slow.cbs = nil
 	}
+	c.leaveCallback(nested)
+	if !nested {
+		c.settle() // the callbacks may have consumed input
+	}
 }
 
-// call runs an asynchronous-write callback as handler code: a failure it
-// causes closes the conn only after it returns. Loop goroutine.
+// call runs an asynchronous-write callback as handler code. Loop
+// goroutine.
 func (c *conn) call(cb AsyncCallback, err error) {
-	if cb == nil {
-		return
-	}
-	was := c.flags & flagInCallback
-	c.flags |= flagInCallback
-	c.onCallback(cb, err)
-	c.flags = c.flags&^flagInCallback | was
-	if was == 0 {
-		c.settle() // the callback may have consumed input
+	if cb != nil {
+		c.run("AsyncCallback", func() Action { cb(c, err); return None })
 	}
 }
 
@@ -294,8 +253,7 @@ func (c *conn) submitWrite(task func(), cb AsyncCallback) error {
 // goroutine.
 func (c *conn) Do(fn func(Conn)) error {
 	return c.submitWrite(func() {
-		c.call(func(c Conn, _ error) { fn(c) }, nil)
-		c.closeIfFailed()
+		c.run("Do", func() Action { fn(c); return None })
 		c.wrote()
 	}, nil)
 }
@@ -342,10 +300,4 @@ func (c *conn) await(cb AsyncCallback) {
 	s.cbs = append(s.cbs, pendingWrite{seq: c.sent + uint64(c.out.Len()), cb: cb})
 }
 
-// closeIfFailed closes a connection whose write failed, unless handler
-// code is still running for it. Loop goroutine.
-func (c *conn) closeIfFailed() {
-	if c.flags&(flagCloseAfter|flagInCallback|flagClosed) == flagCloseAfter {
-		c.closeDoomed()
-	}
-}
+

@@ -24,7 +24,7 @@ import (
 // lives behind slow.
 type conn struct {
 	fd     int
-	flags  connFlags
+	st     connState   // the loop's view of the state: see connstate.go
 	shared sharedState // the state other goroutines read
 	// inflight counts work that may still write to the conn or run
 	// handler code for it: worker-pool tasks not yet finished, and
@@ -119,16 +119,16 @@ func (c *conn) SetContext(ctx any) { c.ctx = ctx }
 // error until the peer's FIN; after that only a hang-up or error matters.
 // Loop goroutine.
 func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
-	if f&(netpoll.Out|netpoll.Error|netpoll.Hangup) != 0 && c.flags&flagWantWrite != 0 && c.sendQueued() {
+	if f&(netpoll.Out|netpoll.Error|netpoll.Hangup) != 0 && c.writeInterest() && c.sendQueued() {
 		return
 	}
-	if c.flags&flagPeerEOF == 0 {
-		if c.flags.readStopped() {
+	if !c.peerEOF() {
+		if c.readStopped() {
 			// A pause stopped reading (the inbound limit, flow control
 			// or the handler), yet the poller reports a hang-up or an
 			// error whatever the interest: hear nothing more until
 			// reading resumes, rather than read past the pause or spin.
-			if c.flags&flagWantWrite == 0 {
+			if !c.writeInterest() {
 				c.loop.loop.Detach(c.fd)
 			}
 			return
@@ -140,7 +140,7 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 	}
 	// Reading is over. With read interest off, a hang-up or an error
 	// means the connection is gone (a half-open one was reset, say).
-	if f&(netpoll.Hangup|netpoll.Error) != 0 && c.flags&flagWantWrite == 0 {
+	if f&(netpoll.Hangup|netpoll.Error) != 0 && !c.writeInterest() {
 		c.closeNow(socket.Err(c.fd))
 	}
 }
@@ -156,11 +156,11 @@ func (c *conn) sendQueued() bool {
 		c.closeNow(err)
 		return true
 	}
-	if c.flags&flagCloseAfter != 0 {
+	if c.doomed() {
 		c.closeDoomed()
-		return c.flags&flagClosed != 0
+		return c.closed()
 	}
-	if c.out.Len() == 0 && c.drained() {
+	if c.out.Len() == 0 && c.outputSent() {
 		return true
 	}
 	if c.loop.draining {
@@ -173,7 +173,7 @@ func (c *conn) sendQueued() bool {
 // read takes one read's worth of input and gives it to OnTraffic.
 func (c *conn) read() {
 	l := c.loop
-	if c.flags&flagLinger != 0 {
+	if c.lingering() {
 		c.lingerRead()
 		return
 	}
@@ -204,37 +204,17 @@ func (c *conn) read() {
 	} else {
 		c.in.Write(l.readBuf[:n])
 		c.view = c.in.Contiguous(-1)
-		c.flags |= flagViewRing
+		c.setViewRing(true)
 	}
-	c.flags |= flagInCallback
-	a := c.onTraffic()
-	c.flags &^= flagInCallback
-	c.settle()
-	c.after(a)
-	c.checkDone() // unread input may be stuck at the inbound limit
+	c.run("OnTraffic", func() Action { return l.h.OnTraffic(c) })
 }
 
-// after applies what a callback asked for. Loop goroutine.
-func (c *conn) after(a Action) {
-	switch {
-	case c.flags&flagCloseAfter != 0:
-		c.closeDoomed()
-	case a == Close:
-		c.closeNow(nil)
-	}
-	if a == Shutdown {
-		c.loop.e.s.requestShutdown()
-	}
-}
-
-// fail records a broken socket. Inside a callback the close waits until
-// the callback returns; otherwise it happens now. Loop goroutine.
+// fail records a broken socket (or a panic). Inside a callback the close
+// waits until the callback returns; otherwise it happens now. Loop
+// goroutine.
 func (c *conn) fail(err error) {
-	if c.flags&flagInCallback != 0 {
-		if c.flags&flagCloseAfter == 0 {
-			c.flags |= flagCloseAfter
-			c.slowPart().closeErr = err
-		}
+	if c.inCallback() {
+		c.markDoomed(err, false)
 		return
 	}
 	c.closeNow(err)
@@ -255,11 +235,9 @@ func (c *conn) Close() error {
 // outstanding write callbacks, OnClose, then the descriptor and buffers.
 // It runs at most once. Loop goroutine.
 func (c *conn) closeNow(err error) {
-	if c.flags&flagClosed != 0 {
+	if !c.markClosed() {
 		return
 	}
-	c.flags |= flagClosed
-	c.shared.set(sharedCloseReq)
 	l := c.loop
 	if c.out.Len() > 0 {
 		c.flush() // best effort: the error, if any, is the one we close with or moot
@@ -274,12 +252,8 @@ func (c *conn) closeNow(err error) {
 	c.stopTimeouts()
 	c.stopLinger()
 	l.loop.Unregister(c.fd)
-	if c.flags&flagOpen != 0 {
-		c.flags |= flagInCallback
-		a := c.onClose(err)
-		if a == Shutdown {
-			l.e.s.requestShutdown()
-		}
+	if c.opened() {
+		c.run("OnClose", func() Action { return l.h.OnClose(c, err) })
 	}
 	unix.Close(c.fd)
 	c.view = nil

@@ -2,78 +2,343 @@
 
 package mill
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// connFlags is a connection's state, owned by its loop goroutine. What
-// other goroutines may read lives in conn.shared (sharedState) instead.
+	"github.com/mill-io/mill/netpoll"
+)
+
+// connState is a connection's state, owned by its loop goroutine. This
+// file is the only one that reads or writes it: everything else asks
+// through the predicates and transitions below. What other goroutines
+// may read lives in sharedState instead.
 //
-//	bit 0  flagOpen        OnOpen has run, so OnClose is owed
-//	bit 1  flagClosed      closing has begun; writes fail with ErrClosed
-//	bit 2  flagInCallback  handler code for this conn is running, so a
-//	                       failure must not close it underneath the handler
-//	bit 3  flagCloseAfter  a write failed inside a callback: close with
-//	                       conn.slow.closeErr as soon as the callback returns
-//	bit 4  flagWantRead    read interest is registered with the poller
-//	bit 5  flagWantWrite   write interest is registered (output pending)
-//	bit 6  flagViewRing    conn.view aliases the input ring rather than
-//	                       the loop's read buffer
-//	bit 7  flagPeerEOF     the peer shut its side: nothing more to read
-//	bit 8  flagShutWrite   CloseWrite was asked for: send FIN once the
-//	                       output queue drains; further writes fail
-//	bit 9  flagWriteShut   our FIN has been sent
-//	bit 10 flagReadPaused  unread input passed the inbound limit: reading
-//	                       waits until the handler consumes some
-//	bit 11 flagToldUnwritable  a WritabilityHandler was last told the conn
-//	                       is not writable
-//	bit 12 flagDecodeFailed    the codec rejected the input: no more frames,
-//	                       closing after the callback, but writes still
-//	                       work until then (for a protocol error reply)
-//	bit 13 flagBatched     output waits on the loop's batch list for the
-//	                       end of the iteration (WithWriteBatching): the
-//	                       queue may be non-empty with write interest off
-//	bit 14 flagFlowPaused  flow control: queued output passed the high
-//	                       watermark, so reading waits until it falls
-//	                       below the low one (WithFlowControl)
-//	bit 15 flagHeld        the handler paused reading (PauseReading):
-//	                       unread input is kept on purpose, and nothing
-//	                       is read until ResumeReading
-//	bit 16 flagLinger      a lingering close is under way: writes fail,
-//	                       our FIN goes once output drains, and input is
-//	                       read and dropped until the peer's FIN or the
-//	                       linger timeout (CloseLingering, decode errors)
+// Three parts of it are enumerations, so that combinations that mean
+// nothing cannot be written down:
 //
-// Lifecycle: accepted (0) -> open|wantRead -> [peerEOF | shutWrite ->
-// writeShut] -> [closeAfter] -> [linger] -> closed. A conn is never reused, so a
-// handle kept after close sees flagClosed forever. Interest follows
-// state: read while the peer has not shut its side and no pause holds
-// (readPaused, flowPaused, held), write while output is queued (output
-// on the batch list may wait without it).
-type connFlags uint32
+//	life   lifeNew -> lifeOpen -> [lifeLinger] -> lifeClosed
+//	       (lifeNew -> lifeClosed for a conn refused or a dial that
+//	       failed: OnClose is owed only once OnOpen has run, which
+//	       owesClose records)
+//	write  writeOpen -> writeFINPending -> writeFINSent
+//	       (CloseWrite or a lingering close asks for the FIN; it goes
+//	       once queued output has gone out; writes fail from the ask on)
+//	doom   doomNone -> doomBroken   a write failed or handler code
+//	                                panicked: close once the callback
+//	                                returns, with slow.closeErr
+//	       doomNone -> doomDecode   the codec rejected the input: no
+//	                                more frames; writes still work until
+//	                                the callback returns (for an error
+//	                                reply), then a lingering close
+//
+// and the rest are independent bits:
+//
+//	bit 0  bitPeerEOF          the peer shut its side: nothing more to read
+//	bit 1  bitPauseInbound     unread input passed the inbound limit
+//	bit 2  bitPauseFlow        queued output passed the high watermark
+//	                           (flow control): reading waits for the low one
+//	bit 3  bitPauseHandler     the handler paused reading (PauseReading)
+//	bit 4  bitInCallback       handler code for this conn is running, so a
+//	                           failure must not close it underneath
+//	bit 5  bitViewRing         conn.view aliases the input ring rather than
+//	                           the loop's read buffer
+//	bit 6  bitToldUnwritable   a WritabilityHandler was last told the conn
+//	                           is not writable
+//	bit 7  bitBatched          output waits on the loop's batch list for the
+//	                           end of the iteration (WithWriteBatching)
+//	bit 8  bitWantRead         read interest is registered with the poller
+//	bit 9  bitWantWrite        write interest is registered
+//	bit 10 bitOwesClose        OnOpen has run, so OnClose is owed
+//
+// Interest follows state (updateInterest, below): read while open, the
+// peer has not shut its side, no pause holds and no graceful drain is
+// on (a lingering conn reads, to drop input, until the peer's FIN);
+// write while output is queued (output on the batch list may wait
+// without it). A conn is never reused, so a handle kept after close sees
+// lifeClosed forever.
+type connState struct {
+	life  lifecycle
+	write writeSide
+	doom  doom
+	bits  stateBits
+}
+
+type (
+	lifecycle uint8
+	writeSide uint8
+	doom      uint8
+	stateBits uint16
+)
 
 const (
-	flagOpen connFlags = 1 << iota
-	flagClosed
-	flagInCallback
-	flagCloseAfter
-	flagWantRead
-	flagWantWrite
-	flagViewRing
-	flagPeerEOF
-	flagShutWrite
-	flagWriteShut
-	flagReadPaused
-	flagToldUnwritable
-	flagDecodeFailed
-	flagBatched
-	flagFlowPaused
-	flagHeld
-	flagLinger
+	lifeNew lifecycle = iota
+	lifeOpen
+	lifeLinger
+	lifeClosed
 )
+
+const (
+	writeOpen writeSide = iota
+	writeFINPending
+	writeFINSent
+)
+
+const (
+	doomNone doom = iota
+	doomBroken
+	doomDecode
+)
+
+const (
+	bitPeerEOF stateBits = 1 << iota
+	bitPauseInbound
+	bitPauseFlow
+	bitPauseHandler
+	bitInCallback
+	bitViewRing
+	bitToldUnwritable
+	bitBatched
+	bitWantRead
+	bitWantWrite
+	bitOwesClose
+)
+
+// Lifecycle.
+
+// closed reports whether closing has begun (or the conn never opened and
+// was refused): writes fail, and nothing more is delivered.
+func (c *conn) closed() bool { return c.st.life == lifeClosed }
+
+// lingering reports whether a lingering close is under way.
+func (c *conn) lingering() bool { return c.st.life == lifeLinger }
+
+// ending reports whether the conn is lingering or closed: it takes no
+// new work, and pauses no longer matter.
+func (c *conn) ending() bool { return c.st.life >= lifeLinger }
+
+// opened reports whether OnOpen has run (OnClose is then owed, or ran).
+func (c *conn) opened() bool { return c.st.bits&bitOwesClose != 0 }
+
+// markOpen records that the conn is registered for reading and OnOpen
+// is about to run.
+func (c *conn) markOpen() {
+	c.st.life = lifeOpen
+	c.st.bits |= bitOwesClose | bitWantRead
+}
+
+// markClosed moves the conn to closed; it reports false if it was
+// already. Whether OnClose is owed is opened.
+func (c *conn) markClosed() bool {
+	if c.st.life == lifeClosed {
+		return false
+	}
+	c.st.life = lifeClosed
+	c.shared.set(sharedCloseReq)
+	return true
+}
+
+// markLinger starts a lingering close: writes stop and our FIN is asked
+// for, the pauses and a pending doom no longer matter (input is dropped
+// from now on), and the view is gone. It reports false if the conn is
+// already lingering or closed.
+func (c *conn) markLinger() bool {
+	if c.st.life >= lifeLinger {
+		return false
+	}
+	c.st.life = lifeLinger
+	c.st.doom = doomNone
+	c.st.bits &^= bitPauseInbound | bitPauseFlow | bitPauseHandler | bitViewRing
+	if c.st.write == writeOpen {
+		c.st.write = writeFINPending
+	}
+	c.shared.set(sharedCloseReq)
+	return true
+}
+
+// Write side.
+
+// writeErr reports why the conn cannot take output now, if it cannot:
+// it is closed, its FIN was asked for, or its socket broke (after a
+// decode error writes still work, for an error reply).
+func (c *conn) writeErr() error {
+	if c.st.life == lifeClosed || c.st.write != writeOpen {
+		return ErrClosed
+	}
+	if c.st.doom == doomBroken {
+		return c.closeErr()
+	}
+	return nil
+}
+
+// askFIN records CloseWrite: our FIN goes once queued output has gone.
+// It reports false if the conn is closed or the FIN was already asked
+// for.
+func (c *conn) askFIN() bool {
+	if c.st.life == lifeClosed || c.st.write != writeOpen {
+		return false
+	}
+	c.st.write = writeFINPending
+	return true
+}
+
+// finPending reports whether our FIN was asked for and has not gone.
+func (c *conn) finPending() bool { return c.st.write == writeFINPending }
+
+// finSent reports whether our FIN has gone.
+func (c *conn) finSent() bool { return c.st.write == writeFINSent }
+
+// markFINSent records that our FIN has gone.
+func (c *conn) markFINSent() { c.st.write = writeFINSent }
+
+// Doom.
+
+// doomed reports whether a failure or a decode error dooms the conn to
+// close once the current callback returns.
+func (c *conn) doomed() bool { return c.st.doom != doomNone }
+
+// decodeDoomed reports whether the doom is a decode error (so the close
+// lingers, for the error reply the handler may have written).
+func (c *conn) decodeDoomed() bool { return c.st.doom == doomDecode }
+
+// markDoomed records the first failure, err, to close with once the
+// callback returns; a later one changes nothing. decode says the codec
+// rejected the input rather than the socket broke.
+func (c *conn) markDoomed(err error, decode bool) {
+	if c.st.doom != doomNone {
+		return
+	}
+	c.st.doom = doomBroken
+	if decode {
+		c.st.doom = doomDecode
+	}
+	c.slowPart().closeErr = err
+}
+
+// Read side.
+
+// peerEOF reports whether the peer has shut its sending side.
+func (c *conn) peerEOF() bool { return c.st.bits&bitPeerEOF != 0 }
+
+// markPeerEOF records the peer's FIN.
+func (c *conn) markPeerEOF() { c.st.bits |= bitPeerEOF }
 
 // readStopped reports whether a pause keeps the conn from reading: the
 // inbound limit, flow control, or the handler.
-func (f connFlags) readStopped() bool {
-	return f&(flagReadPaused|flagFlowPaused|flagHeld) != 0
+func (c *conn) readStopped() bool {
+	return c.st.bits&(bitPauseInbound|bitPauseFlow|bitPauseHandler) != 0
+}
+
+// inboundFull, flowPaused and handlerPaused report each pause.
+func (c *conn) inboundFull() bool   { return c.st.bits&bitPauseInbound != 0 }
+func (c *conn) flowPaused() bool    { return c.st.bits&bitPauseFlow != 0 }
+func (c *conn) handlerPaused() bool { return c.st.bits&bitPauseHandler != 0 }
+
+// setPause turns one pause (bitPauseInbound, bitPauseFlow or
+// bitPauseHandler) on or off and updates the interest if that changed
+// anything. A lingering or closed conn takes no pause. It reports
+// whether the pause changed.
+func (c *conn) setPause(p stateBits, on bool) bool {
+	if on && c.st.life >= lifeLinger || (c.st.bits&p != 0) == on {
+		return false
+	}
+	c.st.bits ^= p
+	c.updateInterest()
+	return true
+}
+
+// Handler code.
+
+// inCallback reports whether handler code for c is running.
+func (c *conn) inCallback() bool { return c.st.bits&bitInCallback != 0 }
+
+// enterCallback marks handler code for c as running and reports whether
+// it already was (a write callback run by a Write inside OnTraffic,
+// say); leaveCallback restores what enterCallback returned.
+func (c *conn) enterCallback() (nested bool) {
+	nested = c.st.bits&bitInCallback != 0
+	c.st.bits |= bitInCallback
+	return nested
+}
+
+func (c *conn) leaveCallback(nested bool) {
+	if !nested {
+		c.st.bits &^= bitInCallback
+	}
+}
+
+// viewIsRing reports whether c.view aliases the input ring; setViewRing
+// records which buffer it aliases.
+func (c *conn) viewIsRing() bool { return c.st.bits&bitViewRing != 0 }
+
+func (c *conn) setViewRing(ring bool) {
+	if ring {
+		c.st.bits |= bitViewRing
+	} else {
+		c.st.bits &^= bitViewRing
+	}
+}
+
+// handlerThinksWritable is what a WritabilityHandler was last told;
+// toldWritability records a notice.
+func (c *conn) handlerThinksWritable() bool { return c.st.bits&bitToldUnwritable == 0 }
+
+func (c *conn) toldWritability(w bool) {
+	if w {
+		c.st.bits &^= bitToldUnwritable
+	} else {
+		c.st.bits |= bitToldUnwritable
+	}
+}
+
+// batched reports whether c is on its loop's batch list; setBatched
+// records it joining or leaving.
+func (c *conn) batched() bool { return c.st.bits&bitBatched != 0 }
+
+func (c *conn) setBatched(on bool) {
+	if on {
+		c.st.bits |= bitBatched
+	} else {
+		c.st.bits &^= bitBatched
+	}
+}
+
+// Interest.
+
+// writeInterest reports whether write interest is registered.
+func (c *conn) writeInterest() bool { return c.st.bits&bitWantWrite != 0 }
+
+// updateInterest makes the poller's interest match the state (the rule
+// is in connState's doc). Loop goroutine.
+func (c *conn) updateInterest() {
+	if c.st.life == lifeClosed {
+		return
+	}
+	var want stateBits
+	switch {
+	case c.st.bits&bitPeerEOF != 0:
+	case c.st.life == lifeLinger:
+		want |= bitWantRead // to drop input until the peer's FIN
+	case !c.readStopped() && !c.loop.draining:
+		want |= bitWantRead
+	}
+	if c.out.Len() > 0 {
+		want |= bitWantWrite
+	}
+	if want == c.st.bits&(bitWantRead|bitWantWrite) {
+		return
+	}
+	var in netpoll.Interest
+	if want&bitWantRead != 0 {
+		in |= netpoll.Readable
+	}
+	if want&bitWantWrite != 0 {
+		in |= netpoll.Writable
+	}
+	if err := c.loop.loop.SetInterest(c.fd, in); err != nil {
+		c.fail(err)
+		return
+	}
+	c.st.bits = c.st.bits&^(bitWantRead|bitWantWrite) | want
 }
 
 // sharedState holds the bits of a connection's state that any goroutine

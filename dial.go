@@ -164,12 +164,8 @@ func (d *dialing) fail(err error) {
 	if err != ErrServerClosed {
 		err = &net.OpError{Op: "dial", Net: d.network, Addr: d.addr, Err: err}
 	}
-	c.flags |= flagClosed | flagInCallback
-	c.shared.set(sharedCloseReq)
-	if a := c.onClose(err); a == Shutdown {
-		l.e.s.requestShutdown()
-	}
-	c.flags &^= flagInCallback
+	c.markClosed()
+	c.run("OnClose", func() Action { return l.h.OnClose(c, err) }) // without OnOpen: the attempt failed
 	if c.fd >= 0 {
 		unix.Close(c.fd) // after OnClose, as for any connection
 	}
@@ -195,7 +191,7 @@ func (d *dialing) finish() {
 
 // openErr is nil if c is open after OnOpen, else why it is not.
 func (c *conn) openErr() error {
-	if c.flags&flagClosed != 0 || c.flags&flagOpen == 0 {
+	if c.closed() || !c.opened() {
 		if err := c.closeErr(); err != nil {
 			return err
 		}

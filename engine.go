@@ -102,7 +102,8 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 		if len(o.cpus) > 0 {
 			cfg.CPU = o.cpus[i%len(o.cpus)]
 		}
-		l := &eventLoop{e: e, h: s.h, readBuf: make([]byte, o.readBufferCap), epoch: time.Now(), batchWrites: o.batchWrites}
+		l := &eventLoop{e: e, h: s.h, readBuf: make([]byte, o.readBufferCap), epoch: time.Now(),
+			batchWrites: o.batchWrites, shutdown: s.requestShutdown}
 		if o.batchWrites {
 			cfg.BeforeWait = l.flushBatched
 		}
@@ -275,16 +276,14 @@ func (e *engine) closeUnstarted() {
 // in OnTick is logged and stops the ticker; the server carries on.
 func (e *engine) tick() {
 	var d time.Duration
-	var a Action
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				e.recovered("OnTick", v, stack())
-				d, a = 0, None
-			}
-		}()
+	a, pe := guard(e.log, "OnTick", func() Action {
+		var a Action
 		d, a = e.h.OnTick()
-	}()
+		return a
+	})
+	if pe != nil {
+		d = 0
+	}
 	if a == Shutdown {
 		e.s.requestShutdown()
 		return
@@ -301,10 +300,19 @@ func (e *engine) tick() {
 // onShutdown runs OnShutdown; a panic in it is logged and the shutdown
 // goes on.
 func (e *engine) onShutdown() {
-	defer func() {
-		if v := recover(); v != nil {
-			e.recovered("OnShutdown", v, stack())
-		}
-	}()
-	e.h.OnShutdown(e.s)
+	guard(e.log, "OnShutdown", func() Action { e.h.OnShutdown(e.s); return None })
+}
+
+// boot runs OnBoot on Serve's goroutine. A panic in it is logged and
+// shuts the server down (so that what NewServer opened is released) and
+// is what Serve returns.
+func (e *engine) boot() error {
+	a, pe := guard(e.log, "OnBoot", func() Action { return e.h.OnBoot(e.s) })
+	if pe != nil || a == Shutdown {
+		e.s.requestShutdown()
+	}
+	if pe != nil {
+		return pe
+	}
+	return nil
 }

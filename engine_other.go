@@ -14,6 +14,8 @@ func newEngine(*Server, []string) (*engine, error) { return nil, ErrUnsupportedP
 
 func checkCPU(int) error { return ErrUnsupportedPlatform }
 
+func (*engine) boot() error { return ErrUnsupportedPlatform }
+
 func (*engine) run() error            { return ErrUnsupportedPlatform }
 func (*engine) closeUnstarted()       {}
 func (*engine) addr() net.Addr        { return nil }

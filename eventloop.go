@@ -37,6 +37,9 @@ type eventLoop struct {
 	// quiet; drainDone hears when none is left.
 	draining  bool
 	drainDone chan<- struct{}
+	// shutdown asks the server to shut down (Action Shutdown); set when
+	// the loop is made.
+	shutdown func()
 
 	_     [64]byte     // keep the counters below off the cache lines above
 	conns atomic.Int64 // open connections, including ones in transit to the loop
@@ -133,8 +136,7 @@ func (l *eventLoop) open(c *conn) {
 // Dial) see it closed, so nothing reaches the descriptor number once it
 // is reused. Loop goroutine.
 func (l *eventLoop) refuse(c *conn) {
-	c.flags |= flagClosed
-	c.shared.set(sharedCloseReq)
+	c.markClosed()
 	unix.Close(c.fd)
 	l.conns.Add(-1)
 }
@@ -145,13 +147,14 @@ func (l *eventLoop) start(c *conn) {
 		c.codec = f()
 	}
 	c.startTimeouts()
-	c.flags |= flagOpen | flagWantRead | flagInCallback
-	out, a := c.onOpen()
-	c.flags &^= flagInCallback
-	if len(out) > 0 && c.flags&flagCloseAfter == 0 {
-		c.Write(out)
-	}
-	c.after(a)
+	c.markOpen()
+	c.run("OnOpen", func() Action {
+		out, a := l.h.OnOpen(c)
+		if len(out) > 0 && !c.doomed() {
+			c.Write(out) // an error dooms c, which then closes with it
+		}
+		return a
+	})
 }
 
 // closeAll stops listening, closes every connection with ErrServerClosed

@@ -30,9 +30,8 @@ func (c *conn) quiet() bool {
 // conn that is not quiet yet stops reading. Loop goroutine, never inside
 // handler code for c.
 func (c *conn) checkDone() {
-	const waiting = flagPeerEOF | flagReadPaused
 	l := c.loop
-	if c.flags&(flagClosed|flagInCallback|flagLinger) != 0 || c.flags&waiting == 0 && !l.draining {
+	if c.ending() || c.inCallback() || !c.peerEOF() && !c.inboundFull() && !l.draining {
 		return
 	}
 	if !c.quiet() {
@@ -44,13 +43,13 @@ func (c *conn) checkDone() {
 	switch {
 	case l.draining:
 		c.closeNow(ErrServerClosed)
-	case c.flags&flagHeld != 0:
+	case c.handlerPaused():
 		// The handler keeps its input on purpose and will resume.
-	case c.flags&flagPeerEOF != 0:
+	case c.peerEOF():
 		if !l.e.s.opts.halfOpen {
 			c.closeNow(nil)
 		}
-	case c.flags&flagReadPaused != 0:
+	case c.inboundFull():
 		c.closeNow(ErrInboundLimit)
 	}
 }
@@ -78,14 +77,12 @@ func (c *conn) CloseLingering() error {
 
 // linger starts a lingering close that ends with err. Loop goroutine.
 func (c *conn) linger(err error) {
-	if c.flags&(flagClosed|flagLinger) != 0 {
+	if !c.markLinger() {
 		return
 	}
 	l := c.loop
 	s := c.slowPart()
 	s.closeErr = err
-	c.shared.set(sharedCloseReq)
-	c.flags = c.flags&^(flagCloseAfter|flagReadPaused|flagFlowPaused|flagHeld|flagViewRing) | flagLinger | flagShutWrite
 	c.view = nil
 	c.in.Release() // what is left unread is dropped, like what arrives from now on
 	c.inputState()
@@ -96,7 +93,7 @@ func (c *conn) linger(err error) {
 		})
 	}
 	if c.out.Len() == 0 {
-		c.drained() // our FIN now; this closes c if the peer's came already
+		c.outputSent() // our FIN now; this closes c if the peer's came already
 	}
 	c.updateInterest()
 }
@@ -116,7 +113,7 @@ func (c *conn) lingerRead() {
 	switch {
 	case err == unix.EAGAIN:
 	case err != nil || n == 0:
-		c.flags |= flagPeerEOF
+		c.markPeerEOF()
 		c.closeNow(c.slow.closeErr) // what was written had its chance
 	default:
 		c.activity()
@@ -139,7 +136,7 @@ func (c *conn) stopLinger() {
 // a decode error lingers (the handler may have written an error reply),
 // anything else closes at once. Loop goroutine.
 func (c *conn) closeDoomed() {
-	if c.flags&flagDecodeFailed != 0 {
+	if c.decodeDoomed() {
 		c.linger(c.closeErr())
 		return
 	}

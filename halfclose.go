@@ -17,16 +17,12 @@ import (
 // for writing, tells a HalfCloseHandler, and leaves closing to the
 // handler. Loop goroutine.
 func (c *conn) peerClosed() {
-	c.flags |= flagPeerEOF
+	c.markPeerEOF()
 	if c.loop.e.s.opts.halfOpen {
 		if hc, ok := c.loop.h.(HalfCloseHandler); ok {
-			c.flags |= flagInCallback
-			a := c.onHalfClose(hc)
-			c.flags &^= flagInCallback
-			c.settle()
-			c.after(a)
+			c.run("OnHalfClose", func() Action { return hc.OnHalfClose(c) })
 		}
-		if c.flags&flagClosed == 0 && c.flags&flagWriteShut != 0 {
+		if !c.closed() && c.finSent() {
 			c.closeNow(nil) // both directions are done
 			return
 		}
@@ -37,25 +33,25 @@ func (c *conn) peerClosed() {
 	c.checkDone()
 }
 
-// drained runs when the output queue has just emptied: it sends a FIN
-// that CloseWrite (or a lingering close) asked for, closes a connection
-// both of whose directions are now shut, and otherwise sees whether the
-// connection is done (checkDone). It reports whether the connection
-// closed. Loop goroutine.
-func (c *conn) drained() bool {
-	if c.flags&flagShutWrite != 0 && c.flags&flagWriteShut == 0 {
+// outputSent runs when the output queue has just emptied: it sends a
+// FIN that CloseWrite (or a lingering close) asked for, closes a
+// connection both of whose directions are now shut, and otherwise sees
+// whether the connection is done (checkDone). It reports whether the
+// connection closed. Loop goroutine.
+func (c *conn) outputSent() bool {
+	if c.finPending() {
 		c.shutWrite()
 	}
-	if c.flags&flagClosed == 0 && c.flags&(flagPeerEOF|flagWriteShut) == flagPeerEOF|flagWriteShut {
+	if !c.closed() && c.peerEOF() && c.finSent() {
 		var err error
-		if c.flags&flagLinger != 0 {
+		if c.lingering() {
 			err = c.slow.closeErr
 		}
 		c.closeNow(err) // both directions are done
 	} else {
 		c.checkDone()
 	}
-	return c.flags&flagClosed != 0
+	return c.closed()
 }
 
 // CloseWrite shuts the connection's sending side once its queued output
@@ -74,29 +70,15 @@ func (c *conn) CloseWrite() error {
 }
 
 func (c *conn) closeWriteNow() {
-	if c.flags&(flagClosed|flagShutWrite) != 0 {
-		return
-	}
-	c.flags |= flagShutWrite
-	if c.out.Len() == 0 {
-		c.drained()
+	if c.askFIN() && c.out.Len() == 0 {
+		c.outputSent()
 	}
 }
 
 // shutWrite sends our FIN. Loop goroutine.
 func (c *conn) shutWrite() {
-	c.flags |= flagWriteShut
+	c.markFINSent()
 	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
 		c.fail(os.NewSyscallError("shutdown", err))
 	}
-}
-
-func (c *conn) onHalfClose(hc HalfCloseHandler) (a Action) {
-	defer func() {
-		if v := recover(); v != nil {
-			c.fail(c.loop.e.recovered("OnHalfClose", v, stack()))
-			a = None
-		}
-	}()
-	return hc.OnHalfClose(c)
 }

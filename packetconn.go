@@ -8,6 +8,8 @@ import (
 	"time"
 	"unsafe"
 
+	"go.uber.org/zap"
+
 	"github.com/mill-io/mill/codec"
 )
 
@@ -269,7 +271,8 @@ func (pc *packetConn) Submit(task func()) error {
 	return submit(func() {
 		defer func() {
 			if v := recover(); v != nil {
-				pc.l.e.recovered("task (datagram)", v, stack())
+				pc.l.e.log.Error("recovered panic", zap.String("in", "task (datagram)"), zap.Any("panic", v),
+					zap.ByteString("stack", stack()))
 				panic(v) // on to the pool, which logs and counts it
 			}
 		}()

@@ -120,11 +120,12 @@ func (s *Server) begin() error {
 func (s *Server) serve() error {
 	defer close(s.done)
 
-	if s.h.OnBoot(s) == Shutdown {
-		s.requestShutdown()
-	}
+	bootErr := s.eng.boot()
 	if err := s.eng.run(); err != nil {
 		return err
+	}
+	if bootErr != nil {
+		return bootErr // the shutdown it caused has released everything
 	}
 	return ErrServerClosed
 }

@@ -15,7 +15,7 @@ import (
 
 // SetNoDelay sets TCP_NODELAY (WithTCPNoDelay's default is true).
 func (c *conn) SetNoDelay(on bool) error {
-	if c.flags&flagClosed != 0 {
+	if c.closed() {
 		return ErrClosed
 	}
 	return socket.SetNoDelay(c.fd, on)
@@ -24,7 +24,7 @@ func (c *conn) SetNoDelay(on bool) error {
 // SetKeepAlive turns TCP keep-alive probes on after d of silence and every
 // d thereafter, or off for d <= 0.
 func (c *conn) SetKeepAlive(d time.Duration) error {
-	if c.flags&flagClosed != 0 {
+	if c.closed() {
 		return ErrClosed
 	}
 	return socket.SetKeepAlive(c.fd, d)
@@ -32,7 +32,7 @@ func (c *conn) SetKeepAlive(d time.Duration) error {
 
 // SetLinger sets SO_LINGER as net.TCPConn.SetLinger does.
 func (c *conn) SetLinger(sec int) error {
-	if c.flags&flagClosed != 0 {
+	if c.closed() {
 		return ErrClosed
 	}
 	return socket.SetLinger(c.fd, sec)
@@ -40,7 +40,7 @@ func (c *conn) SetLinger(sec int) error {
 
 // SetReadBuffer sets SO_RCVBUF.
 func (c *conn) SetReadBuffer(bytes int) error {
-	if c.flags&flagClosed != 0 {
+	if c.closed() {
 		return ErrClosed
 	}
 	return socket.SetRecvBuffer(c.fd, bytes)
@@ -48,7 +48,7 @@ func (c *conn) SetReadBuffer(bytes int) error {
 
 // SetWriteBuffer sets SO_SNDBUF.
 func (c *conn) SetWriteBuffer(bytes int) error {
-	if c.flags&flagClosed != 0 {
+	if c.closed() {
 		return ErrClosed
 	}
 	return socket.SetSendBuffer(c.fd, bytes)

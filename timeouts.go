@@ -76,7 +76,7 @@ func (c *conn) rearm() {
 func (c *conn) timerFired() {
 	t := c.tm
 	t.timer = nil
-	if c.flags&flagClosed != 0 {
+	if c.closed() {
 		return
 	}
 	at, why := t.due()

@@ -139,18 +139,6 @@ func (pc *packetConn) onTraffic() (a Action) {
 	return a
 }
 
-// safely runs handler code for the socket: a panic in fn is logged and
-// returned, and the loop carries on. Loop goroutine.
-func (pc *packetConn) safely(where string, fn func()) (pe *PanicError) {
-	defer func() {
-		if v := recover(); v != nil {
-			pe = pc.l.e.recovered(where, v, stack())
-		}
-	}()
-	fn()
-	return nil
-}
-
 // report passes a datagram the socket could not deliver to a
 // DatagramErrorHandler, or else logs it (at most once a second).
 func (pc *packetConn) report(from netip.AddrPort, err error) {

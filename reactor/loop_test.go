@@ -244,6 +244,10 @@ func TestTimers(t *testing.T) {
 	l := start(t, Config{CPU: NoCPU})
 	fired := make(chan int, 10)
 	var cancelled *Timer
+	// Measured from before the timers are armed: the loop reads its clock
+	// when it wakes for the task, after this, so the 30 ms timer cannot
+	// fire sooner than 30 ms from here, however late this goroutine runs.
+	start := time.Now()
 	on(t, l, func() {
 		l.AfterFunc(30*time.Millisecond, func() { fired <- 3 })
 		l.AfterFunc(10*time.Millisecond, func() { fired <- 1 })
@@ -258,7 +262,6 @@ func TestTimers(t *testing.T) {
 			t.Error("StopTimer twice = true")
 		}
 	})
-	start := time.Now()
 	for _, want := range []int{0, 1, 3} {
 		select {
 		case got := <-fired:
