@@ -299,5 +299,3 @@ func (c *conn) await(cb AsyncCallback) {
 	s := c.slowPart()
 	s.cbs = append(s.cbs, pendingWrite{seq: c.sent + uint64(c.out.Len()), cb: cb})
 }
-
-
