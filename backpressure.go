@@ -24,7 +24,7 @@ import "go.uber.org/zap"
 // admit checks that n more bytes fit the output queue's hard limit and
 // the server's total. Loop goroutine.
 func (c *conn) admit(n int) error {
-	o := &c.loop.e.s.opts
+	o := c.loop.set
 	q := c.out.Len()
 	over := q+n > o.outboundLimit
 	if !over && o.totalOutbound > 0 && q > 0 {
@@ -61,7 +61,7 @@ func (c *conn) admit(n int) error {
 // watermark the conn turns unwritable and, with flow control, stops
 // reading. Loop goroutine.
 func (c *conn) queuedMore() {
-	o := &c.loop.e.s.opts
+	o := c.loop.set
 	if c.out.Len() <= o.highWatermark {
 		return
 	}
@@ -78,7 +78,7 @@ func (c *conn) queuedMore() {
 // the low watermark (or empty) the conn is writable again and reading
 // resumes. Loop goroutine.
 func (c *conn) outputShrank() {
-	if n := c.out.Len(); n >= c.loop.e.s.opts.lowWatermark && n > 0 {
+	if n := c.out.Len(); n >= c.loop.set.lowWatermark && n > 0 {
 		return
 	}
 	if !c.shared.writable() {
@@ -124,7 +124,7 @@ func (c *conn) Writable() bool { return c.shared.writable() }
 // limit (connections without a codec only) and resumes it below. Loop
 // goroutine, between callbacks.
 func (c *conn) checkInbound() {
-	c.setPause(bitPauseInbound, c.codec == nil && c.in.Len() > c.loop.e.s.opts.inboundLimit)
+	c.setPause(bitPauseInbound, c.codec == nil && c.in.Len() > c.loop.set.inboundLimit)
 }
 
 // PauseReading stops reading c until ResumeReading. Loop goroutine only.

@@ -40,7 +40,7 @@ type dialing struct {
 func (e *engine) dial(ctx, lookup context.Context, network, address string, connCtx any, notify func(Conn, error)) {
 	if lookup == nil {
 		lookup = ctx
-		if t := e.s.opts.dialTimeout; t > 0 {
+		if t := e.loops[0].set.dialTimeout; t > 0 {
 			var cancel context.CancelFunc
 			lookup, cancel = context.WithTimeout(ctx, t)
 			defer cancel()
@@ -58,7 +58,7 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 	c.ctx = connCtx
 	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify}
 	if err == nil {
-		c.fd, err = socket.Connect(network, to, path, socket.Options{BindToDevice: e.s.opts.bindToDevice})
+		c.fd, err = socket.Connect(network, to, path, socket.Options{BindToDevice: e.loops[0].set.bindToDevice})
 	}
 	l := c.loop
 	inProgress := err == unix.EINPROGRESS
@@ -97,7 +97,7 @@ func (l *eventLoop) connect(ctx context.Context, d *dialing, inProgress bool, er
 			return
 		}
 		d.polled = true
-		if t := l.e.s.opts.dialTimeout; t > 0 {
+		if t := l.set.dialTimeout; t > 0 {
 			d.timer = l.loop.AfterFunc(t, func() { d.timer = nil; d.fail(ErrDialTimeout) })
 		}
 		if ctx.Done() != nil {
@@ -135,16 +135,8 @@ func (d *dialing) established() {
 		return
 	}
 	d.finish()
-	e := l.e
-	if c.remote.IsValid() {
-		e.sockopt(socket.SetNoDelay(c.fd, e.s.opts.tcpNoDelay))
-		if e.s.opts.tcpKeepAlive > 0 {
-			e.sockopt(socket.SetKeepAlive(c.fd, e.s.opts.tcpKeepAlive))
-		}
-	}
-	e.bufferOptions(c.fd)
-	l.ctr.accepted.Add(1)
-	l.open(c)
+	l.e.tune(c.fd, c.remote.IsValid())
+	l.hand(c, true)
 	if d.notify != nil {
 		d.notify(c, c.openErr())
 	}
@@ -280,7 +272,7 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCt
 	pc.peer = to
 	pc.ctx = connCtx
 	if err == nil {
-		pc.fd, err = socket.Connect(network, to, "", socket.Options{BindToDevice: e.s.opts.bindToDevice})
+		pc.fd, err = socket.Connect(network, to, "", socket.Options{BindToDevice: e.loops[0].set.bindToDevice})
 	}
 	if err == nil {
 		pc.family = unix.AF_INET6

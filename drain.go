@@ -43,13 +43,8 @@ func (e *engine) drain(ctx context.Context) {
 func (l *eventLoop) beginDrain(done chan<- struct{}) {
 	l.draining, l.drainDone = true, done
 	l.loop.Each(func(_ int, h reactor.Handler) bool {
-		switch h := h.(type) {
-		case *conn:
-			h.checkDone()
-		case *dialing:
-			h.fail(ErrServerClosed)
-		case *packetConn:
-			h.drainCheck()
+		if m, ok := h.(member); ok {
+			m.drainStarted()
 		}
 		return true
 	})

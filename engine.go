@@ -97,13 +97,14 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 			return nil, err
 		}
 	}
+	set := o.connSettings()
 	for i := 0; i < n; i++ {
 		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU, BusyPoll: o.busyPoll}
 		if len(o.cpus) > 0 {
 			cfg.CPU = o.cpus[i%len(o.cpus)]
 		}
-		l := &eventLoop{e: e, h: s.h, readBuf: make([]byte, o.readBufferCap), epoch: time.Now(),
-			batchWrites: o.batchWrites, shutdown: s.requestShutdown}
+		l := &eventLoop{e: e, h: s.h, set: set, log: e.log, readBuf: make([]byte, o.readBufferCap),
+			epoch: time.Now(), batchWrites: o.batchWrites, shutdown: s.requestShutdown}
 		if o.batchWrites {
 			cfg.BeforeWait = l.flushBatched
 		}

@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mill-io/mill/internal/socket"
 )
 
@@ -28,23 +26,15 @@ func (e *engine) enroll(nc net.Conn) (Conn, error) {
 		return nil, err
 	}
 	var remote netip.AddrPort
-	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+	ta, tcp := nc.RemoteAddr().(*net.TCPAddr)
+	if tcp {
 		remote = ta.AddrPort()
-		remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
-		e.sockopt(socket.SetNoDelay(fd, e.s.opts.tcpNoDelay))
-		if e.s.opts.tcpKeepAlive > 0 {
-			e.sockopt(socket.SetKeepAlive(fd, e.s.opts.tcpKeepAlive))
-		}
 	}
 	nc.Close()
-	e.bufferOptions(fd)
+	e.tune(fd, tcp)
 	c := e.newConn(fd, remote, nil)
-	l := c.loop
-	l.ctr.accepted.Add(1)
-	if l.loop.Submit(func() { l.open(c) }) != nil {
-		l.conns.Add(-1)
-		unix.Close(fd)
-		return nil, ErrServerClosed
+	if err := c.loop.hand(c, false); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

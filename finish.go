@@ -46,7 +46,7 @@ func (c *conn) checkDone() {
 	case c.handlerPaused():
 		// The handler keeps its input on purpose and will resume.
 	case c.peerEOF():
-		if !l.e.s.opts.halfOpen {
+		if !l.set.halfOpen {
 			c.closeNow(nil)
 		}
 	case c.inboundFull():
@@ -86,7 +86,7 @@ func (c *conn) linger(err error) {
 	c.view = nil
 	c.in.Release() // what is left unread is dropped, like what arrives from now on
 	c.inputState()
-	if d := l.e.s.opts.lingerTimeout; d > 0 {
+	if d := l.set.lingerTimeout; d > 0 {
 		s.linger = l.loop.AfterFunc(d, func() {
 			c.slow.linger = nil
 			c.closeNow(c.slow.closeErr)

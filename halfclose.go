@@ -18,7 +18,7 @@ import (
 // handler. Loop goroutine.
 func (c *conn) peerClosed() {
 	c.markPeerEOF()
-	if c.loop.e.s.opts.halfOpen {
+	if c.loop.set.halfOpen {
 		if hc, ok := c.loop.h.(HalfCloseHandler); ok {
 			c.run("OnHalfClose", func() Action { return hc.OnHalfClose(c) })
 		}

@@ -18,7 +18,7 @@ package mill
 // outermost run settles and applies. Loop goroutine.
 func (c *conn) run(where string, fn func() Action) Action {
 	nested := c.enterCallback()
-	a, pe := guard(c.loop.e.log, where, fn)
+	a, pe := guard(c.loop.log, where, fn)
 	if pe != nil {
 		c.fail(pe)
 	}
@@ -59,6 +59,6 @@ func (c *conn) closeIfFailed() {
 // safely runs handler code for a UDP socket: a panic in fn is logged and
 // returned, and the loop carries on. Loop goroutine.
 func (pc *packetConn) safely(where string, fn func()) *PanicError {
-	_, pe := guard(pc.l.e.log, where, func() Action { fn(); return None })
+	_, pe := guard(pc.l.log, where, func() Action { fn(); return None })
 	return pe
 }

@@ -31,7 +31,7 @@ func (l *eventLoop) mono() int64 { return int64(l.loop.Now().Sub(l.epoch)) + 1 }
 // startTimeouts gives a new connection the server's timeouts, if any.
 // Loop goroutine.
 func (c *conn) startTimeouts() {
-	o := &c.loop.e.s.opts
+	o := c.loop.set
 	if o.idleTimeout <= 0 && o.readTimeout <= 0 && o.writeTimeout <= 0 {
 		return
 	}

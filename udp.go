@@ -64,7 +64,7 @@ func newPacketConn(l *eventLoop, slot **socket.Listener) *packetConn {
 	if ln := *slot; ln != nil {
 		pc.fd, pc.family, pc.local = ln.Fd, ln.Family, ln.Addr
 	}
-	if f := l.e.s.opts.codec; f != nil {
+	if f := l.set.codec; f != nil {
 		pc.codec = f()
 	}
 	return pc
@@ -129,7 +129,7 @@ func (pc *packetConn) HandleEvent(fd int, _ netpoll.Flags) {
 			pc.closeNow(nil) // a connected socket closes; a server's carries on
 			return
 		case Shutdown:
-			l.e.s.requestShutdown()
+			l.shutdown()
 		}
 	}
 }
@@ -226,7 +226,7 @@ func (pc *packetConn) openDialled() error {
 	case Close:
 		pc.closeNow(nil)
 	case Shutdown:
-		l.e.s.requestShutdown()
+		l.shutdown()
 	}
 	return nil
 }
@@ -255,7 +255,7 @@ func (pc *packetConn) release(err error) {
 	pc.inCb = true
 	pc.safely("OnClose (datagram)", func() {
 		if l.h.OnClose(pc, err) == Shutdown {
-			l.e.s.requestShutdown()
+			l.shutdown()
 		}
 	})
 	pc.inCb = false
