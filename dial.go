@@ -269,6 +269,7 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCt
 	var ln *socket.Listener
 	pc := newPacketConn(l, &ln)
 	pc.fd = -1
+	pc.dialled = true
 	pc.peer = to
 	pc.ctx = connCtx
 	if err == nil {
@@ -295,7 +296,7 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCt
 		}
 		if notify != nil {
 			var err error
-			if pc.done {
+			if pc.life == lifeClosed {
 				err = ErrClosed
 			}
 			notify(pc, err)

@@ -151,8 +151,8 @@ func (pc *packetConn) async(write func() error, cb AsyncCallback) error {
 			pc.safely("AsyncCallback (datagram)", func() { cb(pc, err) })
 		}
 	}
-	if err := ErrNoPeer; pc.closeReq.Load() || !pc.peer.IsValid() {
-		if pc.closeReq.Load() {
+	if err := ErrNoPeer; pc.shared.closing() || !pc.peer.IsValid() {
+		if pc.shared.closing() {
 			err = ErrClosed
 		}
 		if cb != nil && pc.l.loop.Submit(func() { report(err) }) != nil {
@@ -185,8 +185,8 @@ func (pc *packetConn) SendTo(p []byte, to net.Addr) (int, error) {
 	ap := ua.AddrPort()
 	pc.mu.RLock()
 	defer pc.mu.RUnlock()
-	if pc.closed {
-		if pc.peer.IsValid() {
+	if pc.shared.closing() {
+		if pc.dialled {
 			return 0, ErrClosed
 		}
 		return 0, ErrServerClosed
@@ -303,14 +303,11 @@ func (pc *packetConn) Do(fn func(Conn)) error {
 // on a server's socket it does nothing, the socket closing with the
 // server. Any goroutine.
 func (pc *packetConn) Close() error {
-	if pc.closeReq.Load() {
-		return ErrClosed // a dialled socket, closed or never connected
+	if !pc.dialled {
+		return nil // a server's socket closes with the server
 	}
-	if !pc.peer.IsValid() {
-		return nil
-	}
-	if pc.closeReq.Swap(true) {
-		return ErrClosed
+	if !pc.shared.requestClose() || !pc.peer.IsValid() {
+		return ErrClosed // closed, or never connected
 	}
 	if pc.l.loop.Submit(func() { pc.closeNow(nil) }) != nil {
 		return ErrClosed

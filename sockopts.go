@@ -60,7 +60,7 @@ func (c *conn) SetWriteBuffer(bytes int) error {
 func (pc *packetConn) sockopt(set func(fd int) error) error {
 	pc.mu.RLock()
 	defer pc.mu.RUnlock()
-	if pc.closed {
+	if pc.shared.closing() {
 		return ErrClosed
 	}
 	return set(pc.fd)

@@ -37,17 +37,22 @@ type packetConn struct {
 	family int
 	local  net.Addr
 
+	// The lifecycle of a connection (connstate.go): lifeNew, lifeOpen
+	// once registered (a dialled socket: once OnOpen runs), lifeClosed.
+	// The loop owns life; other goroutines read shared, whose
+	// sharedCloseReq is set as closing begins (or when Close is called)
+	// and before the descriptor closes.
+	life   lifecycle
+	shared sharedState
 	// mu lets SendTo run on other goroutines: they hold it for reading
-	// while they use fd, the loop holds it for writing to close fd.
-	mu     sync.RWMutex
-	closed bool
+	// while they check shared and use fd, the loop holds it for writing
+	// to close fd.
+	mu sync.RWMutex
 
 	// Connected (dialled) sockets only.
-	peer     netip.AddrPort // zero if the socket is not connected
-	closeReq atomic.Bool    // Close was called
-	pending  atomic.Int32   // asynchronous writes not yet run
-	opened   bool           // OnOpen ran: OnClose is owed
-	done     bool           // closed
+	dialled bool           // made by a Client's Dial, connected or not
+	peer    netip.AddrPort // zero if the socket is not connected
+	pending atomic.Int32   // asynchronous writes not yet run
 
 	io    socket.PacketIO
 	from  netip.AddrPort // the sender of the datagram being delivered
@@ -78,7 +83,9 @@ func (pc *packetConn) start() {
 	pc.l.e.bufferOptions(pc.fd)
 	if err := pc.l.loop.Register(pc.fd, pc, netpoll.Readable); err != nil {
 		pc.l.e.fail(err)
+		return
 	}
+	pc.life = lifeOpen
 }
 
 // stop closes the socket: no more datagrams in or out. Loop goroutine.
@@ -88,9 +95,10 @@ func (pc *packetConn) stop() {
 		return
 	}
 	*pc.slot = nil
+	pc.life = lifeClosed
+	pc.shared.set(sharedCloseReq)
 	pc.l.loop.Unregister(pc.fd)
 	pc.mu.Lock()
-	pc.closed = true
 	ln.Close()
 	pc.mu.Unlock()
 }
@@ -99,7 +107,7 @@ func (pc *packetConn) stop() {
 // maxDatagramsPerEvent of them. Loop goroutine.
 func (pc *packetConn) HandleEvent(fd int, _ netpoll.Flags) {
 	l := pc.l
-	for i := 0; i < maxDatagramsPerEvent && *pc.slot != nil; i++ {
+	for i := 0; i < maxDatagramsPerEvent && pc.life != lifeClosed; i++ {
 		n, from, truncated, err := pc.io.RecvFrom(fd, l.readBuf)
 		switch {
 		case err == unix.EINTR:
@@ -185,8 +193,8 @@ func (pc *packetConn) sendTo(p []byte, bs [][]byte, to netip.AddrPort) (int, err
 // delivered, or the connected peer (the zero AddrPort). Loop goroutine.
 func (pc *packetConn) dest() (netip.AddrPort, error) {
 	switch {
-	case *pc.slot == nil:
-		if pc.peer.IsValid() || pc.done {
+	case pc.life == lifeClosed:
+		if pc.dialled {
 			return netip.AddrPort{}, ErrClosed
 		}
 		return netip.AddrPort{}, ErrServerClosed
@@ -210,7 +218,7 @@ func (pc *packetConn) openDialled() error {
 	}
 	l.e.bufferOptions(pc.fd)
 	l.ctr.accepted.Add(1)
-	pc.opened, pc.inCb = true, true
+	pc.life, pc.inCb = lifeOpen, true
 	var out []byte
 	var a Action
 	perr := pc.safely("OnOpen (datagram)", func() { out, a = l.h.OnOpen(pc) })
@@ -219,7 +227,7 @@ func (pc *packetConn) openDialled() error {
 		pc.closeNow(perr)
 		return nil
 	}
-	if len(out) > 0 && !pc.done {
+	if len(out) > 0 && pc.life != lifeClosed {
 		pc.Write(out)
 	}
 	switch a {
@@ -234,7 +242,7 @@ func (pc *packetConn) openDialled() error {
 // closeNow closes a connected socket: OnClose, then the descriptor. A
 // server's sockets close with stop. Loop goroutine.
 func (pc *packetConn) closeNow(err error) {
-	if pc.done || !pc.peer.IsValid() {
+	if pc.life == lifeClosed || !pc.peer.IsValid() {
 		return
 	}
 	pc.release(err)
@@ -243,12 +251,13 @@ func (pc *packetConn) closeNow(err error) {
 // release ends a dialled socket, open or not: OnClose hears err (writes
 // in it fail with ErrClosed), then the descriptor closes. Loop goroutine.
 func (pc *packetConn) release(err error) {
-	pc.done = true
-	pc.closeReq.Store(true)
+	opened := pc.life == lifeOpen
+	pc.life = lifeClosed
+	pc.shared.set(sharedCloseReq)
 	l := pc.l
 	ln := *pc.slot
 	*pc.slot = nil
-	if pc.opened { // registered, and counted as a connection
+	if opened { // registered, and counted as a connection
 		l.loop.Unregister(pc.fd)
 		l.ctr.closed[causeOf(err)].Add(1)
 	}
@@ -261,7 +270,6 @@ func (pc *packetConn) release(err error) {
 	pc.inCb = false
 	if ln != nil {
 		pc.mu.Lock()
-		pc.closed = true
 		ln.Close()
 		pc.mu.Unlock()
 	}
