@@ -103,7 +103,7 @@ func (c *conn) notifyWritability(w bool) {
 		return
 	}
 	c.inflight.Add(1)
-	err := c.loop.loop.Submit(func() {
+	err := c.loop.loop.Post(func() {
 		defer c.wrote()
 		if c.closed() || c.handlerThinksWritable() == w || w && !c.shared.writable() {
 			return // nothing new, or a later task will tell

@@ -239,7 +239,7 @@ func (c *conn) refuseInDrain(cb AsyncCallback) error {
 // by calling wrote, and counts it as in flight until then. Any goroutine.
 func (c *conn) submitWrite(task func(), cb AsyncCallback) error {
 	c.inflight.Add(1)
-	if c.loop.loop.Submit(task) != nil {
+	if c.loop.loop.Post(task) != nil {
 		c.inflight.Add(-1)
 		if cb != nil {
 			cb(c, ErrClosed)

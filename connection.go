@@ -225,7 +225,7 @@ func (c *conn) Close() error {
 	if !c.shared.requestClose() {
 		return ErrClosed
 	}
-	if c.loop.loop.Submit(func() { c.closeNow(nil) }) != nil {
+	if c.loop.loop.Post(func() { c.closeNow(nil) }) != nil {
 		return ErrClosed // the loop is gone, and closed the conn on its way out
 	}
 	return nil

@@ -65,7 +65,7 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 	if inProgress {
 		err = nil
 	}
-	if l.loop.Submit(func() { l.connect(ctx, d, inProgress, err) }) != nil {
+	if l.loop.Post(func() { l.connect(ctx, d, inProgress, err) }) != nil {
 		// The loop has stopped: no OnClose, since the attempt never
 		// reached it; the caller hears.
 		if c.fd >= 0 {
@@ -102,7 +102,7 @@ func (l *eventLoop) connect(ctx context.Context, d *dialing, inProgress bool, er
 		}
 		if ctx.Done() != nil {
 			d.stopCtx = context.AfterFunc(ctx, func() {
-				l.loop.Submit(func() { d.fail(ctx.Err()) })
+				l.loop.Post(func() { d.fail(ctx.Err()) })
 			})
 		}
 	}
@@ -302,7 +302,7 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCt
 			notify(pc, err)
 		}
 	}
-	if l.loop.Submit(open) != nil {
+	if l.loop.Post(open) != nil {
 		// The loop has stopped: no OnClose, as for a stream dial.
 		if pc.fd >= 0 {
 			unix.Close(pc.fd)

@@ -25,7 +25,7 @@ func (e *engine) drain(ctx context.Context) {
 	done := make(chan struct{}, len(e.loops))
 	n := 0
 	for _, l := range e.loops {
-		if l.loop.Submit(func() { l.beginDrain(done) }) == nil {
+		if l.loop.Post(func() { l.beginDrain(done) }) == nil {
 			n++
 		}
 	}

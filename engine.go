@@ -187,7 +187,7 @@ func (e *engine) run() error {
 		}(l)
 	}
 	for _, l := range e.loops {
-		l.loop.Submit(l.startListening)
+		l.loop.Post(l.startListening)
 	}
 	mainDone := make(chan struct{})
 	if e.main != nil {
@@ -198,7 +198,7 @@ func (e *engine) run() error {
 			}
 		}()
 		for _, a := range e.accs {
-			e.main.Submit(a.start)
+			e.main.Post(a.start)
 		}
 	} else {
 		close(mainDone)
@@ -207,7 +207,7 @@ func (e *engine) run() error {
 		// The ticker runs on the first sub-reactor, not the main one: a
 		// main-reactor wake-up would make a busy sub-reactor wait for the
 		// CPU when the process has a single P (see docs/benchmarks.md).
-		e.loops[0].loop.Submit(e.tick)
+		e.loops[0].loop.Post(e.tick)
 	}
 
 	<-e.s.stopReq
@@ -215,11 +215,11 @@ func (e *engine) run() error {
 	// connection it accepted has been handed to a loop. The loops stop
 	// their own listening sockets before any drain task runs.
 	for _, l := range e.loops {
-		l.loop.Submit(l.stopListening)
+		l.loop.Post(l.stopListening)
 	}
 	if e.main != nil {
 		for _, a := range e.accs {
-			if e.main.Submit(a.stop) != nil {
+			if e.main.Post(a.stop) != nil {
 				a.stop() // the main loop died; nothing else touches the listener
 			}
 		}
@@ -236,7 +236,7 @@ func (e *engine) run() error {
 	}
 	// 4. Close every connection left on its own loop, then stop the loops.
 	for _, l := range e.loops {
-		l.loop.Submit(l.closeAll)
+		l.loop.Post(l.closeAll)
 		l.loop.Stop()
 	}
 	wg.Wait()

@@ -79,7 +79,7 @@ func (c *conn) drainStarted()            { c.checkDone() }
 func (c *conn) closeForShutdown()        { c.closeNow(ErrServerClosed) }
 func (d *dialing) drainStarted()         { d.fail(ErrServerClosed) }
 func (d *dialing) closeForShutdown()     { d.fail(ErrServerClosed) }
-func (pc *packetConn) drainStarted()     { pc.drainCheck() }
+func (pc *packetConn) drainStarted()     { pc.checkDone() }
 func (pc *packetConn) closeForShutdown() { pc.closeNow(ErrServerClosed) }
 
 // startListening registers the loop's own listening and UDP sockets.

@@ -69,7 +69,7 @@ func (c *conn) CloseLingering() error {
 	if !c.shared.requestClose() {
 		return ErrClosed
 	}
-	if c.loop.loop.Submit(func() { c.linger(nil) }) != nil {
+	if c.loop.loop.Post(func() { c.linger(nil) }) != nil {
 		return ErrClosed
 	}
 	return nil

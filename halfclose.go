@@ -63,7 +63,7 @@ func (c *conn) CloseWrite() error {
 	if c.shared.closing() {
 		return ErrClosed
 	}
-	if c.loop.loop.Submit(c.closeWriteNow) != nil {
+	if c.loop.loop.Post(c.closeWriteNow) != nil {
 		return ErrClosed
 	}
 	return nil

@@ -99,7 +99,7 @@ func (l *eventLoop) hand(c *conn, onLoop bool) error {
 		l.open(c)
 		return nil
 	}
-	if l.loop.Submit(func() { l.open(c) }) != nil {
+	if l.loop.Post(func() { l.open(c) }) != nil {
 		c.shared.set(sharedCloseReq)
 		l.conns.Add(-1)
 		unix.Close(c.fd)

@@ -155,17 +155,17 @@ func (pc *packetConn) async(write func() error, cb AsyncCallback) error {
 		if pc.shared.closing() {
 			err = ErrClosed
 		}
-		if cb != nil && pc.l.loop.Submit(func() { report(err) }) != nil {
+		if cb != nil && pc.l.loop.Post(func() { report(err) }) != nil {
 			report(err) // the loop has stopped
 		}
 		return err
 	}
 	pc.pending.Add(1)
-	err := pc.l.loop.Submit(func() {
+	err := pc.l.loop.Post(func() {
 		pc.pending.Add(-1)
 		report(write())
 		if pc.l.draining {
-			pc.drainCheck()
+			pc.checkDone()
 		}
 	})
 	if err != nil {
@@ -283,13 +283,13 @@ func (pc *packetConn) Submit(task func()) error {
 // Do runs fn on the socket's loop, with pc. Any goroutine.
 func (pc *packetConn) Do(fn func(Conn)) error {
 	pc.pending.Add(1)
-	err := pc.l.loop.Submit(func() {
+	err := pc.l.loop.Post(func() {
 		pc.pending.Add(-1)
 		if pe := pc.safely("Do (datagram)", func() { fn(pc) }); pe != nil {
 			pc.closeNow(pe) // a connected socket closes; a server's carries on
 		}
 		if pc.l.draining {
-			pc.drainCheck()
+			pc.checkDone()
 		}
 	})
 	if err != nil {
@@ -309,7 +309,7 @@ func (pc *packetConn) Close() error {
 	if !pc.shared.requestClose() || !pc.peer.IsValid() {
 		return ErrClosed // closed, or never connected
 	}
-	if pc.l.loop.Submit(func() { pc.closeNow(nil) }) != nil {
+	if pc.l.loop.Post(func() { pc.closeNow(nil) }) != nil {
 		return ErrClosed
 	}
 	return nil

@@ -279,9 +279,9 @@ func (pc *packetConn) release(err error) {
 	}
 }
 
-// drainCheck closes a connected socket once its asynchronous writes have
+// checkDone closes a connected socket once its asynchronous writes have
 // run, during a graceful shutdown. Loop goroutine.
-func (pc *packetConn) drainCheck() {
+func (pc *packetConn) checkDone() {
 	if pc.l.draining && pc.pending.Load() == 0 {
 		pc.closeNow(ErrServerClosed)
 	}

@@ -68,11 +68,11 @@ func (c *conn) Submit(task func()) error {
 		defer func() {
 			c.tasks.Add(-1)
 			if c.inflight.Add(-1) == 0 {
-				c.loop.loop.Submit(c.checkDone) // a drain or the peer's FIN may be waiting for it
+				c.loop.loop.Post(c.checkDone) // a drain or the peer's FIN may be waiting for it
 			}
 			if v := recover(); v != nil {
 				pe := &PanicError{Value: v, Stack: stack()}
-				c.loop.loop.Submit(func() { c.closeNow(pe) })
+				c.loop.loop.Post(func() { c.closeNow(pe) })
 				panic(v) // on to the pool, which logs and counts it
 			}
 		}()

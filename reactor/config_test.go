@@ -74,7 +74,7 @@ func TestBeforeWaitAfterTasks(t *testing.T) {
 		if once {
 			once = false
 			// Nothing but this task can wake the loop now.
-			l.Submit(func() { close(resubmitted) })
+			l.Post(func() { close(resubmitted) })
 		}
 	}}, &l)
 	select {
@@ -82,8 +82,8 @@ func TestBeforeWaitAfterTasks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a task BeforeWait submitted did not run: the loop blocked")
 	}
-	l.Submit(func() { w.pending = append(w.pending, "task1") })
-	l.Submit(func() { w.pending = append(w.pending, "task2") })
+	l.Post(func() { w.pending = append(w.pending, "task1") })
+	l.Post(func() { w.pending = append(w.pending, "task2") })
 	// The two tasks may run in one iteration or two.
 	got := []string{}
 	for len(got) < 2 {
@@ -107,7 +107,7 @@ func TestBeforeWaitWhenStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Queued before Run and Stop: the loop runs them on its way out.
-	l.Submit(func() { w.pending = append(w.pending, "last") })
+	l.Post(func() { w.pending = append(w.pending, "last") })
 	l.Stop()
 	if err := l.Run(); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestBeforeWaitWhenStopping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2.Submit(func() { w2.pending = append(w2.pending, "closed") })
+	l2.Post(func() { w2.pending = append(w2.pending, "closed") })
 	if err := l2.Close(); err != nil {
 		t.Fatal(err)
 	}

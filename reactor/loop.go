@@ -12,7 +12,7 @@ import (
 	"github.com/mill-io/mill/netpoll"
 )
 
-// ErrClosed is returned by Submit once the loop has stopped, and by Run on
+// ErrClosed is returned by Post once the loop has stopped, and by Run on
 // a loop that was stopped or closed before it ran.
 var ErrClosed = errors.New("reactor: loop closed")
 
@@ -251,16 +251,22 @@ func (l *Loop) Close() error {
 // that never ran.
 func (l *Loop) Done() <-chan struct{} { return l.done }
 
-// Submit queues fn to run on the loop goroutine, in submission order with
-// respect to other Submit calls from the same goroutine. Any goroutine may
-// call it. It returns ErrClosed, and fn never runs, once the loop has
-// finished; a task accepted before that is guaranteed to run.
-func (l *Loop) Submit(fn func()) error {
+// Post queues fn to run on the loop goroutine, in order with respect to
+// other Post calls from the same goroutine. Any goroutine may call it.
+// It returns ErrClosed, and fn never runs, once the loop has finished; a
+// task accepted before that is guaranteed to run.
+func (l *Loop) Post(fn func()) error {
 	if !l.tasks.push(fn) {
 		return ErrClosed
 	}
 	return l.poller.Wake()
 }
+
+// Submit is the old name of Post.
+//
+// Deprecated: renamed Post, so that it does not read as mill's
+// Conn.Submit, which runs a task on the worker pool instead.
+func (l *Loop) Submit(fn func()) error { return l.Post(fn) }
 
 // Register starts watching fd and dispatching its events to h. The
 // registration gets a new generation, so events left over from an earlier

@@ -48,7 +48,7 @@ func start(t *testing.T, cfg Config) *Loop {
 func on(t *testing.T, l *Loop, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
-	if err := l.Submit(func() { fn(); close(done) }); err != nil {
+	if err := l.Post(func() { fn(); close(done) }); err != nil {
 		t.Fatal(err)
 	}
 	<-done
@@ -158,7 +158,7 @@ func TestTasksRunInOrderAndAllRunBeforeStop(t *testing.T) {
 	var got []int
 	for i := 0; i < 100; i++ {
 		i := i
-		if err := l.Submit(func() { got = append(got, i) }); err != nil {
+		if err := l.Post(func() { got = append(got, i) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,8 +174,8 @@ func TestTasksRunInOrderAndAllRunBeforeStop(t *testing.T) {
 	if len(got) != 100 {
 		t.Fatalf("%d of 100 tasks ran", len(got))
 	}
-	if err := l.Submit(func() {}); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Submit after stop = %v", err)
+	if err := l.Post(func() {}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Post after stop = %v", err)
 	}
 	if err := l.Run(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("second Run = %v", err)
@@ -193,7 +193,7 @@ func TestManyProducers(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				want := i
-				l.Submit(func() {
+				l.Post(func() {
 					if count[p] != want {
 						t.Errorf("producer %d: task %d ran as %d", p, want, count[p])
 					}
@@ -225,11 +225,11 @@ func TestTaskFloodDoesNotStarveIO(t *testing.T) {
 		select {
 		case <-stop:
 		default:
-			l.Submit(resubmit)
-			l.Submit(resubmit)
+			l.Post(resubmit)
+			l.Post(resubmit)
 		}
 	}
-	l.Submit(resubmit)
+	l.Post(resubmit)
 	unix.Write(b, []byte("x"))
 	select {
 	case <-r.got:
@@ -288,7 +288,7 @@ func TestCloseUnstarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	ran := false
-	l.Submit(func() { ran = true })
+	l.Post(func() { ran = true })
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
