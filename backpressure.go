@@ -69,7 +69,7 @@ func (c *conn) queuedMore() {
 		c.shared.set(sharedUnwritable)
 		c.notifyWritability(false)
 	}
-	if o.flowControl && c.setPause(bitPauseFlow, true) {
+	if o.flowControl && c.setPause(pauseFlow, true) {
 		c.loop.ctr.flowPauses.Add(1)
 	}
 }
@@ -85,7 +85,7 @@ func (c *conn) outputShrank() {
 		c.shared.clear(sharedUnwritable)
 		c.notifyWritability(true)
 	}
-	c.setPause(bitPauseFlow, false)
+	c.setPause(pauseFlow, false)
 }
 
 // notifyWritability tells a WritabilityHandler of a transition to w,
@@ -124,7 +124,7 @@ func (c *conn) Writable() bool { return c.shared.writable() }
 // limit (connections without a codec only) and resumes it below. Loop
 // goroutine, between callbacks.
 func (c *conn) checkInbound() {
-	c.setPause(bitPauseInbound, c.codec == nil && c.in.Len() > c.loop.set.inboundLimit)
+	c.setPause(pauseInbound, c.codec == nil && c.in.Len() > c.loop.set.inboundLimit)
 }
 
 // PauseReading stops reading c until ResumeReading. Loop goroutine only.
@@ -132,7 +132,7 @@ func (c *conn) PauseReading() error {
 	if c.ending() {
 		return ErrClosed
 	}
-	c.setPause(bitPauseHandler, true)
+	c.setPause(pauseHandler, true)
 	return nil
 }
 
@@ -141,7 +141,7 @@ func (c *conn) ResumeReading() error {
 	if c.ending() {
 		return ErrClosed
 	}
-	if c.setPause(bitPauseHandler, false) {
+	if c.setPause(pauseHandler, false) {
 		c.checkDone() // after the peer's FIN, resuming with nothing left to read may end it
 	}
 	return nil

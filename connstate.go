@@ -233,15 +233,24 @@ func (c *conn) inboundFull() bool   { return c.st.bits&bitPauseInbound != 0 }
 func (c *conn) flowPaused() bool    { return c.st.bits&bitPauseFlow != 0 }
 func (c *conn) handlerPaused() bool { return c.st.bits&bitPauseHandler != 0 }
 
-// setPause turns one pause (bitPauseInbound, bitPauseFlow or
-// bitPauseHandler) on or off and updates the interest if that changed
-// anything. A lingering or closed conn takes no pause. It reports
-// whether the pause changed.
-func (c *conn) setPause(p stateBits, on bool) bool {
-	if on && c.st.life >= lifeLinger || (c.st.bits&p != 0) == on {
+// pauseReason names one of the pauses that stop reading.
+type pauseReason stateBits
+
+const (
+	pauseInbound = pauseReason(bitPauseInbound) // unread input past the inbound limit
+	pauseFlow    = pauseReason(bitPauseFlow)    // flow control: output past the high watermark
+	pauseHandler = pauseReason(bitPauseHandler) // PauseReading
+)
+
+// setPause turns one pause on or off and updates the interest if that
+// changed anything. A lingering or closed conn takes no pause. It
+// reports whether the pause changed.
+func (c *conn) setPause(p pauseReason, on bool) bool {
+	b := stateBits(p)
+	if on && c.st.life >= lifeLinger || (c.st.bits&b != 0) == on {
 		return false
 	}
-	c.st.bits ^= p
+	c.st.bits ^= b
 	c.updateInterest()
 	return true
 }

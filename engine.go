@@ -101,7 +101,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	for i := 0; i < n; i++ {
 		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU, BusyPoll: o.busyPoll}
 		if len(o.cpus) > 0 {
-			cfg.CPU = o.cpus[i%len(o.cpus)]
+			cfg.Pin, cfg.CPU = true, o.cpus[i%len(o.cpus)]
 		}
 		l := &eventLoop{e: e, h: s.h, set: set, log: e.log, readBuf: make([]byte, o.readBufferCap),
 			epoch: time.Now(), batchWrites: o.batchWrites, shutdown: s.requestShutdown}

@@ -5,7 +5,7 @@ package reactor
 import "testing"
 
 func TestCPUAffinityRefused(t *testing.T) {
-	if _, err := New(Config{CPU: 0}); err == nil {
+	if _, err := New(Config{Pin: true, CPU: 0}); err == nil {
 		t.Fatal("New accepted a CPU where pinning is unsupported")
 	}
 }

@@ -25,9 +25,11 @@ const DefaultTaskBatch = 256
 type Config struct {
 	// LockOSThread locks the loop goroutine to its OS thread while it runs.
 	LockOSThread bool
-	// CPU pins the loop's thread to this CPU (Linux only; implies
-	// LockOSThread). Negative means no pinning. Leave it at -1 or use
-	// NoCPU; zero pins to CPU 0.
+	// Pin pins the loop's thread to CPU (Linux only; implies
+	// LockOSThread). Without Pin, CPU means nothing, so the zero Config
+	// pins nothing.
+	Pin bool
+	// CPU is the CPU that Pin pins to.
 	CPU int
 	// TaskBatch bounds how many submitted tasks run between two polls,
 	// so that a flood of tasks cannot starve I/O. Zero means
@@ -54,7 +56,9 @@ type Config struct {
 	BusyPoll time.Duration
 }
 
-// NoCPU is the Config.CPU value that pins nothing.
+// NoCPU is a Config.CPU value that names no CPU. Without Config.Pin no
+// value pins anything; it remains for code written when a CPU of -1 was
+// how to say so.
 const NoCPU = -1
 
 const (
@@ -109,8 +113,8 @@ type Loop struct {
 
 // New creates a loop and its poller.
 func New(cfg Config) (*Loop, error) {
-	if cfg.CPU >= 0 && !affinitySupported {
-		return nil, fmt.Errorf("reactor: cannot pin to CPU %d: %w", cfg.CPU, setAffinity(cfg.CPU))
+	if cfg.Pin && (cfg.CPU < 0 || !affinitySupported) {
+		return nil, fmt.Errorf("reactor: cannot pin to CPU %d: %w", cfg.CPU, CheckCPU(cfg.CPU))
 	}
 	if cfg.TaskBatch <= 0 {
 		cfg.TaskBatch = DefaultTaskBatch
@@ -149,11 +153,11 @@ func (l *Loop) Run() (err error) {
 	defer l.finish()
 	l.runner.enter()
 	defer l.runner.leave()
-	if l.cfg.LockOSThread || l.cfg.CPU >= 0 {
+	if l.cfg.LockOSThread || l.cfg.Pin {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
-	if l.cfg.CPU >= 0 {
+	if l.cfg.Pin {
 		if err := setAffinity(l.cfg.CPU); err != nil {
 			return err
 		}
