@@ -24,7 +24,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if c.out.Len() > 0 || c.batch(len(p)) {
-		c.out.Write(p)
+		c.out.queue(p)
 		c.queued(len(p))
 		return len(p), nil
 	}
@@ -41,14 +41,14 @@ func (c *conn) Write(p []byte) (int, error) {
 		c.fail(err)
 		return 0, err
 	}
-	c.sent += uint64(n)
+	c.out.sentDirect(n)
 	if n > 0 {
 		c.activity()
 		c.sentBytes(n)
 	}
 	if n < len(p) {
 		c.loop.ctr.outPending.Add(int64(len(p) - n))
-		c.out.Write(p[n:])
+		c.out.queue(p[n:])
 		c.queuedMore()
 		c.outputState()
 		c.updateInterest()
@@ -74,7 +74,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 	}
 	if c.out.Len() > 0 || c.batch(total) {
 		for _, b := range bs {
-			c.out.Write(b)
+			c.out.queue(b)
 		}
 		c.queued(total)
 		return total, nil
@@ -92,7 +92,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 		c.fail(err)
 		return 0, err
 	}
-	c.sent += uint64(n)
+	c.out.sentDirect(n)
 	if n > 0 {
 		c.activity()
 		c.sentBytes(n)
@@ -104,7 +104,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 				n -= len(b)
 				continue
 			}
-			c.out.Write(b[n:])
+			c.out.queue(b[n:])
 			n = 0
 		}
 		c.queuedMore()
@@ -136,7 +136,7 @@ func (c *conn) OutboundBuffered() int { return c.out.Len() }
 func (c *conn) flush() error {
 	l := c.loop
 	for c.out.Len() > 0 {
-		l.iov[0], l.iov[1] = c.out.Peek(-1)
+		l.iov[0], l.iov[1] = c.out.Peek()
 		n, err := l.vec.Writev(c.fd, l.iov[:])
 		want := len(l.iov[0]) + len(l.iov[1])
 		l.iov[0], l.iov[1] = nil, nil
@@ -149,8 +149,7 @@ func (c *conn) flush() error {
 		if err != nil {
 			return os.NewSyscallError("writev", err)
 		}
-		c.out.Discard(n)
-		c.sent += uint64(n)
+		c.out.took(n)
 		c.activity()
 		c.sentBytes(n)
 		l.ctr.outPending.Add(-int64(n))
@@ -159,12 +158,7 @@ func (c *conn) flush() error {
 		}
 	}
 	c.outputShrank()
-	if c.slow != nil {
-		c.fireDone()
-	}
-	if c.out.Len() == 0 {
-		c.out.Release()
-	}
+	c.fireDone()
 	c.outputState() // output left over starts the write timeout (a batch's first flush)
 	c.updateInterest()
 	return nil
@@ -177,18 +171,12 @@ func (c *conn) flush() error {
 // (sendQueued, or the callback around a Write) then applies it. Loop
 // goroutine.
 func (c *conn) fireDone() {
-	if len(c.slow.cbs) == 0 || c.slow.cbs[0].seq > c.sent {
+	if !c.out.due() {
 		return
 	}
 	nested := c.enterCallback()
-	for len(c.slow.cbs) > 0 && c.slow.cbs[0].seq <= c.sent {
-		cb := c.slow.cbs[0].cb
-		c.slow.cbs[0] = pendingWrite{}
-		c.slow.cbs = c.slow.cbs[1:]
-		c.call(cb, nil)
-	}
-	if len(c.slow.cbs) == 0 {
-		c.slow.cbs = nil
+	for c.out.due() {
+		c.call(c.out.next(), nil)
 	}
 	c.leaveCallback(nested)
 	if !nested {
@@ -296,6 +284,5 @@ func (c *conn) asyncDone(cb AsyncCallback, err error) {
 // await queues cb to run once every byte accepted so far has been handed
 // to the kernel. Loop goroutine.
 func (c *conn) await(cb AsyncCallback) {
-	s := c.slowPart()
-	s.cbs = append(s.cbs, pendingWrite{seq: c.sent + uint64(c.out.Len()), cb: cb})
+	c.out.await(cb)
 }

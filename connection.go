@@ -46,10 +46,9 @@ type conn struct {
 	view []byte
 	in   bufferpool.Ring
 
-	// Output: bytes not yet taken by the socket. Bytes accepted by Write
-	// so far number sent + out.Len().
-	out  bufferpool.Ring
-	sent uint64 // output bytes handed to the kernel, ever
+	// Output: bytes not yet taken by the socket, and the write
+	// callbacks waiting for theirs to go (outbox.go).
+	out  outbox
 	slow *connSlow
 	tm   *connTimer // nil unless the connection has timeouts
 }
@@ -57,13 +56,7 @@ type conn struct {
 // connSlow is the part of a conn that most connections never need.
 type connSlow struct {
 	closeErr error          // why the conn closes once the callback returns (write error, decode error, panic), or after lingering
-	cbs      []pendingWrite // asynchronous writes waiting for their bytes to go
 	linger   *reactor.Timer // ends a lingering close
-}
-
-type pendingWrite struct {
-	seq uint64 // done once sent reaches it
-	cb  AsyncCallback
 }
 
 // slowPart returns c.slow, allocating it on first use.
@@ -244,12 +237,8 @@ func (c *conn) closeNow(err error) {
 	if c.out.Len() > 0 {
 		c.flush() // best effort: the error, if any, is the one we close with or moot
 	}
-	if c.slow != nil {
-		cbs := c.slow.cbs
-		c.slow.cbs = nil
-		for i := range cbs {
-			c.call(cbs[i].cb, ErrClosed)
-		}
+	for c.out.waiting() {
+		c.call(c.out.next(), ErrClosed)
 	}
 	c.stopTimeouts()
 	c.stopLinger()
@@ -263,7 +252,7 @@ func (c *conn) closeNow(err error) {
 	if n := c.out.Len(); n > 0 {
 		l.ctr.outPending.Add(-int64(n))
 	}
-	c.out.Release()
+	c.out.release()
 	l.ctr.closed[causeOf(err)].Add(1)
 	l.conns.Add(-1)
 	if l.draining {

@@ -18,7 +18,7 @@ import (
 
 // quiet reports whether nothing is pending for c. Loop goroutine.
 func (c *conn) quiet() bool {
-	return c.out.Len() == 0 && c.inflight.Load() == 0 && (c.slow == nil || len(c.slow.cbs) == 0)
+	return c.out.Len() == 0 && c.inflight.Load() == 0 && !c.out.waiting()
 }
 
 // checkDone closes c if it waits to end and has become quiet: with
