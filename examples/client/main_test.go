@@ -419,11 +419,11 @@ func TestUpstreamCloseDeliversEverything(t *testing.T) {
 // The client half-closes at once, so the proxy shuts the upstream
 // connection's sending side; the upstream then sends a lot and closes,
 // while the client reads late and slowly. With both directions shut the
-// poller reports a hang-up on the upstream connection, whose reading is
-// paused at the inbound limit meanwhile: the proxy must still hold no
-// more than that limit (plus one read) of its input, the rest staying in
-// the kernel, and everything must reach the client, then EOF.
-func TestInboundLimitHoldsAfterHangup(t *testing.T) {
+// poller reports a hang-up on the upstream connection, whose reading the
+// proxy paused meanwhile (PauseReading: the client side is full): the
+// proxy must still hold no more than one read of its input, the rest
+// staying in the kernel, and everything must reach the client, then EOF.
+func TestPauseHoldsAfterHangup(t *testing.T) {
 	data := randomBytes(11, 4<<20)
 	upstream := oneUpstream(t, func(c net.Conn) {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -479,25 +479,28 @@ func TestInboundLimitHoldsAfterHangup(t *testing.T) {
 	}
 	t.Logf("peaks: %d KiB held by the upstream connection, %d KiB queued for the client",
 		maxHeld>>10, maxPending>>10)
-	if limit := int64(inboundLimit + chunkSize); maxHeld > limit {
+	if limit := int64(chunkSize); maxHeld > limit {
 		t.Errorf("the upstream connection held %d bytes, want at most %d", maxHeld, limit)
 	}
-	// Copies in flight, and once what the upstream connection held when
-	// it closed (see TestInputLeftAtCloseIsDelivered).
-	if limit := int64(maxInFlight + chunkSize + inboundLimit); maxPending > limit {
+	// Copies in flight, and perhaps once what the upstream connection
+	// held when it closed (see onClose).
+	if limit := int64(maxInFlight + 2*chunkSize); maxPending > limit {
 		t.Errorf("downstream queue peaked at %d bytes, want at most %d", maxPending, limit)
 	}
 	c.Close()
 	waitIdle(t, p)
 }
 
-// A connection that closes cleanly while it still holds input (the other
-// side was full) has that input forwarded, then its FIN. Here the
+// Input the proxy holds back (the other side is full) when the other
+// side's FIN comes is still delivered, then the client's FIN. Here the
 // upstream reads nothing until the client has sent more than the proxy
-// can pass on, then half-closed; the upstream's own FIN then completes
-// both directions of the downstream connection, which closes holding
-// input. The upstream must read every byte, then EOF.
-func TestInputLeftAtCloseIsDelivered(t *testing.T) {
+// passes on, then shuts its sending side: the proxy passes that FIN on to
+// the client while the downstream connection is paused holding input.
+// That connection must stay open (mill closes one whose unread input is
+// stuck with nothing pending that could consume it, unless its handler
+// paused it), and once the upstream reads, it must read every byte, then
+// EOF; then the downstream connection closes cleanly.
+func TestInputHeldAtFINIsDelivered(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -531,65 +534,55 @@ func TestInputLeftAtCloseIsDelivered(t *testing.T) {
 	c := dialProxy(t, p)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	// held estimates the input the downstream connection holds unread,
-	// low rather than high, as in TestInboundLimitHoldsAfterHangup.
+	// low rather than high, as in TestPauseHoldsAfterHangup.
 	held := func() int64 {
 		in := int64(p.server.Stats().Total.BytesIn)
 		fl := p.inFlight.Load()
 		return in - fl - int64(p.client.Stats().Total.BytesOut)
 	}
-	// Send 64 KiB at a time until the proxy holds a good part of that
-	// back, for good (a little could still go as the kernel makes room),
-	// yet less than the inbound limit: it still reads, and will read the
-	// FIN.
-	const piece, enough = 64 << 10, 128 << 10
-	var sent []byte
-	for i := 0; ; i++ {
-		if len(sent) > 16<<20 {
-			t.Fatalf("sent %d bytes, and the proxy holds back less than %d", len(sent), enough)
+	// More than the proxy and the upstream's socket take: the writer
+	// blocks until the upstream reads.
+	data := randomBytes(100, 4<<20)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.CloseWrite()
 		}
-		b := randomBytes(uint64(100+i), piece)
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		sent = append(sent, b...)
-		time.Sleep(20 * time.Millisecond)
-		if held() >= enough {
-			time.Sleep(100 * time.Millisecond)
-			if held() >= enough {
-				break
-			}
-		}
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(50 * time.Millisecond) // the proxy reads the FIN
-	h := held()
-	// The upstream's FIN, passed on, completes the downstream connection,
-	// which closes while the upstream still reads nothing.
-	doShut()
+		werr <- err
+	}()
 	deadline := time.Now().Add(5 * time.Second)
-	for p.server.CountConnections() > 0 {
+	for p.pauses.Load() == 0 || held() <= 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the downstream connection did not close")
+			t.Fatalf("the proxy holds no input back (%d pauses, %d bytes held)", p.pauses.Load(), held())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	doRead()
-	got := <-received
-	if !bytes.Equal(got, sent) {
-		t.Fatalf("the upstream got %d bytes, want %d (equal prefix: %v)", len(got), len(sent), bytes.HasPrefix(sent, got))
-	}
+	// The upstream's FIN reaches the client, while the downstream
+	// connection, paused, holds input.
+	doShut()
 	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
 		t.Fatalf("the client read %d bytes, %v; want EOF", len(b), err)
 	}
-	t.Logf("%d KiB sent, %d KiB held at the FIN; %d connections closed holding input",
-		len(sent)>>10, h>>10, p.leftAtClose.Load())
-	if p.leftAtClose.Load() == 0 {
-		t.Error("the downstream connection closed holding no input: the test did not exercise forwarding it from OnClose")
+	h := held()
+	if n := p.server.CountConnections(); n != 1 {
+		t.Fatalf("%d downstream connections open after the upstream's FIN, want 1 (closed: %+v)", n, p.server.Stats().Total.Closed)
+	}
+	doRead()
+	got := <-received
+	if !bytes.Equal(got, data) {
+		t.Fatalf("the upstream got %d bytes, want %d (equal prefix: %v)", len(got), len(data), bytes.HasPrefix(data, got))
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("write: %v", err)
 	}
 	c.Close()
 	waitIdle(t, p)
+	if st := p.server.Stats().Total; st.Closed.Clean != 1 {
+		t.Errorf("downstream closed: %+v; want one clean close", st.Closed)
+	}
+	t.Logf("%d KiB held when the upstream's FIN came; %d pauses; %d connections closed holding input",
+		h>>10, p.pauses.Load(), p.leftAtClose.Load())
 }
 
 // (c) An upstream that refuses: the downstream connection is closed at
