@@ -27,12 +27,16 @@ import (
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-// millEcho is examples/echo's handler, the usual upstream here.
+// millEcho is examples/echo's handler, the usual upstream here. With
+// mill's defaults (flow control, slow consumers closed) it is bounded
+// and loses nothing; a refused write closes the connection.
 type millEcho struct{ mill.BuiltinHandler }
 
 func (millEcho) OnTraffic(c mill.Conn) mill.Action {
 	b, _ := c.Next(-1)
-	c.Write(b)
+	if _, err := c.Write(b); err != nil {
+		return mill.Close
+	}
 	return mill.None
 }
 
@@ -192,6 +196,84 @@ func TestManyClientsEchoThroughProxy(t *testing.T) {
 		t.Errorf("upstream: %d opened, %d closed cleanly; want %d each (closed: %+v)", up.Accepted, up.Closed.Clean, clients, up.Closed)
 	}
 	t.Logf("%d pauses for backpressure, input held before the upstream was open %d times", p.pauses.Load(), p.early.Load())
+}
+
+// Issue 13, section 1: 100 MB of random bytes through the proxy to a mill
+// echo server and back, from a client whose writer never waits for its
+// reader: one goroutine writes everything, then shuts the sending side,
+// while another reads what comes back and compares it as it goes. Every
+// run must be byte-identical, then EOF. 16 MB under -race or -short, and
+// 3 runs instead of 10 under -short.
+func TestBulkEchoWriterNeverWaits(t *testing.T) {
+	size, runs := 100<<20, 10
+	if raceEnabled || testing.Short() {
+		size = 16 << 20
+	}
+	if testing.Short() {
+		runs = 3
+	}
+	p := startProxy(t, startEcho(t))
+	data := randomBytes(13, size)
+	var total time.Duration
+	for i := range runs {
+		c := dialProxy(t, p)
+		start := time.Now()
+		c.SetDeadline(start.Add(60 * time.Second))
+		werr := make(chan error, 1)
+		go func() {
+			_, err := c.Write(data) // all of it, whatever the reader does
+			if err == nil {
+				err = c.CloseWrite()
+			}
+			werr <- err
+		}()
+		n, err := readSame(c, data)
+		if werr := <-werr; werr != nil {
+			t.Fatalf("run %d: write: %v", i, werr)
+		}
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		if n != len(data) {
+			t.Fatalf("run %d: %d bytes came back, want %d", i, n, len(data))
+		}
+		d := time.Since(start)
+		total += d
+		c.Close()
+		t.Logf("run %d: %d MB there and back in %v", i, size>>20, d.Round(time.Millisecond))
+	}
+	waitIdle(t, p)
+	if st := p.server.Stats().Total; st.Closed.Clean != uint64(runs) {
+		t.Errorf("downstream closed: %+v; want %d clean closes", st.Closed, runs)
+	}
+	t.Logf("%d runs of %d MB: %v in all, %d pauses", runs, size>>20, total.Round(time.Millisecond), p.pauses.Load())
+}
+
+// readSame reads c until EOF, comparing what comes with want as it goes,
+// and returns how much came.
+func readSame(c net.Conn, want []byte) (int, error) {
+	buf := make([]byte, 64<<10)
+	n := 0
+	for {
+		k, err := c.Read(buf)
+		if n+k > len(want) {
+			return n + k, fmt.Errorf("%d bytes came back, more than the %d sent", n+k, len(want))
+		}
+		if !bytes.Equal(buf[:k], want[n:n+k]) {
+			i := 0
+			for buf[i] == want[n+i] {
+				i++
+			}
+			return n + k, fmt.Errorf("byte %d differs", n+i)
+		}
+		n += k
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("read after %d bytes: %v", n, err)
+		}
+	}
 }
 
 // slowSink is an upstream that reads slowly, hashing what it reads; at
