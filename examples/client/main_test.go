@@ -90,18 +90,18 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitIdle waits until the proxy has no connection left on either side
-// and no copy in flight.
+// waitIdle waits until the proxy has no connection left on either side,
+// no copy in flight and no connection counted as paused.
 func waitIdle(t testing.TB, p *proxy) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		down, up, fl := p.server.CountConnections(), p.client.Stats().Total.Open, p.inFlight.Load()
-		if down == 0 && up == 0 && fl == 0 {
+		down, up, fl, hold := p.server.CountConnections(), p.client.Stats().Total.Open, p.inFlight.Load(), p.holding.Load()
+		if down == 0 && up == 0 && fl == 0 && hold == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("proxy not idle: %d downstream and %d upstream connections open, %d bytes in flight", down, up, fl)
+			t.Fatalf("proxy not idle: %d downstream and %d upstream connections open, %d bytes in flight, %d connections paused", down, up, fl, hold)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -615,15 +615,9 @@ func TestInputHeldAtFINIsDelivered(t *testing.T) {
 	p := startProxy(t, ln.Addr().String(), mill.WithSocketSendBuffer(small))
 	c := dialProxy(t, p)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	// held estimates the input the downstream connection holds unread,
-	// low rather than high, as in TestPauseHoldsAfterHangup.
-	held := func() int64 {
-		in := int64(p.server.Stats().Total.BytesIn)
-		fl := p.inFlight.Load()
-		return in - fl - int64(p.client.Stats().Total.BytesOut)
-	}
-	// More than the proxy and the upstream's socket take: the writer
-	// blocks until the upstream reads.
+	// More than the proxy and the upstream's socket take: the proxy
+	// pauses the downstream connection, holding input, until the
+	// upstream reads.
 	data := randomBytes(100, 4<<20)
 	werr := make(chan error, 1)
 	go func() {
@@ -633,23 +627,29 @@ func TestInputHeldAtFINIsDelivered(t *testing.T) {
 		}
 		werr <- err
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for p.pauses.Load() == 0 || held() <= 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the proxy holds no input back (%d pauses, %d bytes held)", p.pauses.Load(), held())
+	// paused waits until the downstream connection is paused, holding
+	// input, and checks that it is still open.
+	paused := func(when string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for p.holding.Load() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d connections paused, want the downstream one (%d pauses)", when, p.holding.Load(), p.pauses.Load())
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
+		if n := p.server.CountConnections(); n != 1 {
+			t.Fatalf("%s: %d downstream connections open, want 1 (closed: %+v)", when, n, p.server.Stats().Total.Closed)
+		}
 	}
+	paused("before the upstream's FIN")
 	// The upstream's FIN reaches the client, while the downstream
-	// connection, paused, holds input.
+	// connection stays paused, holding input, and open.
 	doShut()
 	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
 		t.Fatalf("the client read %d bytes, %v; want EOF", len(b), err)
 	}
-	h := held()
-	if n := p.server.CountConnections(); n != 1 {
-		t.Fatalf("%d downstream connections open after the upstream's FIN, want 1 (closed: %+v)", n, p.server.Stats().Total.Closed)
-	}
+	paused("after the upstream's FIN")
 	doRead()
 	got := <-received
 	if !bytes.Equal(got, data) {
@@ -663,8 +663,7 @@ func TestInputHeldAtFINIsDelivered(t *testing.T) {
 	if st := p.server.Stats().Total; st.Closed.Clean != 1 {
 		t.Errorf("downstream closed: %+v; want one clean close", st.Closed)
 	}
-	t.Logf("%d KiB held when the upstream's FIN came; %d pauses; %d connections closed holding input",
-		h>>10, p.pauses.Load(), p.leftAtClose.Load())
+	t.Logf("%d pauses; %d connections closed holding input", p.pauses.Load(), p.leftAtClose.Load())
 }
 
 // (c) An upstream that refuses: the downstream connection is closed at

@@ -53,6 +53,7 @@ type proxy struct {
 	pauses   atomic.Uint64 // times a direction paused (PauseReading): the other side could not take more
 	inFlight atomic.Int64  // bytes copied for AsyncWrite, not yet handed to the kernel
 	early    atomic.Uint64 // sessions whose client sent before the upstream connection was open
+	holding  atomic.Int64  // connections paused now (PauseReading), holding input
 	// connections that closed cleanly with input still held, which
 	// onClose sent on: none is expected (see onClose)
 	leftAtClose atomic.Uint64
@@ -87,7 +88,8 @@ type half struct {
 	// Owned by this connection's loop.
 	eof     bool // the connection's peer shut its sending side (FIN)
 	finSent bool // ... and that was passed on with CloseWrite on the peer
-	held    bool // reading was paused because the upstream was not open yet
+	early   bool // input came before the upstream was open (counted once)
+	holding bool // reading is paused (hold) until onResume
 }
 
 func newSession(p *proxy) *session {
@@ -150,11 +152,11 @@ func (h *half) pump(c mill.Conn) {
 		// The upstream is still connecting: hold the input. Its OnOpen
 		// resumes us.
 		if c.InboundBuffered() > 0 {
-			if !h.held {
-				h.held = true
+			if !h.early {
+				h.early = true
 				h.s.p.early.Add(1)
 			}
-			hold(c)
+			h.hold(c)
 		}
 		return
 	}
@@ -176,7 +178,7 @@ func (h *half) pump(c mill.Conn) {
 			h.paused.Store(true)
 			if !h.canSend(d) || !h.paused.CompareAndSwap(true, false) {
 				h.s.p.pauses.Add(1)
-				hold(c)
+				h.hold(c)
 				return
 			}
 		}
@@ -189,9 +191,25 @@ func (h *half) pump(c mill.Conn) {
 
 // hold stops reading c until onResume resumes it: mill would otherwise
 // read on, and with input stuck at the inbound limit and nothing pending
-// close c (ErrInboundLimit). It fails only on a connection that is
-// closing, whose onClose then deals with the input. c's loop.
-func hold(c mill.Conn) { _ = c.PauseReading() }
+// close c (ErrInboundLimit). PauseReading fails only on a connection
+// that is closing, whose onClose then deals with the input. c's loop.
+func (h *half) hold(c mill.Conn) {
+	if !h.holding && c.PauseReading() == nil {
+		h.holding = true
+		h.s.p.holding.Add(1)
+	}
+}
+
+// unhold undoes hold; c's input is then forwarded by the caller, in the
+// same callback. c's loop.
+func (h *half) unhold(c mill.Conn) error {
+	if !h.holding {
+		return nil
+	}
+	h.holding = false
+	h.s.p.holding.Add(-1)
+	return c.ResumeReading()
+}
 
 // send copies up to a chunk of c's input and hands it to d's loop. c's
 // loop.
@@ -292,7 +310,7 @@ func (h *half) onResume(c mill.Conn) {
 	if h.closed.Load() {
 		return
 	}
-	if err := c.ResumeReading(); err != nil {
+	if err := h.unhold(c); err != nil {
 		return // ErrClosed: c is closing, and its onClose deals with the input
 	}
 	h.pump(c)
@@ -302,6 +320,10 @@ func (h *half) onResume(c mill.Conn) {
 // OnClose.
 func (h *half) onClose(c mill.Conn, err error) {
 	h.closed.Store(true) // before looking at the peer: see upstream.OnOpen
+	if h.holding {
+		h.holding = false
+		h.s.p.holding.Add(-1)
+	}
 	d := h.peer.get()
 	if d == nil {
 		return // the upstream is still connecting; its OnOpen sees h.closed and closes it
