@@ -172,9 +172,9 @@ func (h *half) pump(c mill.Conn) {
 		if !h.canSend(d) {
 			// Pause, then look again: the peer's loop may have drained
 			// d between canSend and the Store, and seen no pause to
-			// wake. Whoever clears paused first resumes.
-			// The wake-up runs onResume on this loop, so after the
-			// hold below.
+			// wake. Whoever clears paused first resumes. A wake-up runs
+			// onResume on this loop, so after the hold below, however
+			// early it comes.
 			h.paused.Store(true)
 			if !h.canSend(d) || !h.paused.CompareAndSwap(true, false) {
 				h.s.p.pauses.Add(1)
