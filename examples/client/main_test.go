@@ -27,12 +27,16 @@ import (
 
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
-// millEcho is examples/echo's handler, the usual upstream here.
+// millEcho is examples/echo's handler, the usual upstream here. With
+// mill's defaults (flow control, slow consumers closed) it is bounded
+// and loses nothing; a refused write closes the connection.
 type millEcho struct{ mill.BuiltinHandler }
 
 func (millEcho) OnTraffic(c mill.Conn) mill.Action {
 	b, _ := c.Next(-1)
-	c.Write(b)
+	if _, err := c.Write(b); err != nil {
+		return mill.Close
+	}
 	return mill.None
 }
 
@@ -86,18 +90,18 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitIdle waits until the proxy has no connection left on either side
-// and no copy in flight.
+// waitIdle waits until the proxy has no connection left on either side,
+// no copy in flight and no connection counted as paused.
 func waitIdle(t testing.TB, p *proxy) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		down, up, fl := p.server.CountConnections(), p.client.Stats().Total.Open, p.inFlight.Load()
-		if down == 0 && up == 0 && fl == 0 {
+		down, up, fl, hold := p.server.CountConnections(), p.client.Stats().Total.Open, p.inFlight.Load(), p.holding.Load()
+		if down == 0 && up == 0 && fl == 0 && hold == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("proxy not idle: %d downstream and %d upstream connections open, %d bytes in flight", down, up, fl)
+			t.Fatalf("proxy not idle: %d downstream and %d upstream connections open, %d bytes in flight, %d connections paused", down, up, fl, hold)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -192,6 +196,84 @@ func TestManyClientsEchoThroughProxy(t *testing.T) {
 		t.Errorf("upstream: %d opened, %d closed cleanly; want %d each (closed: %+v)", up.Accepted, up.Closed.Clean, clients, up.Closed)
 	}
 	t.Logf("%d pauses for backpressure, input held before the upstream was open %d times", p.pauses.Load(), p.early.Load())
+}
+
+// Issue 13, section 1: 100 MB of random bytes through the proxy to a mill
+// echo server and back, from a client whose writer never waits for its
+// reader: one goroutine writes everything, then shuts the sending side,
+// while another reads what comes back and compares it as it goes. Every
+// run must be byte-identical, then EOF. 16 MB under -race or -short, and
+// 3 runs instead of 10 under -short.
+func TestBulkEchoWriterNeverWaits(t *testing.T) {
+	size, runs := 100<<20, 10
+	if raceEnabled || testing.Short() {
+		size = 16 << 20
+	}
+	if testing.Short() {
+		runs = 3
+	}
+	p := startProxy(t, startEcho(t))
+	data := randomBytes(13, size)
+	var total time.Duration
+	for i := range runs {
+		c := dialProxy(t, p)
+		start := time.Now()
+		c.SetDeadline(start.Add(60 * time.Second))
+		werr := make(chan error, 1)
+		go func() {
+			_, err := c.Write(data) // all of it, whatever the reader does
+			if err == nil {
+				err = c.CloseWrite()
+			}
+			werr <- err
+		}()
+		n, err := readSame(c, data)
+		if werr := <-werr; werr != nil {
+			t.Fatalf("run %d: write: %v", i, werr)
+		}
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		if n != len(data) {
+			t.Fatalf("run %d: %d bytes came back, want %d", i, n, len(data))
+		}
+		d := time.Since(start)
+		total += d
+		c.Close()
+		t.Logf("run %d: %d MB there and back in %v", i, size>>20, d.Round(time.Millisecond))
+	}
+	waitIdle(t, p)
+	if st := p.server.Stats().Total; st.Closed.Clean != uint64(runs) {
+		t.Errorf("downstream closed: %+v; want %d clean closes", st.Closed, runs)
+	}
+	t.Logf("%d runs of %d MB: %v in all, %d pauses", runs, size>>20, total.Round(time.Millisecond), p.pauses.Load())
+}
+
+// readSame reads c until EOF, comparing what comes with want as it goes,
+// and returns how much came.
+func readSame(c net.Conn, want []byte) (int, error) {
+	buf := make([]byte, 64<<10)
+	n := 0
+	for {
+		k, err := c.Read(buf)
+		if n+k > len(want) {
+			return n + k, fmt.Errorf("%d bytes came back, more than the %d sent", n+k, len(want))
+		}
+		if !bytes.Equal(buf[:k], want[n:n+k]) {
+			i := 0
+			for buf[i] == want[n+i] {
+				i++
+			}
+			return n + k, fmt.Errorf("byte %d differs", n+i)
+		}
+		n += k
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("read after %d bytes: %v", n, err)
+		}
+	}
 }
 
 // slowSink is an upstream that reads slowly, hashing what it reads; at
@@ -419,11 +501,11 @@ func TestUpstreamCloseDeliversEverything(t *testing.T) {
 // The client half-closes at once, so the proxy shuts the upstream
 // connection's sending side; the upstream then sends a lot and closes,
 // while the client reads late and slowly. With both directions shut the
-// poller reports a hang-up on the upstream connection, whose reading is
-// paused at the inbound limit meanwhile: the proxy must still hold no
-// more than that limit (plus one read) of its input, the rest staying in
-// the kernel, and everything must reach the client, then EOF.
-func TestInboundLimitHoldsAfterHangup(t *testing.T) {
+// poller reports a hang-up on the upstream connection, whose reading the
+// proxy paused meanwhile (PauseReading: the client side is full): the
+// proxy must still hold no more than one read of its input, the rest
+// staying in the kernel, and everything must reach the client, then EOF.
+func TestPauseHoldsAfterHangup(t *testing.T) {
 	data := randomBytes(11, 4<<20)
 	upstream := oneUpstream(t, func(c net.Conn) {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -479,25 +561,28 @@ func TestInboundLimitHoldsAfterHangup(t *testing.T) {
 	}
 	t.Logf("peaks: %d KiB held by the upstream connection, %d KiB queued for the client",
 		maxHeld>>10, maxPending>>10)
-	if limit := int64(inboundLimit + chunkSize); maxHeld > limit {
+	if limit := int64(chunkSize); maxHeld > limit {
 		t.Errorf("the upstream connection held %d bytes, want at most %d", maxHeld, limit)
 	}
-	// Copies in flight, and once what the upstream connection held when
-	// it closed (see TestInputLeftAtCloseIsDelivered).
-	if limit := int64(maxInFlight + chunkSize + inboundLimit); maxPending > limit {
+	// Copies in flight, and perhaps once what the upstream connection
+	// held when it closed (see onClose).
+	if limit := int64(maxInFlight + 2*chunkSize); maxPending > limit {
 		t.Errorf("downstream queue peaked at %d bytes, want at most %d", maxPending, limit)
 	}
 	c.Close()
 	waitIdle(t, p)
 }
 
-// A connection that closes cleanly while it still holds input (the other
-// side was full) has that input forwarded, then its FIN. Here the
+// Input the proxy holds back (the other side is full) when the other
+// side's FIN comes is still delivered, then the client's FIN. Here the
 // upstream reads nothing until the client has sent more than the proxy
-// can pass on, then half-closed; the upstream's own FIN then completes
-// both directions of the downstream connection, which closes holding
-// input. The upstream must read every byte, then EOF.
-func TestInputLeftAtCloseIsDelivered(t *testing.T) {
+// passes on, then shuts its sending side: the proxy passes that FIN on to
+// the client while the downstream connection is paused holding input.
+// That connection must stay open (mill closes one whose unread input is
+// stuck with nothing pending that could consume it, unless its handler
+// paused it), and once the upstream reads, it must read every byte, then
+// EOF; then the downstream connection closes cleanly.
+func TestInputHeldAtFINIsDelivered(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -530,66 +615,55 @@ func TestInputLeftAtCloseIsDelivered(t *testing.T) {
 	p := startProxy(t, ln.Addr().String(), mill.WithSocketSendBuffer(small))
 	c := dialProxy(t, p)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	// held estimates the input the downstream connection holds unread,
-	// low rather than high, as in TestInboundLimitHoldsAfterHangup.
-	held := func() int64 {
-		in := int64(p.server.Stats().Total.BytesIn)
-		fl := p.inFlight.Load()
-		return in - fl - int64(p.client.Stats().Total.BytesOut)
-	}
-	// Send 64 KiB at a time until the proxy holds a good part of that
-	// back, for good (a little could still go as the kernel makes room),
-	// yet less than the inbound limit: it still reads, and will read the
-	// FIN.
-	const piece, enough = 64 << 10, 128 << 10
-	var sent []byte
-	for i := 0; ; i++ {
-		if len(sent) > 16<<20 {
-			t.Fatalf("sent %d bytes, and the proxy holds back less than %d", len(sent), enough)
+	// More than the proxy and the upstream's socket take: the proxy
+	// pauses the downstream connection, holding input, until the
+	// upstream reads.
+	data := randomBytes(100, 4<<20)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.CloseWrite()
 		}
-		b := randomBytes(uint64(100+i), piece)
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		sent = append(sent, b...)
-		time.Sleep(20 * time.Millisecond)
-		if held() >= enough {
-			time.Sleep(100 * time.Millisecond)
-			if held() >= enough {
-				break
+		werr <- err
+	}()
+	// paused waits until the downstream connection is paused, holding
+	// input, and checks that it is still open.
+	paused := func(when string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for p.holding.Load() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d connections paused, want the downstream one (%d pauses)", when, p.holding.Load(), p.pauses.Load())
 			}
+			time.Sleep(time.Millisecond)
+		}
+		if n := p.server.CountConnections(); n != 1 {
+			t.Fatalf("%s: %d downstream connections open, want 1 (closed: %+v)", when, n, p.server.Stats().Total.Closed)
 		}
 	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(50 * time.Millisecond) // the proxy reads the FIN
-	h := held()
-	// The upstream's FIN, passed on, completes the downstream connection,
-	// which closes while the upstream still reads nothing.
+	paused("before the upstream's FIN")
+	// The upstream's FIN reaches the client, while the downstream
+	// connection stays paused, holding input, and open.
 	doShut()
-	deadline := time.Now().Add(5 * time.Second)
-	for p.server.CountConnections() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the downstream connection did not close")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	doRead()
-	got := <-received
-	if !bytes.Equal(got, sent) {
-		t.Fatalf("the upstream got %d bytes, want %d (equal prefix: %v)", len(got), len(sent), bytes.HasPrefix(sent, got))
-	}
 	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
 		t.Fatalf("the client read %d bytes, %v; want EOF", len(b), err)
 	}
-	t.Logf("%d KiB sent, %d KiB held at the FIN; %d connections closed holding input",
-		len(sent)>>10, h>>10, p.leftAtClose.Load())
-	if p.leftAtClose.Load() == 0 {
-		t.Error("the downstream connection closed holding no input: the test did not exercise forwarding it from OnClose")
+	paused("after the upstream's FIN")
+	doRead()
+	got := <-received
+	if !bytes.Equal(got, data) {
+		t.Fatalf("the upstream got %d bytes, want %d (equal prefix: %v)", len(got), len(data), bytes.HasPrefix(data, got))
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("write: %v", err)
 	}
 	c.Close()
 	waitIdle(t, p)
+	if st := p.server.Stats().Total; st.Closed.Clean != 1 {
+		t.Errorf("downstream closed: %+v; want one clean close", st.Closed)
+	}
+	t.Logf("%d pauses; %d connections closed holding input", p.pauses.Load(), p.leftAtClose.Load())
 }
 
 // (c) An upstream that refuses: the downstream connection is closed at

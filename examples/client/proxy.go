@@ -13,25 +13,30 @@ import (
 	"github.com/mill-io/mill"
 )
 
-// The proxy's buffering, per connection and direction. Input the other
-// side cannot take yet stays in mill's input buffer, which stops reading
-// the socket past inboundLimit; copies on their way to the other side
-// are capped at maxInFlight (save the input a connection still holds
-// when it closes, at most inboundLimit, which is sent on at once; see
-// onClose). So one direction holds at most about inboundLimit +
-// maxInFlight + 2*chunkSize bytes, however fast one peer sends and
-// however slowly the other reads.
+// The proxy's buffering, per connection and direction. A connection is
+// read only while all it read before has been forwarded: when the other
+// side cannot take more (it is not Writable, or this direction's copies
+// in flight reached maxInFlight) or is not open yet, the proxy stops
+// reading it with PauseReading, holding at most one read (chunkSize,
+// mill's default read buffer) in its input buffer, and the rest waits
+// in the kernel, where TCP pushes back on the sender. Copies on their
+// way to the other side are checked against maxInFlight before each
+// one, of at most chunkSize, and the other side's queued output is part
+// of them. So one direction holds at most maxInFlight + 2*chunkSize
+// bytes (640 KiB), however fast one peer sends and however slowly the
+// other reads.
 const (
-	chunkSize    = 64 << 10  // the most one copy takes, and one read of mill's (its default read buffer)
-	lowWater     = 64 << 10  // mill.WithWriteWatermarks: writable again below this...
-	highWater    = 256 << 10 // ... and unwritable above this much queued output
-	inboundLimit = 256 << 10 // mill.WithInboundLimit: stop reading past this much unread input
-	maxInFlight  = 512 << 10 // copies handed to AsyncWrite but not yet to the kernel
-	// outboundLimit (mill.WithOutboundLimit, FailWrite) is a safety net
-	// the proxy's own writes never reach: a connection's queued output
-	// is copies from the other side still in flight, at most maxInFlight
-	// + chunkSize, plus once, when the other side closes, the input it
-	// still held, at most inboundLimit: 832 KiB in all.
+	chunkSize   = 64 << 10  // the most one copy takes, and one read of mill's (its default read buffer)
+	lowWater    = 64 << 10  // mill.WithWriteWatermarks: writable again below this...
+	highWater   = 256 << 10 // ... and unwritable above this much queued output
+	maxInFlight = 512 << 10 // copies handed to AsyncWrite but not yet to the kernel
+	// inboundLimit (mill.WithInboundLimit) and outboundLimit
+	// (mill.WithOutboundLimit, FailWrite) are safety nets the proxy never
+	// reaches: a connection holds at most one read of unread input, and
+	// its queued output is copies from the other side still in flight,
+	// at most maxInFlight + chunkSize, plus once, should the other side
+	// close holding input (see onClose), one read more: 640 KiB.
+	inboundLimit  = 256 << 10
 	outboundLimit = 1 << 20
 )
 
@@ -45,11 +50,12 @@ type proxy struct {
 	log     *log.Logger // nil: silent
 
 	// Counters, for the tests and the curious. Any goroutine.
-	pauses   atomic.Uint64 // times a direction paused: the other side could not take more
+	pauses   atomic.Uint64 // times a direction paused (PauseReading): the other side could not take more
 	inFlight atomic.Int64  // bytes copied for AsyncWrite, not yet handed to the kernel
 	early    atomic.Uint64 // sessions whose client sent before the upstream connection was open
-	// connections that closed cleanly with input still held (the other
-	// side was full), which onClose sent on
+	holding  atomic.Int64  // connections paused now (PauseReading), holding input
+	// connections that closed cleanly with input still held, which
+	// onClose sent on: none is expected (see onClose)
 	leftAtClose atomic.Uint64
 }
 
@@ -75,14 +81,15 @@ type half struct {
 
 	conn     atomic.Pointer[mill.Conn] // set once open: always for down, at OnOpen for up
 	closed   atomic.Bool               // OnClose has run
-	paused   atomic.Bool               // input held because the peer was full: a wake-up is owed
+	paused   atomic.Bool               // reading paused because the peer was full: a wake-up is owed
 	inFlight atomic.Int64              // bytes forwarded to the peer, not yet handed to its kernel
 	resume   func(mill.Conn)           // h.onResume, made once
 
 	// Owned by this connection's loop.
 	eof     bool // the connection's peer shut its sending side (FIN)
 	finSent bool // ... and that was passed on with CloseWrite on the peer
-	held    bool // input was held because the upstream was not open yet
+	early   bool // input came before the upstream was open (counted once)
+	holding bool // reading is paused (hold) until onResume
 }
 
 func newSession(p *proxy) *session {
@@ -135,17 +142,21 @@ func (h *half) canSend(d mill.Conn) bool {
 
 // pump forwards c's buffered input to the peer's connection while the
 // peer can take it, and passes on a FIN once all input before it has
-// gone. Where the peer is full, the input stays in c's buffer (and mill
-// stops reading c past the inbound limit) until the peer's loop wakes h
-// up. c's loop: from OnTraffic, OnHalfClose or onResume.
+// gone. Where the peer is full or not open yet, the rest of the input
+// stays in c's buffer and pump stops reading c (hold) until the peer's
+// loop wakes h up; so c is read only when pump has forwarded all its
+// input. c's loop: from OnTraffic, OnHalfClose or onResume.
 func (h *half) pump(c mill.Conn) {
 	d := h.peer.get()
 	if d == nil {
 		// The upstream is still connecting: hold the input. Its OnOpen
 		// resumes us.
-		if c.InboundBuffered() > 0 && !h.held {
-			h.held = true
-			h.s.p.early.Add(1)
+		if c.InboundBuffered() > 0 {
+			if !h.early {
+				h.early = true
+				h.s.p.early.Add(1)
+			}
+			h.hold(c)
 		}
 		return
 	}
@@ -161,30 +172,82 @@ func (h *half) pump(c mill.Conn) {
 		if !h.canSend(d) {
 			// Pause, then look again: the peer's loop may have drained
 			// d between canSend and the Store, and seen no pause to
-			// wake. Whoever clears paused first resumes.
+			// wake. Whoever clears paused first resumes. A wake-up runs
+			// onResume on this loop, so after the hold below, however
+			// early it comes.
 			h.paused.Store(true)
 			if !h.canSend(d) || !h.paused.CompareAndSwap(true, false) {
 				h.s.p.pauses.Add(1)
+				h.hold(c)
 				return
 			}
 		}
 		h.send(c, d)
 	}
 	if h.eof && !h.finSent {
-		h.finSent = true
-		d.CloseWrite() // after the copies above: AsyncWrites from one goroutine keep their order
+		h.passFIN(d) // after the copies above: AsyncWrites and CloseWrite from one goroutine keep their order
 	}
+}
+
+// hold stops reading c until onResume resumes it: mill would otherwise
+// read on, and with input stuck at the inbound limit and nothing pending
+// close c (ErrInboundLimit). PauseReading fails only on a connection
+// that is closing, whose onClose then deals with the input. c's loop.
+func (h *half) hold(c mill.Conn) {
+	if !h.holding && c.PauseReading() == nil {
+		h.holding = true
+		h.s.p.holding.Add(1)
+	}
+}
+
+// unhold undoes hold; c's input is then forwarded by the caller, in the
+// same callback. c's loop.
+func (h *half) unhold(c mill.Conn) error {
+	if !h.holding {
+		return nil
+	}
+	h.holding = false
+	h.s.p.holding.Add(-1)
+	return c.ResumeReading()
 }
 
 // send copies up to a chunk of c's input and hands it to d's loop. c's
 // loop.
 func (h *half) send(c, d mill.Conn) {
 	ch := chunks.Get().(*chunk)
-	n, _ := c.Read(ch.buf) // consumes what it copies
+	n, err := c.Read(ch.buf) // consumes what it copies
+	if err != nil || n == 0 {
+		chunks.Put(ch) // nothing buffered: the callers check first
+		return
+	}
 	ch.n, ch.from = n, h
 	h.inFlight.Add(int64(n))
 	h.s.p.inFlight.Add(int64(n))
-	d.AsyncWrite(ch.buf[:n], ch.done) // the outcome, even ErrClosed, comes to finish
+	// The outcome, a refusal (the error returned) included, comes to
+	// finish, exactly once.
+	_ = d.AsyncWrite(ch.buf[:n], ch.done)
+}
+
+// passFIN shuts d's sending side once what h forwarded to it has gone.
+// CloseWrite fails only with ErrClosed: d is closing, with an error or
+// because the proxy closed it after a failure (a clean close of d needs
+// this FIN first), and d's onClose closes c. c's loop.
+func (h *half) passFIN(d mill.Conn) {
+	h.finSent = true
+	if err := d.CloseWrite(); err != nil && !errors.Is(err, mill.ErrClosed) {
+		h.fail(d, "passing the FIN on", err)
+	}
+}
+
+// fail ends a session whose stream has a hole in it: data or a FIN from
+// h did not reach d. Closing d closes the other side (see onClose). Any
+// goroutine.
+func (h *half) fail(d mill.Conn, what string, err error) {
+	if l := h.s.p.log; l != nil {
+		l.Printf("%s from %s: %v", what, h.name, err)
+	}
+	h.s.aborted.Store(true)
+	_ = d.Close() // ErrClosed: closing already
 }
 
 // finish runs once a chunk's bytes were handed to the kernel (err nil),
@@ -199,14 +262,12 @@ func (ch *chunk) finish(d mill.Conn, err error) {
 	h.inFlight.Add(-int64(n))
 	h.s.p.inFlight.Add(-int64(n))
 	if err != nil && !errors.Is(err, mill.ErrClosed) {
-		// The bytes did not go (the connection broke, or they were
-		// refused: ErrOutboundFull), so the stream has a hole in it:
-		// end it. Closing d closes the other side.
-		if l := h.s.p.log; l != nil && errors.Is(err, mill.ErrOutboundFull) {
-			l.Printf("forwarding %d bytes from %s: %v", n, h.name, err)
-		}
-		h.s.aborted.Store(true)
-		d.Close()
+		// The bytes did not go (the connection broke, they were refused
+		// with ErrOutboundFull, or a shutdown's drain refused them with
+		// ErrServerClosed), so the stream has a hole in it: end it.
+		// ErrClosed needs nothing more: d is closing, and its onClose
+		// closes the other side.
+		h.fail(d, fmt.Sprintf("forwarding %d bytes", n), err)
 	}
 	h.wake()
 }
@@ -235,17 +296,22 @@ func (h *half) wake() {
 //
 // Do fails only if the loop has stopped; a loop closes its connections
 // before it stops, so then there is nothing left to resume.
-func (h *half) hop() { h.get().Do(h.resume) }
+func (h *half) hop() { _ = h.get().Do(h.resume) }
 
-// onResume forwards h's held input. It runs on h's loop, through hop,
-// never on another goroutine; and it runs even if the connection closed
-// after hop (Do runs fn exactly once): h.closed, stored by onClose on
-// this same loop, tells, and then the input is gone, dealt with by
-// onClose. A sending side shut with CloseWrite does not matter: the
-// input still flows.
+// onResume resumes reading h's connection and forwards its held input,
+// in the same callback: ResumeReading does not deliver buffered input
+// again. pump holds it again if the peer fills up meanwhile. It runs on
+// h's loop, through hop, never on another goroutine; and it runs even if
+// the connection closed after hop (Do runs fn exactly once): h.closed,
+// stored by onClose on this same loop, tells, and then the input is
+// gone, dealt with by onClose. A sending side shut with CloseWrite does
+// not matter: the input still flows.
 func (h *half) onResume(c mill.Conn) {
 	if h.closed.Load() {
 		return
+	}
+	if err := h.unhold(c); err != nil {
+		return // ErrClosed: c is closing, and its onClose deals with the input
 	}
 	h.pump(c)
 }
@@ -254,6 +320,10 @@ func (h *half) onResume(c mill.Conn) {
 // OnClose.
 func (h *half) onClose(c mill.Conn, err error) {
 	h.closed.Store(true) // before looking at the peer: see upstream.OnOpen
+	if h.holding {
+		h.holding = false
+		h.s.p.holding.Add(-1)
+	}
 	d := h.peer.get()
 	if d == nil {
 		return // the upstream is still connecting; its OnOpen sees h.closed and closes it
@@ -265,23 +335,25 @@ func (h *half) onClose(c mill.Conn, err error) {
 		// Broken, shut down, or closed by us because the other side
 		// broke: close the other side as soon as what it has queued is
 		// sent (Close alone would flush only what its socket takes at
-		// once), and have it drop its input meanwhile.
+		// once), and have it resume reading and drop its input
+		// meanwhile. The empty AsyncWrite's outcome, a refusal
+		// included, comes to closeWhenFlushed.
 		h.s.aborted.Store(true)
-		d.AsyncWrite(nil, closeWhenFlushed)
+		_ = d.AsyncWrite(nil, closeWhenFlushed)
 		h.peer.hop()
 		return
 	}
 	// A clean close: with WithHalfOpen that means both directions are
 	// done (our peer sent FIN and we passed the other side's FIN on).
-	// Input still held back because the other side was full must go on,
-	// and the FIN after it; but it is released when OnClose returns. So
-	// send it all now, past the cap on copies in flight. There is at
-	// most inboundLimit of it: mill reads the FIN, behind all the input
-	// before it, only while reading is not paused, that is with at most
-	// that much unread; and a paused connection reads nothing, hang-up
-	// or not. The peer's outbound limit leaves room for it. These
-	// AsyncWrites come, like every earlier copy, from this loop, so they
-	// keep their order, and the FIN follows them.
+	// There should be no input left: mill reads the FIN, behind all the
+	// input before it, only while c is read, and pump lets c be read
+	// only once it has forwarded all its input (a connection paused
+	// with PauseReading reads nothing, hang-up or not, and is not closed
+	// for its input). Should some be left all the same, it must go on,
+	// and the FIN after it, before OnClose returns and the input is
+	// released: one read at most, sent past the cap on copies in flight.
+	// These AsyncWrites come, like every earlier copy, from this loop, so
+	// they keep their order, and the FIN follows them.
 	if h.peer.closed.Load() {
 		return // the peer is gone (pump dropped the input meanwhile)
 	}
@@ -292,15 +364,14 @@ func (h *half) onClose(c mill.Conn, err error) {
 		h.send(c, d)
 	}
 	if !h.finSent {
-		h.finSent = true
-		d.CloseWrite()
+		h.passFIN(d)
 	}
 }
 
 // closeWhenFlushed is the callback of an empty AsyncWrite: it runs once
 // the connection's queued output has gone to the kernel (or could not),
-// and closes the connection.
-func closeWhenFlushed(c mill.Conn, _ error) { c.Close() }
+// and closes the connection (ErrClosed: it is closing already).
+func closeWhenFlushed(c mill.Conn, _ error) { _ = c.Close() }
 
 // downstream handles the connections the proxy accepts.
 type downstream struct {
@@ -390,7 +461,7 @@ func (h upstream) OnClose(c mill.Conn, err error) mill.Action {
 		if h.p.log != nil && !errors.Is(err, mill.ErrServerClosed) {
 			h.p.log.Printf("upstream for %s: %v", s.down.get().RemoteAddr(), err)
 		}
-		s.down.get().Close()
+		_ = s.down.get().Close() // ErrClosed: it is closing already
 		return mill.None
 	}
 	s.up.onClose(c, err)
@@ -434,6 +505,16 @@ func newProxy(listen, upstreamAddr string, loops int, dialTimeout time.Duration,
 		// on with CloseWrite instead, and a connection closes once both
 		// directions are shut.
 		mill.WithHalfOpen(true),
+		// The proxy paces each direction itself (canSend, hold), each
+		// on its own. mill's flow control would stop reading a
+		// connection while its queued output, the other direction, is
+		// past the high watermark, tying the two together, and with an
+		// upstream that stops reading while it cannot write (a blocking
+		// echo) that deadlocks: the proxy does not read the upstream's
+		// replies until the upstream reads what is queued for it, and
+		// the upstream does not read until its replies are read
+		// (TestBothDirectionsBackedUp hangs with flow control on).
+		mill.WithFlowControl(false),
 		mill.WithWriteWatermarks(lowWater, highWater),
 		mill.WithInboundLimit(inboundLimit),
 		mill.WithOutboundLimit(outboundLimit, mill.FailWrite),
