@@ -75,7 +75,6 @@ type Conn struct {
 	depth            int  // handler callbacks running
 	closeReq         bool // Close or CloseLingering called
 	closeWriteCalled bool
-	closeWriteReq    bool // CloseWrite to take effect when the callback returns
 	writeShut        bool // CloseWrite took effect: writes fail
 	finSent          bool // ... and the queue has drained
 	peerEOF          bool
@@ -164,7 +163,7 @@ func (c *Conn) unlock() {
 		c.mu.Lock()
 		c.depth++
 		c.mu.Unlock()
-		a := h.handler.OnClose(c, err)
+		a := c.guard(func() mill.Action { return h.handler.OnClose(c, err) })
 		c.mu.Lock()
 		c.depth--
 		c.actions = append(c.actions, a)
@@ -197,16 +196,29 @@ func (c *Conn) fail(err error) {
 	c.closeLocked(err)
 }
 
-// begin marks the start of handler code for c. c.mu not held.
-func (c *Conn) begin() {
-	c.mu.Lock()
-	c.depth++
-	c.mu.Unlock()
+// guard runs handler code fn, for which the caller has counted a
+// callback in c.depth, and returns its action. If fn panics, the panic
+// goes on, with the callback uncounted, so that a test that recovers it
+// finds the connection outside callbacks. c.mu not held.
+func (c *Conn) guard(fn func() mill.Action) mill.Action {
+	ok := false
+	defer func() {
+		if !ok {
+			c.mu.Lock()
+			c.depth--
+			c.mu.Unlock()
+		}
+	}()
+	a := fn()
+	ok = true
+	return a
 }
 
 // end marks the end of handler code for c that returned a: when the
-// outermost callback returns, its input slices expire, and a close or
-// CloseWrite it asked for, or an error it met, takes effect. c.mu not held.
+// outermost callback returns, its input slices expire, and the
+// connection closes if the code returned mill.Close or met an error that
+// dooms it (as in mill, a Close it called is queued work instead). c.mu
+// not held.
 func (c *Conn) end(a mill.Action) {
 	c.mu.Lock()
 	defer c.unlock()
@@ -219,18 +231,17 @@ func (c *Conn) end(a mill.Action) {
 	case c.closed:
 	case c.doomed:
 		c.closeLocked(c.closeErr)
-	case c.closeReq || a == mill.Close:
+	case a == mill.Close:
 		c.closeLocked(nil)
-	case c.closeWriteReq:
-		c.closeWriteReq = false
-		c.shutWrite()
 	}
 }
 
 // callback runs fn as handler code for c. c.mu not held.
 func (c *Conn) callback(fn func()) {
-	c.begin()
-	fn()
+	c.mu.Lock()
+	c.depth++
+	c.mu.Unlock()
+	c.guard(func() mill.Action { fn(); return mill.None })
 	c.end(mill.None)
 }
 
@@ -419,7 +430,7 @@ func (c *Conn) setWritable(w bool) {
 		c.told = w
 		c.depth++
 		c.mu.Unlock()
-		wh.OnWritabilityChanged(c, w)
+		c.guard(func() mill.Action { wh.OnWritabilityChanged(c, w); return mill.None })
 		c.end(mill.None)
 	})
 }
@@ -729,9 +740,9 @@ func (c *Conn) write(p []byte) (int, error) {
 // socket is full, and returns len(p). It fails with mill.ErrClosed once
 // the connection has closed or CloseWrite has taken effect, and, if p
 // would take the queue past the outbound limit (SetOutboundLimit), with
-// mill.ErrSlowConsumer (the connection closes when the callback returns;
-// later writes in the callback fail alike) or mill.ErrOutboundFull; then
-// nothing of p is written.
+// mill.ErrSlowConsumer (the connection closes with it when the callback
+// returns, or at once outside callbacks; later writes in the callback
+// fail alike) or mill.ErrOutboundFull; then nothing of p is written.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.unlock()
@@ -928,57 +939,63 @@ func (c *Conn) shutWrite() {
 	}
 }
 
-// CloseWrite shuts the sending side: writes fail with mill.ErrClosed
-// once it takes effect, when the callback returns (at once outside
-// callbacks); reading goes on. See CloseWriteCalled. It fails with
-// mill.ErrClosed once the connection is closing.
+// CloseWrite asks for the sending side to shut, as mill's does: it is
+// queued work (see Close) that, once RunPending runs it, makes writes
+// fail with mill.ErrClosed and, once the queue is empty, sends our FIN;
+// reading goes on. CloseWriteCalled reports the call at once. It fails
+// with mill.ErrClosed once the connection is closing.
 func (c *Conn) CloseWrite() error {
 	c.mu.Lock()
-	defer c.unlock()
+	defer c.mu.Unlock()
 	if c.closed || c.closeReq {
 		return mill.ErrClosed
 	}
 	c.closeWriteCalled = true
-	if c.depth > 0 {
-		c.closeWriteReq = true
-	} else if !c.writeShut {
-		c.shutWrite()
-	}
+	c.pending = append(c.pending, func() {
+		c.mu.Lock()
+		defer c.unlock()
+		if !c.closed && !c.writeShut {
+			c.shutWrite()
+		}
+	})
 	return nil
 }
 
-// Close closes the connection when the callback returns (at once outside
-// callbacks); writes until then succeed, later ones fail with
-// mill.ErrClosed. Once a Harness-opened connection has closed, the
-// Harness runs OnClose with a nil error (or with the error of a failed
-// write or decode that doomed it first). Closing a closing connection
-// returns mill.ErrClosed.
+// Close asks for the connection to close, as mill's does: from any
+// goroutine, inside handler code or not, the close is queued work for the
+// event loop, which RunPending runs after the work queued before it (so
+// an AsyncWrite made before Close is written first). Until then writes
+// still succeed; then they fail with mill.ErrClosed, the callbacks of
+// asynchronous writes still waiting hear mill.ErrClosed, and, for a
+// Harness-opened connection, OnClose runs with a nil error. Closed
+// reports the request at once. Closing a closing connection returns
+// mill.ErrClosed. (A handler's mill.Close action, by contrast, closes the
+// connection as soon as the callback returns, as in mill.)
 func (c *Conn) Close() error {
+	return c.requestClose(false)
+}
+
+// CloseLingering is Close, recorded (see Lingering), that also drops
+// unread input when it takes effect, as mill's lingering close does.
+// There being no peer to wait for, it then completes at once.
+func (c *Conn) CloseLingering() error {
+	return c.requestClose(true)
+}
+
+// requestClose records a Close or CloseLingering and queues its effect.
+func (c *Conn) requestClose(linger bool) error {
 	c.mu.Lock()
-	defer c.unlock()
+	defer c.mu.Unlock()
 	if c.closed || c.closeReq {
 		return mill.ErrClosed
 	}
 	c.closeReq = true
-	if c.depth == 0 {
+	c.lingering = c.lingering || linger
+	c.pending = append(c.pending, func() {
+		c.mu.Lock()
+		defer c.unlock()
 		c.closeLocked(nil)
-	}
-	return nil
-}
-
-// CloseLingering is Close, recorded (see Lingering), that also drops
-// unread input, as mill's lingering close does. There being no peer to
-// wait for, it completes as Close does.
-func (c *Conn) CloseLingering() error {
-	c.mu.Lock()
-	defer c.unlock()
-	if c.closed || c.closeReq {
-		return mill.ErrClosed
-	}
-	c.closeReq, c.lingering = true, true
-	if c.depth == 0 {
-		c.closeLocked(nil)
-	}
+	})
 	return nil
 }
 

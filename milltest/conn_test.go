@@ -476,26 +476,27 @@ func TestDo(t *testing.T) {
 	hs := NewHarness(h)
 	c := hs.Open()
 	var errs []error
+	write := func(cc mill.Conn, p string) {
+		_, err := cc.Write([]byte(p))
+		errs = append(errs, err)
+	}
 	c.Do(func(cc mill.Conn) {
-		cc.Close()
-		_, err := cc.Write([]byte("bye")) // the close waits for fn to return
-		errs = append(errs, err)
+		cc.Close() // queued after the second Do
+		write(cc, "bye")
+		cc.Do(func(cc mill.Conn) { write(cc, "late") }) // queued after the close
 	})
-	c.Do(func(cc mill.Conn) { // runs after close, with writes failing
-		_, err := cc.Write([]byte("late"))
-		errs = append(errs, err)
-	})
+	c.Do(func(cc mill.Conn) { write(cc, " now") })
 	if len(errs) != 0 {
 		t.Fatal("Do ran before RunPending")
 	}
-	if n := c.RunPending(); n != 2 {
-		t.Fatalf("RunPending ran %d, want 2", n)
+	if n := c.RunPending(); n != 4 {
+		t.Fatalf("RunPending ran %d, want 4: two Dos, the close, the last Do", n)
 	}
-	if len(errs) != 2 || errs[0] != nil || !errors.Is(errs[1], mill.ErrClosed) {
-		t.Fatalf("write errors %v, want [nil ErrClosed]", errs)
+	if len(errs) != 3 || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], mill.ErrClosed) {
+		t.Fatalf("write errors %v, want [nil nil ErrClosed]", errs)
 	}
 	h.expect(t, "open", "close <nil>")
-	expectOutput(t, c, "bye")
+	expectOutput(t, c, "bye now")
 	if err := c.Do(func(mill.Conn) {}); err != nil {
 		t.Fatalf("Do after close returned %v", err)
 	}
@@ -640,6 +641,12 @@ func TestCloseOutsideCallbacks(t *testing.T) {
 	if err := c.Close(); !errors.Is(err, mill.ErrClosed) {
 		t.Fatalf("second Close: %v", err)
 	}
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatalf("Write before the close ran: %v", err)
+	}
+	if n := c.RunPending(); n != 1 {
+		t.Fatalf("RunPending ran %d, want the close", n)
+	}
 	if err := c.CloseLingering(); !errors.Is(err, mill.ErrClosed) {
 		t.Fatalf("CloseLingering after Close: %v", err)
 	}
@@ -674,6 +681,7 @@ func TestCloseOutsideCallbacks(t *testing.T) {
 	if err := c.CloseLingering(); err != nil {
 		t.Fatal(err)
 	}
+	c.RunPending()
 	if !c.Closed() || !c.Lingering() || c.InboundBuffered() != 0 {
 		t.Fatalf("Closed %v, Lingering %v, %d unread: want the input dropped", c.Closed(), c.Lingering(), c.InboundBuffered())
 	}
@@ -689,6 +697,10 @@ func TestCloseWrite(t *testing.T) {
 	if !c.CloseWriteCalled() || c.Closed() {
 		t.Fatalf("CloseWriteCalled %v, Closed %v", c.CloseWriteCalled(), c.Closed())
 	}
+	if _, err := c.Write([]byte(" more")); err != nil {
+		t.Fatalf("Write before CloseWrite took effect: %v", err)
+	}
+	c.RunPending()
 	if _, err := c.Write([]byte("x")); !errors.Is(err, mill.ErrClosed) {
 		t.Fatalf("Write after CloseWrite: %v", err)
 	}
@@ -700,7 +712,7 @@ func TestCloseWrite(t *testing.T) {
 		t.Fatalf("read after CloseWrite: %q", b)
 	}
 	c.SetSocketFull(false)
-	expectOutput(t, c, "queued")
+	expectOutput(t, c, "queued more")
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close after CloseWrite: %v", err)
 	}
@@ -782,6 +794,7 @@ func TestSettings(t *testing.T) {
 		t.Fatalf("options %+v", o)
 	}
 	c.Close()
+	c.RunPending()
 	for _, err := range []error{c.SetNoDelay(true), c.SetKeepAlive(0), c.SetLinger(0), c.SetReadBuffer(1), c.SetWriteBuffer(1)} {
 		if !errors.Is(err, mill.ErrClosed) {
 			t.Fatalf("a socket setting after close: %v", err)
@@ -790,4 +803,55 @@ func TestSettings(t *testing.T) {
 	if *c.SocketOptions().NoDelay {
 		t.Fatal("a setting after close was recorded")
 	}
+}
+
+// As in mill, a Close queued after an asynchronous write (from a
+// goroutine of the handler's, say) lets the write go first, while a
+// handler's mill.Close action closes at once, failing writes still queued.
+func TestCloseOrder(t *testing.T) {
+	h := &handler{}
+	hs := NewHarness(h)
+	c := hs.Open()
+	done := make(chan struct{})
+	var errs []error
+	go func() {
+		defer close(done)
+		c.AsyncWrite([]byte("reply"), func(_ mill.Conn, err error) { errs = append(errs, err) })
+		c.Close()
+	}()
+	<-done
+	if !c.Closed() {
+		t.Fatal("Close not recorded")
+	}
+	c.RunPending()
+	if len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("write before Close: %v", errs)
+	}
+	expectOutput(t, c, "reply")
+	h.expect(t, "open", "close <nil>")
+
+	errs = nil
+	h.traffic = func(c mill.Conn) mill.Action {
+		c.AsyncWrite([]byte("reply"), func(_ mill.Conn, err error) { errs = append(errs, err) })
+		return mill.Close
+	}
+	c = hs.Open()
+	hs.Traffic(c, []byte("x"))
+	h.expect(t, "open", "traffic 1", "close <nil>")
+	c.RunPending()
+	if len(errs) != 1 || !errors.Is(errs[0], mill.ErrClosed) {
+		t.Fatalf("write queued before a Close action: %v", errs)
+	}
+}
+
+// A test may recover a handler's panic and go on: the connection is then
+// outside callbacks again.
+func TestPanicInCallback(t *testing.T) {
+	h := &handler{traffic: func(c mill.Conn) mill.Action { panic("boom") }}
+	hs := NewHarness(h)
+	c := hs.Open()
+	mustPanic(t, "OnTraffic", func() { hs.Traffic(c, []byte("x")) })
+	c.SetOutboundLimit(1, mill.CloseSlowConsumer)
+	c.Write([]byte("too long")) // outside callbacks: closes at once
+	h.expect(t, "open", "traffic 1", "close "+mill.ErrSlowConsumer.Error())
 }

@@ -49,12 +49,16 @@
 //     wait, until [Conn.Drain] or SetSocketFull(false) lets the socket take
 //     it. Every write the connection accepted is in [Conn.Output] at once,
 //     queued or not: Output is what the peer will read.
-//   - Closing: inside a callback run by the Harness (or by RunPending or
-//     Drain), Close, CloseLingering, CloseWrite and a fatal write error
-//     take effect when the callback returns, as in mill; writes until
-//     then still succeed. Outside callbacks they take effect at once.
-//     Once a Harness-opened connection closes, the Harness runs OnClose.
-//     A lingering close completes at once: there is no peer to wait for.
+//   - Closing: as in mill, Close, CloseLingering and CloseWrite, from any
+//     goroutine, are queued work that takes effect when RunPending runs
+//     it, after the work queued before it (an AsyncWrite made before
+//     Close is written first); Closed, Lingering and CloseWriteCalled
+//     report the call at once, and writes succeed until then. A
+//     callback's mill.Close action, and a fatal write or decode error it
+//     meets, close the connection as soon as the callback returns;
+//     outside callbacks such an error closes it at once. Once a
+//     Harness-opened connection has closed, the Harness runs OnClose. A
+//     lingering close completes at once: there is no peer to wait for.
 //   - Flow control: while queued output is past the high watermark (or
 //     after SetWritable(false)), or after PauseReading, the Harness holds
 //     back the bytes passed to Traffic, as mill would leave them unread in

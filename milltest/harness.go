@@ -40,7 +40,11 @@ func (h *Harness) OpenConn(c *Conn) *Conn {
 	c.h, c.opened = h, true
 	c.depth++
 	c.mu.Unlock()
-	out, a := h.handler.OnOpen(c)
+	var out []byte
+	a := c.guard(func() (a mill.Action) {
+		out, a = h.handler.OnOpen(c)
+		return a
+	})
 	c.record(a)
 	c.mu.Lock()
 	doomed := c.doomed
@@ -87,7 +91,7 @@ func (h *Harness) Traffic(c *Conn, p []byte) mill.Action {
 	c.held = nil
 	c.depth++
 	c.mu.Unlock()
-	a := h.handler.OnTraffic(c)
+	a := c.guard(func() mill.Action { return h.handler.OnTraffic(c) })
 	c.record(a)
 	c.end(a)
 	return a
@@ -120,7 +124,7 @@ func (h *Harness) HalfClose(c *Conn) mill.Action {
 	}
 	c.depth++
 	c.mu.Unlock()
-	a := hc.OnHalfClose(c)
+	a := c.guard(func() mill.Action { return hc.OnHalfClose(c) })
 	c.record(a)
 	c.end(a)
 	return a
