@@ -23,8 +23,9 @@ type sealer interface{ mill.Conn }
 const junk = 0xDB
 
 // maxPending bounds one RunPending call, to turn work that keeps queueing
-// more work forever into a panic rather than a hung test.
-const maxPending = 1 << 20
+// more work forever into a panic rather than a hung test. A variable for
+// the test of it.
+var maxPending = 1 << 20
 
 // Conn is a fake mill.Conn for unit tests: input comes from Feed (or
 // Harness.Traffic), and writes, closes, actions and settings are
@@ -41,9 +42,7 @@ type Conn struct {
 
 	mu sync.Mutex
 
-	// Set by Harness.OpenConn.
-	h      *Harness
-	opened bool
+	h *Harness // set by Harness.OpenConn
 
 	local, remote net.Addr
 	ctx           any
@@ -151,10 +150,7 @@ func (c *Conn) unlock() {
 	ws := c.waiting
 	c.waiting = nil
 	err := c.closeErr
-	var h *Harness
-	if c.opened {
-		h = c.h
-	}
+	h := c.h
 	c.mu.Unlock()
 	for _, w := range ws {
 		c.callback(func() { w.cb(c, mill.ErrClosed) })

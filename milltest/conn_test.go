@@ -534,6 +534,8 @@ func TestSubmit(t *testing.T) {
 }
 
 func TestRunPendingBound(t *testing.T) {
+	defer func(n int) { maxPending = n }(maxPending)
+	maxPending = 1000
 	c := NewConn()
 	var again func(mill.Conn)
 	again = func(cc mill.Conn) { cc.Do(again) }

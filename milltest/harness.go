@@ -37,7 +37,7 @@ func (h *Harness) OpenConn(c *Conn) *Conn {
 		c.mu.Unlock()
 		panic("milltest: OpenConn: the Conn was opened before")
 	}
-	c.h, c.opened = h, true
+	c.h = h
 	c.depth++
 	c.mu.Unlock()
 	var out []byte
