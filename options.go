@@ -397,10 +397,14 @@ func WithTotalOutboundLimit(n int) Option {
 // queued output is past the high watermark, until it falls below the low
 // one (default true; see WithWriteWatermarks). Then TCP pushes back on a
 // peer that sends faster than it reads, as it would against a blocking
-// server, and a handler that answers what it reads (an echo, a proxy, a
-// pipelined protocol) is bounded in memory and loses nothing. Turn it
-// off only for handlers that pace themselves with Conn.Writable or a
-// WritabilityHandler, or that must keep reading whatever they owe.
+// server, and a handler whose output answers its input (an echo, a
+// request/response or pipelined protocol) is bounded in memory and loses
+// nothing. Turn it off for handlers that pace themselves with
+// Conn.Writable, a WritabilityHandler or PauseReading, and in particular
+// for a proxy: there a connection's output is the other direction's
+// traffic, and stopping its input because of it ties the two directions
+// together, so that a peer which stops reading until it can write would
+// wait forever (examples/client paces each direction itself).
 func WithFlowControl(on bool) Option {
 	return optionFunc(func(o *options) { o.flowControl = on })
 }
