@@ -47,7 +47,8 @@ const (
 	DefaultDialTimeout = 30 * time.Second
 )
 
-// An Option configures a Server.
+// An Option configures a Server or a Client; NewServer and NewClient
+// check them all and fail, naming the option, for one that is invalid.
 type Option interface {
 	apply(*options)
 }
