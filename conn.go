@@ -40,8 +40,8 @@ type AsyncCallback func(c Conn, err error)
 //
 //   - Write, Writev, Flush and WriteFrame return ErrClosed (WriteFrame
 //     returns ErrNoCodec first if there is no codec); so do PauseReading,
-//     ResumeReading, the socket settings, and a second Close,
-//     CloseWrite or CloseLingering.
+//     ResumeReading, the socket settings, Close, CloseWrite and
+//     CloseLingering.
 //   - The input methods see what was left unread while OnClose runs, and
 //     nothing after: then Peek and Next return no bytes (with
 //     io.ErrShortBuffer for n > 0), Read returns io.EOF, Discard and
@@ -49,8 +49,8 @@ type AsyncCallback func(c Conn, err error)
 //     a failure closed the connection with (ErrNoCodec without a codec).
 //   - Asynchronous writes report ErrClosed to their callback; a Do
 //     function and a Submit task still run.
-//   - The SetXxxTimeout methods, SetCodec, Context and SetContext still
-//     work, to no effect on the connection.
+//   - Context and SetContext work as before; the SetXxxTimeout methods
+//     and SetCodec are accepted and change nothing.
 //
 // Writes also return ErrClosed once CloseWrite or CloseLingering has taken
 // effect, and a lingering close drops unread input at once.
