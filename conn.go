@@ -13,7 +13,8 @@ import (
 // the connection's event loop and must not block; only a write refused
 // at once (the loop has stopped, or a graceful shutdown is draining)
 // hears its error on the goroutine that called AsyncWrite, before that
-// call returns.
+// call returns, where the connection's loop-only methods must not be
+// used.
 type AsyncCallback func(c Conn, err error)
 
 // Conn is one connection. Its methods fall into two groups:
