@@ -15,7 +15,9 @@ import (
 // connection: the loop completes each non-blocking connect. Create one
 // with NewClient, then Start it; Stop shuts it down like
 // Server.Shutdown. Server options apply (WithLoops, WithCodec,
-// timeouts, WithDialTimeout, ...) except WithAddrs. OnBoot and
+// timeouts, WithDialTimeout, ...) except those about listening:
+// WithAddrs makes NewClient fail, and WithReusePort, WithReuseAddr,
+// WithMulticastGroup and WithMaxConns have no effect. OnBoot and
 // OnShutdown receive the Server behind the client, which listens on
 // nothing.
 type Client struct {
@@ -26,8 +28,9 @@ type Client struct {
 	served  chan error // Serve's result, once it returns
 }
 
-// NewClient creates a client for h. On systems without epoll or kqueue
-// it returns ErrUnsupportedPlatform.
+// NewClient creates a client for h. It fails, naming the option, for an
+// invalid option. On systems without epoll or kqueue it returns
+// ErrUnsupportedPlatform.
 func NewClient(h Handler, opts ...Option) (*Client, error) {
 	s, err := newServer(h, "", opts)
 	if err != nil {
@@ -36,7 +39,9 @@ func NewClient(h Handler, opts ...Option) (*Client, error) {
 	return &Client{s: s, served: make(chan error, 1)}, nil
 }
 
-// Start starts the client's loops; it returns at once. Any goroutine.
+// Start starts the client's loops, and OnBoot on a goroutine it starts;
+// it returns at once. It fails if called twice, and with
+// ErrServerClosed after Stop. Any goroutine.
 func (cl *Client) Start() error {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
@@ -90,17 +95,21 @@ func (cl *Client) Dial(network, address string) (Conn, error) {
 
 // DialContext connects to address on network (tcp, tcp4, tcp6, udp,
 // udp4, udp6 with host:port, or unix with a path; a UDP socket is
-// connected to the address and served as a PacketConn). Names are resolved on the calling
-// goroutine; the connect itself is non-blocking and completed by the
-// loop, which bounds it with WithDialTimeout and ctx. DialContext waits
+// connected to the address and served as a PacketConn). Names are
+// resolved on the calling goroutine, bounded by WithDialTimeout and ctx;
+// the connect itself is non-blocking and completed by the loop, which
+// bounds it with WithDialTimeout and ctx. DialContext waits
 // on the calling goroutine until the connection is established and
 // OnOpen has run, then returns it; or returns why it failed (a
 // *net.OpError wrapping, say, syscall.ECONNREFUSED, ErrDialTimeout or
-// ctx.Err()), after OnClose has heard the same error (if OnOpen closed
-// the connection at once, it returns the Conn and ErrClosed): every connection
-// attempt that got as far as a loop ends in exactly one OnClose, with or
-// without an OnOpen before it. Any goroutine but the client's loops,
-// which must use DialAsync instead; the client must have been started.
+// ctx.Err()), after OnClose has heard the same error; or
+// ErrServerClosed once the client is stopping. If OnOpen closed the
+// connection at once, it returns the Conn and ErrClosed (or the error
+// it closed with, such as a *PanicError). Every connection attempt that
+// got as far as a loop ends in exactly one OnClose, with or without an
+// OnOpen before it. Any goroutine but the client's loops, where it
+// returns ErrOnEventLoop (use DialAsync there); the client must have
+// been started.
 func (cl *Client) DialContext(ctx context.Context, network, address string) (Conn, error) {
 	if err := cl.ready(); err != nil {
 		return nil, err
@@ -128,7 +137,8 @@ func (cl *Client) DialContext(ctx context.Context, network, address string) (Con
 // from the start, which lets a handler tell its dialled connections apart
 // (a proxy passes the accepted connection, say). A host name in address is resolved first on a goroutine of its
 // own, which WithDialTimeout and Stop bound; an IP address needs none.
-// Any goroutine, loops included.
+// It returns an error only if the client is not started or is stopping
+// (ErrServerClosed). Any goroutine, loops included.
 func (cl *Client) DialAsync(network, address string, value any) error {
 	if err := cl.ready(); err != nil {
 		return err
@@ -156,9 +166,11 @@ func (cl *Client) DialAsync(network, address string, value any) error {
 }
 
 // Enroll adopts nc, an established *net.TCPConn or *net.UnixConn (or any
-// net.Conn with a socket behind SyscallConn): the client takes over a
-// duplicate of its descriptor and closes nc; OnOpen then runs for the
-// returned Conn on its loop. Any goroutine.
+// stream net.Conn with a socket behind SyscallConn): the client takes
+// over a duplicate of its descriptor and closes nc; OnOpen then runs for
+// the returned Conn on its loop, perhaps after Enroll has returned. If
+// the descriptor cannot be duplicated, nc is left open and the error
+// returned. Any goroutine.
 func (cl *Client) Enroll(nc net.Conn) (Conn, error) {
 	if err := cl.ready(); err != nil {
 		return nil, err

@@ -20,8 +20,9 @@ func (c *conn) SetCodec(cd codec.Codec) { c.codec = cd }
 // ReadFrame decodes the next frame from the buffered input and consumes
 // it. It returns nil, nil when no complete frame is buffered yet (a
 // complete but empty frame is a non-nil empty slice). A decode error is
-// returned, and the connection closes with it once the callback returns.
-// The frame is valid until the callback returns. Loop goroutine only.
+// returned (again by every later call), and the connection closes
+// lingering, with it, once the callback returns. The frame is valid until
+// the callback returns. Loop goroutine only.
 func (c *conn) ReadFrame() ([]byte, error) {
 	if c.codec == nil {
 		return nil, ErrNoCodec

@@ -77,7 +77,10 @@ func (c *conn) closeErr() error {
 
 func (c *conn) sealed() {}
 
-// LocalAddr is the address the connection was accepted on. Any goroutine.
+// LocalAddr is the connection's local address: the server's, when every
+// connection shares one, else what getsockname says for c.fd. Any
+// goroutine; but once c has closed, c.fd may name another socket, whose
+// address (or nil) the getsockname path then returns.
 func (c *conn) LocalAddr() net.Addr {
 	if a := c.loop.e.local; a != nil {
 		return a

@@ -352,7 +352,7 @@ func (c *conn) updateInterest() {
 
 // sharedState holds the bits of a connection's state that any goroutine
 // may read; only the loop sets them, except sharedCloseReq, which Close
-// sets from anywhere.
+// and CloseLingering set from any goroutine.
 //
 //	bit 0  sharedCloseReq    Close was called, or closing has begun
 //	bit 1  sharedUnwritable  queued output passed the high watermark and

@@ -25,7 +25,8 @@
 // Callbacks must not block. Reads go into one buffer per loop; the bytes
 // a handler leaves unread move into a pooled per-connection ring, which
 // returns to the pool once drained, so idle connections hold no buffers.
-// Writes go to the socket at once and queue only what it does not take.
+// Writes go to the socket at once (unless WithWriteBatching holds them to
+// the end of the loop iteration) and queue only what it does not take.
 // Other goroutines write with Conn.AsyncWrite, which runs on the loop and
 // reports the outcome exactly once. Nothing is lost without a word: while
 // a connection's queued output is past its high watermark mill stops

@@ -3,10 +3,15 @@ package mill
 import "errors"
 
 var (
-	// ErrServerClosed is returned by Serve after Shutdown, and passed to
-	// OnClose for connections the shutdown closed.
+	// ErrServerClosed is returned by Serve after a shutdown and passed to
+	// OnClose for connections the shutdown closed. It also refuses work
+	// once a shutdown has begun: asynchronous writes and Conn.Submit
+	// during a graceful drain, a Client's Dial, DialAsync and Enroll after
+	// Stop, and SendTo on a server's closed UDP socket.
 	ErrServerClosed = errors.New("mill: server closed")
-	// ErrClosed is returned by operations on a closed connection and
+	// ErrClosed is returned by writes to a closed connection (or one whose
+	// sending side CloseWrite or CloseLingering shut), by a second Close,
+	// and by the other operations the Conn documentation lists, and is
 	// passed to the callbacks of asynchronous writes it did not finish.
 	ErrClosed = errors.New("mill: connection closed")
 	// ErrUnsupportedPlatform is returned by NewServer on systems without
@@ -36,28 +41,29 @@ var (
 	// ErrIdleTimeout closes a connection that sent and received nothing
 	// for its idle timeout (WithIdleTimeout, Conn.SetIdleTimeout).
 	ErrIdleTimeout = errors.New("mill: idle timeout")
-	// ErrReadTimeout closes a connection whose partial input (an
-	// incomplete frame or request) was not completed within its read
-	// timeout (WithReadTimeout, Conn.SetReadTimeout).
+	// ErrReadTimeout closes a connection whose unread input (an
+	// incomplete frame or request) was not all consumed within its read
+	// timeout of when it began to wait (WithReadTimeout,
+	// Conn.SetReadTimeout).
 	ErrReadTimeout = errors.New("mill: read timeout")
 	// ErrWriteTimeout closes a connection whose queued output was not
-	// all sent within its write timeout (WithWriteTimeout,
-	// Conn.SetWriteTimeout).
+	// all sent within its write timeout of when it began to wait
+	// (WithWriteTimeout, Conn.SetWriteTimeout).
 	ErrWriteTimeout = errors.New("mill: write timeout")
 	// ErrNoCodec is returned by the frame methods of a connection that has
 	// no codec (see WithCodec and Conn.SetCodec).
 	ErrNoCodec = errors.New("mill: connection has no codec")
-	// ErrInvalidAddress is returned by NewServer for an address it cannot
-	// parse.
+	// ErrInvalidAddress is matched (with errors.Is) by the error NewServer
+	// returns for an address it cannot parse.
 	ErrInvalidAddress = errors.New("mill: invalid address")
 )
 
 var (
 	// ErrNoPeer is returned by the Write methods of a server's UDP
-	// PacketConn outside OnTraffic (and OnDatagramError) and by its
-	// asynchronous writes: an unconnected socket has a peer only while a
-	// datagram is being delivered. Use SendTo. (A Client's connected
-	// UDP socket always has its peer.)
+	// PacketConn outside OnTraffic and OnDatagramError, and by its
+	// asynchronous writes (also to their callbacks): an unconnected
+	// socket has a peer only while a datagram is being delivered. Use
+	// SendTo. (A Client's connected UDP socket always has its peer.)
 	ErrNoPeer = errors.New("mill: datagram conn has no peer here; use SendTo")
 	// ErrDatagramTruncated is passed to OnDatagramError for a datagram
 	// longer than the read buffer (WithReadBufferCap): it is dropped

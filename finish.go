@@ -27,8 +27,8 @@ func (c *conn) quiet() bool {
 // holds its input with PauseReading), with unread input still readable
 // in OnClose; or with ErrInboundLimit when unread input is stuck at the
 // inbound limit, since nothing can consume it any more. In a drain, a
-// conn that is not quiet yet stops reading. Loop goroutine, never inside
-// handler code for c.
+// conn that is not quiet yet stops reading. Loop goroutine; inside
+// handler code for c it does nothing (run calls it again afterwards).
 func (c *conn) checkDone() {
 	l := c.loop
 	if c.ending() || c.inCallback() || !c.peerEOF() && !c.inboundFull() && !l.draining {
@@ -58,10 +58,10 @@ func (c *conn) checkDone() {
 // connection without a reset that could destroy what was written last:
 // closing a socket with unread input makes the kernel send RST, and a
 // peer that receives it may discard our final reply before reading it.
-// So: writes stop, queued output goes out, our FIN follows (shutWrite via
-// drained), and input is read and dropped until the peer's FIN or the
-// linger timeout; then the connection closes with the error it was
-// closing with (nil for CloseLingering).
+// So: writes stop, queued output goes out, our FIN follows (shutWrite,
+// from outputSent), and input is read and dropped until the peer's FIN or
+// the linger timeout, which counts from the start; then the connection
+// closes with the error it was closing with (nil for CloseLingering).
 
 // CloseLingering closes the connection on its loop after a lingering
 // close. Any goroutine.

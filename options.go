@@ -21,14 +21,16 @@ const (
 	// most one read takes from a socket.
 	DefaultReadBufferCap = 64 << 10
 	// DefaultLowWatermark and DefaultHighWatermark bound a connection's
-	// queued output for Conn.Writable (see WithWriteWatermarks).
+	// queued output for Conn.Writable and flow control (see
+	// WithWriteWatermarks).
 	DefaultLowWatermark  = 256 << 10
 	DefaultHighWatermark = 1 << 20
 	// DefaultOutboundLimit is the most output a connection may queue.
 	DefaultOutboundLimit = 16 << 20
 	// DefaultLingerTimeout bounds a lingering close (Conn.CloseLingering,
-	// and the close after a decode error): how long input is read and
-	// dropped after our FIN, waiting for the peer's.
+	// and the close after a decode error) from when it begins: queued
+	// output going out, our FIN, then input read and dropped until the
+	// peer's FIN (see WithLingerTimeout).
 	DefaultLingerTimeout = 2 * time.Second
 	// DefaultInboundLimit is the most unread input a connection without
 	// a codec may buffer before mill stops reading it.
@@ -45,7 +47,8 @@ const (
 	DefaultDialTimeout = 30 * time.Second
 )
 
-// An Option configures a Server.
+// An Option configures a Server or a Client; NewServer and NewClient
+// check them all and fail, naming the option, for one that is invalid.
 type Option interface {
 	apply(*options)
 }
@@ -179,7 +182,7 @@ func (o *options) validate() error {
 
 // defaultLogger writes warnings and errors to standard error in zap's
 // console format, one readable line each (time, level, message, fields);
-// WithLogger takes a production logger (JSON, sampling) instead.
+// for JSON, pass WithLogger a production logger instead.
 func defaultLogger() *zap.Logger {
 	cfg := zap.NewDevelopmentEncoderConfig()
 	cfg.EncodeTime = zapcore.ISO8601TimeEncoder
@@ -194,16 +197,18 @@ func WithLoops(n int) Option {
 	return optionFunc(func(o *options) { o.loops = n })
 }
 
-// WithLoadBalancer sets how accepted (and a Client's dialled)
-// connections are spread over the loops. The default is
-// balancer.NewRoundRobin().
+// WithLoadBalancer sets how accepted connections (and a Client's
+// dialled and adopted ones) are spread over the loops. The default is
+// balancer.NewRoundRobin(). It is not consulted for connections accepted
+// on WithReusePort's per-loop sockets; an index out of range picks loop
+// 0.
 func WithLoadBalancer(b balancer.Balancer) Option {
 	return optionFunc(func(o *options) { o.balancer = b })
 }
 
 // WithLockOSThread sets whether each loop goroutine is locked to its own
-// OS thread (default true), which keeps the loop's thread hot and lets
-// WithCPUAffinity pin it.
+// OS thread (default true), which keeps the loop's thread hot. Loops
+// pinned by WithCPUAffinity are locked whatever this says.
 func WithLockOSThread(on bool) Option {
 	return optionFunc(func(o *options) { o.lockOSThread = on })
 }
@@ -229,8 +234,8 @@ func WithBusyPoll(d time.Duration) Option {
 }
 
 // WithCPUAffinity pins sub-reactor loop i to CPU cpus[i%len(cpus)]
-// (Linux only; NewServer fails elsewhere). The accepting main loop is
-// not pinned.
+// (Linux only; NewServer fails elsewhere, and for a CPU outside the
+// process's affinity mask). The accepting main loop is not pinned.
 func WithCPUAffinity(cpus ...int) Option {
 	return optionFunc(func(o *options) { o.cpus = append([]int(nil), cpus...) })
 }
@@ -268,9 +273,10 @@ func WithWriteBufferCap(n int) Option { return WithWriteBufferMin(n) }
 // connections that were ready go out together, as redis-server sends
 // them. The cost is a copy of every byte into the queue, and a reply
 // held back for the rest of the iteration's work.
-// Writes outside callbacks (AsyncWrite's own write, OnOpen's returned
-// bytes) are not held back; a connection holds back at most 64 KiB, and
-// Conn.Flush sends at once. A write made in a callback then reports a
+// Writes outside callbacks (AsyncWrite's and AsyncWriteFrame's own
+// write) are not held back; OnOpen's returned bytes are, like its other
+// writes. A connection holds back at most 64 KiB, and Conn.Flush sends
+// at once. A write made in a callback then reports a
 // socket error only through OnClose, as a queued write always did.
 func WithWriteBatching(on bool) Option {
 	return optionFunc(func(o *options) { o.batchWrites = on })
@@ -283,8 +289,8 @@ func WithTCPNoDelay(on bool) Option {
 }
 
 // WithTCPKeepAlive enables TCP keep-alive on accepted, dialled and
-// enrolled TCP connections, probing
-// after d of silence and every d thereafter. Zero, the default, leaves
+// enrolled TCP connections, probing after d of silence and every d
+// thereafter (rounded up to whole seconds). Zero, the default, leaves
 // the system's setting.
 func WithTCPKeepAlive(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.tcpKeepAlive = d })
@@ -309,9 +315,11 @@ func WithTicker(on bool) Option {
 	return optionFunc(func(o *options) { o.ticker = on })
 }
 
-// WithLogger sets the logger for errors the server handles itself
-// (accept failures, broken loops). The default logs warnings and errors
-// to standard error; pass zap.NewNop() for silence.
+// WithLogger sets the logger for what the server handles itself (accept
+// failures, broken loops, recovered panics, slow consumers and refused
+// writes, dropped datagrams) and, unless its Config has one, the worker
+// pool's. The default logs warnings and errors to standard error, one
+// readable line each; pass zap.NewNop() for silence.
 func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
 }
@@ -330,7 +338,8 @@ func WithCodec(f codec.Factory) Option {
 // logger is used when Config.Logger is nil). Without this option a pool
 // with the defaults is created on the first Submit. Do not set Blocking
 // if tasks are submitted from event loops: a full blocking pool would
-// stall every connection on the loop. The pool is released when the
+// stall every connection on the loop. NewServer fails for an invalid
+// Config (see workerpool.Config.Validate). The pool is released when the
 // server shuts down, after its connections close.
 func WithWorkerPool(cfg workerpool.Config) Option {
 	return optionFunc(func(o *options) { o.workers = &cfg })
@@ -338,7 +347,10 @@ func WithWorkerPool(cfg workerpool.Config) Option {
 
 // WithHalfOpen keeps a connection open after the peer shuts its sending
 // side, so the handler can go on writing (see HalfCloseHandler). By
-// default such a connection closes once its queued output has gone out.
+// default such a connection closes (OnClose sees nil) once nothing is
+// pending for it: its queued output has gone out, and no asynchronous
+// write, Do function, worker-pool task or writability notice is in
+// flight; a connection paused with Conn.PauseReading stays open.
 func WithHalfOpen(on bool) Option {
 	return optionFunc(func(o *options) { o.halfOpen = on })
 }
@@ -372,8 +384,9 @@ func WithWriteWatermarks(low, high int) Option {
 
 // WithOutboundLimit caps each connection's queued output at limit bytes
 // (default DefaultOutboundLimit) and sets what a write past it does
-// (default CloseSlowConsumer). A single write larger than the limit
-// always fails. With flow control on (the default) a handler that only
+// (default CloseSlowConsumer). A single write larger than the limit is
+// always refused, per the policy. limit must be at least the high
+// watermark. With flow control on (the default) a handler that only
 // answers what it reads stays near the high watermark and never meets
 // the limit; writers that ignore Writable (asynchronous producers, say)
 // do.
@@ -410,10 +423,12 @@ func WithFlowControl(on bool) Option {
 }
 
 // WithLingerTimeout bounds a lingering close (Conn.CloseLingering, and
-// the close that follows a decode error): after the last output and our
-// FIN have gone, input is read and dropped until the peer's FIN or for
-// at most d (default DefaultLingerTimeout), so that the peer reads our
-// final reply instead of a reset. 0 closes as soon as the FIN is out.
+// the close that follows a decode error), so that the peer reads our
+// final reply instead of a reset: queued output goes out, then our FIN,
+// then input is read and dropped until the peer's FIN. d (default
+// DefaultLingerTimeout) counts from when the lingering close begins;
+// when it passes, the connection closes whatever is left, output still
+// queued included. 0 closes as soon as the FIN is out.
 func WithLingerTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.lingerTimeout = d })
 }
@@ -434,29 +449,34 @@ func WithInboundLimit(n int) Option {
 }
 
 // WithMaxConns caps the number of open connections (0, the default, is no
-// cap). Connections accepted beyond it are closed at once.
+// cap). Connections accepted beyond it are closed at once, without
+// OnOpen, and counted in Stats.Refused. A Client's connections are not
+// capped.
 func WithMaxConns(n int) Option {
 	return optionFunc(func(o *options) { o.maxConns = n })
 }
 
 // WithIdleTimeout closes connections that send and receive nothing for d
 // (ErrIdleTimeout in OnClose). 0, the default, is no timeout. Timeouts
-// cost no goroutine and no timer per connection event: see
-// docs/robustness.md.
+// do not apply to UDP sockets, and cost no goroutine and no timer per
+// connection event: see docs/robustness.md.
 func WithIdleTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.idleTimeout = d })
 }
 
 // WithReadTimeout closes connections whose partial input — bytes left
 // unread by the handler, such as an incomplete frame or request head —
-// is not completed and consumed within d (ErrReadTimeout): the defence
-// against slowloris. 0, the default, is no timeout.
+// is not all consumed within d (ErrReadTimeout): the clock starts when
+// input is first left unread and stops only when none is left, also
+// while reading is paused. It is the defence against slowloris. 0, the
+// default, is no timeout.
 func WithReadTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.readTimeout = d })
 }
 
 // WithWriteTimeout closes connections whose queued output is not all
-// sent within d of being queued (ErrWriteTimeout). 0, the default, is no
+// sent within d (ErrWriteTimeout): the clock starts when output is first
+// queued and stops only when the queue is empty. 0, the default, is no
 // timeout. A connection that streams without pause keeps output queued;
 // give it a generous timeout or none.
 func WithWriteTimeout(d time.Duration) Option {
@@ -517,7 +537,9 @@ func WithMulticastGroup(group netip.Addr, ifi *net.Interface) Option {
 
 // WithDialTimeout bounds how long a Client's connection attempt may take
 // before it fails with ErrDialTimeout (default DefaultDialTimeout; 0 is
-// no bound other than the caller's context and the system's own).
+// no bound other than the caller's context and the system's own). The
+// name lookup, if the address needs one, and the connect are each
+// bounded by d.
 func WithDialTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.dialTimeout = d })
 }

@@ -235,8 +235,8 @@ func (pc *packetConn) ReadFrame() ([]byte, error) {
 	return frame, nil
 }
 
-// WriteFrame encodes p and sends it as one datagram to the sender. Loop
-// goroutine, inside OnTraffic.
+// WriteFrame encodes p and sends it as one datagram, where Write would.
+// Loop goroutine.
 func (pc *packetConn) WriteFrame(p []byte) error {
 	if pc.codec == nil {
 		return ErrNoCodec

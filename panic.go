@@ -15,6 +15,7 @@ type PanicError struct {
 	Stack []byte // the panicking goroutine's stack
 }
 
+// Error reports the panic's value.
 func (e *PanicError) Error() string { return fmt.Sprintf("mill: handler panic: %v", e.Value) }
 
 // Is makes errors.Is(err, ErrHandlerPanic) true.

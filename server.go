@@ -36,8 +36,9 @@ type Server struct {
 }
 
 // Run creates a server on addr and serves until it shuts down, which only
-// a handler can request (by returning Shutdown). It returns nil then, or
-// the error that stopped it.
+// a handler can request (by returning Shutdown), or a broken event loop
+// causes. It returns nil after a shutdown a handler asked for, or the
+// error that stopped it (NewServer's, a broken loop's, OnBoot's panic).
 func Run(h Handler, addr string, opts ...Option) error {
 	s, err := NewServer(h, addr, opts...)
 	if err != nil {
@@ -51,9 +52,11 @@ func Run(h Handler, addr string, opts ...Option) error {
 
 // NewServer creates a server for h and binds its sockets, so Addr is
 // known (port 0 resolved) before Serve. addr is tcp://host:port,
-// tcp4://host:port, tcp6://[host]:port, unix:///path, or udp://host:port
-// (udp4, udp6) for datagrams; without a scheme it is TCP. WithAddrs
-// adds more. On systems without epoll or kqueue it returns
+// tcp4://host:port, tcp6://[host]:port, unix:///path (unix://@name for a
+// Linux abstract socket), or udp://host:port (udp4, udp6) for datagrams;
+// without a scheme it is TCP. WithAddrs adds more. An address it cannot
+// parse gives an error matching ErrInvalidAddress; an invalid option, an
+// error naming the option. On systems without epoll or kqueue it returns
 // ErrUnsupportedPlatform.
 func NewServer(h Handler, addr string, opts ...Option) (*Server, error) {
 	return newServer(h, addr, opts)
@@ -93,8 +96,9 @@ func newServer(h Handler, addr string, opts []Option) (*Server, error) {
 // Serve runs the server on the calling goroutine until it shuts down. It
 // calls OnBoot, starts the loops and accepts connections. It returns
 // ErrServerClosed after a shutdown (requested by Shutdown or by a
-// handler), or the error that broke an event loop. Serve may be called
-// once.
+// handler, also before Serve was called), the error that broke an event
+// loop, or OnBoot's panic as a *PanicError. Serve may be called once; a
+// second call returns an error.
 func (s *Server) Serve() error {
 	if err := s.begin(); err != nil {
 		return err
@@ -131,11 +135,13 @@ func (s *Server) serve() error {
 }
 
 // Shutdown shuts the server down gracefully: it stops accepting at once,
-// calls OnShutdown, then drains: reading stops, and each connection
-// closes (OnClose sees ErrServerClosed) as soon as its queued output has
-// gone out, its submitted asynchronous writes have run and its
-// worker-pool tasks have finished. When ctx ends, what is
-// left is closed at once. Then it waits for every loop to exit, releases
+// calls OnShutdown, then drains: reading stops, new asynchronous writes
+// and Conn.Submit calls are refused with ErrServerClosed (except the
+// answers of tasks already running), and each connection closes (OnClose
+// sees ErrServerClosed) as soon as its queued output has gone out, its
+// submitted asynchronous writes and Do functions have run and its
+// worker-pool tasks have finished. When ctx ends, what is left is closed
+// at once. Then it waits for every loop to exit, releases
 // the worker pool (tasks still running may finish until ctx ends) and the
 // listener (removing a Unix socket file the server created). It returns
 // nil when all that is done, or ctx.Err() if ctx ends first, in which case
@@ -212,6 +218,7 @@ func (s *Server) Addr() net.Addr { return s.eng.addr() }
 // (NewServer's first, then WithAddrs'), ports resolved. Any goroutine.
 func (s *Server) Addrs() []net.Addr { return s.eng.addrs() }
 
-// CountConnections returns how many connections are open (including any
-// accepted and on their way to a loop). Any goroutine.
+// CountConnections returns how many connections are open, including any
+// accepted and on their way to a loop and a Client's attempts under way.
+// Any goroutine.
 func (s *Server) CountConnections() int { return s.eng.countConnections() }

@@ -14,15 +14,15 @@ type Stats struct {
 
 // LoopStats are one event loop's counters (or their sum).
 type LoopStats struct {
-	Open            int64       // connections open now (including ones on their way to the loop)
-	Accepted        uint64      // connections handed to the loop
+	Open            int64       // connections open now, including ones on their way to the loop and a Client's attempts under way
+	Accepted        uint64      // connections handed to the loop: accepted, adopted or established
 	Closed          CloseCounts // connections closed, by cause
 	BytesIn         uint64      // bytes read from sockets
 	BytesOut        uint64      // bytes handed to the kernel
 	Reads           uint64      // reads that returned data, datagrams received included
 	Writes          uint64      // writes and writevs that sent data, datagrams sent included
 	OutboundPending int64       // bytes queued for output now
-	TasksQueued     int         // tasks waiting in the loop's queue now (AsyncWrite, Close, ...)
+	TasksQueued     int         // tasks waiting in the loop's queue now (AsyncWrite, Close, ...), not counting a batch the loop is running
 	Truncated       uint64      // datagrams dropped for being longer than the read buffer
 	WritesRefused   uint64      // writes refused whole by the outbound limits under FailWrite (ErrOutboundFull)
 	FlowPauses      uint64      // times flow control stopped reading a connection whose queued output passed the high watermark
@@ -32,15 +32,15 @@ type LoopStats struct {
 // CloseCounts counts closed connections by what closed them. Timeouts
 // and panics are here too.
 type CloseCounts struct {
-	Clean        uint64 // nil error: the peer or the handler closed it
+	Clean        uint64 // nil error: the peer or the handler closed it (CloseLingering included)
 	IOError      uint64 // the socket failed (reset, broken pipe, ...)
 	Codec        uint64 // the codec rejected the input
-	IdleTimeout  uint64
-	ReadTimeout  uint64
-	WriteTimeout uint64
+	IdleTimeout  uint64 // ErrIdleTimeout
+	ReadTimeout  uint64 // ErrReadTimeout
+	WriteTimeout uint64 // ErrWriteTimeout
 	Panic        uint64 // handler code panicked
 	SlowConsumer uint64 // queued output would have passed its limit (CloseSlowConsumer)
-	Shutdown     uint64 // closed by Shutdown
+	Shutdown     uint64 // closed by a shutdown (ErrServerClosed)
 	InboundLimit uint64 // unread input stuck at the inbound limit (ErrInboundLimit)
 }
 

@@ -15,9 +15,12 @@ type Loop interface {
 // Balancer picks the loop that receives a new connection.
 type Balancer interface {
 	// Pick returns an index into loops (len(loops) >= 1) for a connection
-	// from remote. remote is the zero AddrPort when the peer has no IP
-	// address (a Unix-domain socket). Implementations must be safe for
-	// concurrent use. Pick must not retain loops after it returns.
+	// from remote (for a dialled connection, the address dialled). remote
+	// is the zero AddrPort when the peer has no IP address (a Unix-domain
+	// socket), and an IPv4 peer comes as IPv4, not IPv4-mapped.
+	// Implementations must be safe for concurrent use. Pick must not
+	// retain loops after it returns; mill sends a connection for an
+	// index out of range to loop 0.
 	Pick(remote netip.AddrPort, loops []Loop) int
 }
 

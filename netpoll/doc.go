@@ -6,7 +6,11 @@
 // Each registration carries the descriptor and a 32-bit generation chosen
 // by the caller; both come back with every event, so the caller can drop
 // events that belong to an earlier user of a reused descriptor number. No
-// Go pointer is ever stored in the kernel's user data.
+// Go pointer is ever stored in the kernel's user data. With epoll the
+// generation travels in the kernel's event; with kqueue it is kept in a
+// table by descriptor and read when Event is called, so an event of the
+// last Wait whose descriptor was deleted and added again since then
+// carries the new generation.
 //
 // A Poller is owned by one goroutine (the event loop): Add, Modify,
 // Delete, Arm, Wait and Event must only be called from it. Wake may be

@@ -30,7 +30,7 @@ const (
 // Event is one readiness report: the descriptor and generation given to
 // Add or Modify, and what became ready.
 type Event struct {
-	Fd    int
-	Gen   uint32
-	Flags Flags
+	Fd    int    // the descriptor
+	Gen   uint32 // the generation given to Add or Modify (see Poller)
+	Flags Flags  // what became ready
 }

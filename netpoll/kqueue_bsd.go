@@ -16,7 +16,8 @@ const (
 
 // Poller is a kqueue plus a non-blocking pipe for wake-ups. kqueue's user
 // data field is pointer-typed on most BSDs, so the generation of each
-// descriptor is kept in a table here instead of in the kernel.
+// descriptor is kept in a table here instead of in the kernel; Event
+// reports the generation the table holds when it is called.
 type Poller struct {
 	kq       int
 	wr, ww   int // wake pipe: read and write ends

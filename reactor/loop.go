@@ -12,8 +12,10 @@ import (
 	"github.com/mill-io/mill/netpoll"
 )
 
-// ErrClosed is returned by Post once the loop has stopped, and by Run on
-// a loop that was stopped or closed before it ran.
+// ErrClosed is returned by Post once the loop has finished (Run has
+// returned, or Close released it), and by Run and Close on a loop that
+// was already run or closed. A loop merely stopped before it ran still
+// runs: see Run.
 var ErrClosed = errors.New("reactor: loop closed")
 
 // DefaultTaskBatch is how many submitted tasks a loop runs per iteration
@@ -111,7 +113,9 @@ type Loop struct {
 	runner    runner // the goroutine in Run, for OnLoop
 }
 
-// New creates a loop and its poller.
+// New creates a loop and its poller. It fails if cfg.Pin names a
+// negative CPU or the system cannot pin; a CPU outside the process's
+// affinity mask makes Run fail instead (see CheckCPU).
 func New(cfg Config) (*Loop, error) {
 	if cfg.Pin && (cfg.CPU < 0 || !affinitySupported) {
 		return nil, fmt.Errorf("reactor: cannot pin to CPU %d: %w", cfg.CPU, CheckCPU(cfg.CPU))
@@ -145,7 +149,8 @@ const yieldEvery = 5 * time.Millisecond
 // poller and the Done channel. Descriptors still registered when Run
 // returns are not closed: their owners close them before stopping the
 // loop. Run returns ErrClosed if Run or Close was called before, and a
-// wrapped system-call error if polling fails.
+// wrapped system-call error if pinning the thread (Config.Pin) or
+// polling fails.
 func (l *Loop) Run() (err error) {
 	if l.started.Swap(true) {
 		return ErrClosed
@@ -347,7 +352,8 @@ func (l *Loop) Unregister(fd int) error {
 	return l.poller.Delete(fd)
 }
 
-// Queued reports how many submitted tasks are waiting to run. Any
+// Queued reports how many posted tasks are waiting for the loop to take
+// them (a batch the loop has taken and is running is not counted). Any
 // goroutine; the value may be stale.
 func (l *Loop) Queued() int { return l.tasks.queued() }
 
@@ -373,7 +379,8 @@ func (l *Loop) Each(fn func(fd int, h Handler) bool) {
 
 // AfterFunc schedules fn to run on the loop goroutine once d has elapsed
 // (at the first poll wake-up after the deadline: accuracy is about a
-// millisecond). Loop goroutine only.
+// millisecond). A timer still pending when the loop finishes never
+// fires. Loop goroutine only.
 func (l *Loop) AfterFunc(d time.Duration, fn func()) *Timer {
 	t := &Timer{when: time.Now().Add(d), fn: fn}
 	l.timers.push(t)

@@ -10,13 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Connect opens a non-blocking, close-on-exec stream socket and starts
-// connecting it, or a datagram socket connected to one peer (network udp,
-// udp4 or udp6: the connect completes at once). network is tcp, tcp4 or tcp6, to being the peer (tcp
-// picks the family from the address; tcp4 wants an IPv4 or v4-mapped
-// address, tcp6 a true IPv6 one), or unix, path being the peer (a leading
-// '@' names a Linux abstract socket) and to ignored. Of o only
-// BindToDevice applies.
+// Connect opens a non-blocking, close-on-exec socket and connects it to a
+// peer. For network tcp, tcp4 or tcp6 it is a stream socket whose connect
+// it starts, to being the peer (tcp picks the family from the address;
+// tcp4 wants an IPv4 or v4-mapped address, tcp6 a true IPv6 one); for
+// udp, udp4 or udp6, with the same address rules, a datagram socket whose
+// connect completes at once; for unix, a stream socket, path being the
+// peer (a leading '@' names a Linux abstract socket) and to ignored. Of o
+// only BindToDevice applies, and not to unix.
 //
 // It returns the descriptor and a nil error when the connection is made
 // at once; the descriptor and the bare unix.EINPROGRESS when it is under

@@ -1,4 +1,5 @@
-// Package socket holds mill's socket plumbing: listening sockets, accept,
-// socket options, address conversion and the non-blocking read, write
-// and writev calls of the hot path. It is not API.
+// Package socket holds mill's socket plumbing: listening and UDP
+// sockets, accept, connect, descriptor duplication, socket options,
+// multicast membership, address conversion, and the non-blocking read,
+// write, writev and datagram calls of the hot path. It is not API.
 package socket
