@@ -141,8 +141,6 @@ func (c *conn) ResumeReading() error {
 	if c.ending() {
 		return ErrClosed
 	}
-	if c.setPause(pauseHandler, false) {
-		c.checkDone() // after the peer's FIN, resuming with nothing left to read may end it
-	}
+	c.setPause(pauseHandler, false) // run's checkDone, after the callback, sees what follows
 	return nil
 }

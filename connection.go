@@ -37,6 +37,7 @@ type conn struct {
 	tasks  atomic.Int32
 	loop   *eventLoop
 	remote netip.AddrPort // zero for Unix-domain peers
+	local  net.Addr       // nil when the engine's local address is every conn's
 	ctx    any
 	codec  codec.Codec
 
@@ -78,18 +79,14 @@ func (c *conn) closeErr() error {
 func (c *conn) sealed() {}
 
 // LocalAddr is the connection's local address: the server's, when every
-// connection shares one, else what getsockname says for c.fd. Any
-// goroutine; but once c has closed, c.fd may name another socket, whose
-// address (or nil) the getsockname path then returns.
+// connection shares one, else the one recorded when the connection was
+// made (a wildcard or several listening addresses, a Client's
+// connections). Any goroutine, also after close.
 func (c *conn) LocalAddr() net.Addr {
-	if a := c.loop.e.local; a != nil {
-		return a
+	if c.local != nil {
+		return c.local
 	}
-	sa, err := unix.Getsockname(c.fd)
-	if err != nil {
-		return nil
-	}
-	return socket.ToAddr(sa)
+	return c.loop.e.local
 }
 
 // RemoteAddr is the peer's address: a new *net.TCPAddr on each call, or

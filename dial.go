@@ -136,6 +136,7 @@ func (d *dialing) established() {
 	}
 	d.finish()
 	l.e.tune(c.fd, c.remote.IsValid())
+	c.local = l.e.localOf(c.fd)
 	l.hand(c, true)
 	if d.notify != nil {
 		d.notify(c, c.openErr())

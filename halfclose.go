@@ -42,12 +42,13 @@ func (c *conn) outputSent() bool {
 	if c.finPending() {
 		c.shutWrite()
 	}
-	if !c.closed() && c.peerEOF() && c.finSent() {
+	lingerDone := c.lingering() && c.finSent() && c.loop.set.lingerTimeout == 0
+	if !c.closed() && (c.peerEOF() && c.finSent() || lingerDone) {
 		var err error
 		if c.lingering() {
 			err = c.slow.closeErr
 		}
-		c.closeNow(err) // both directions are done
+		c.closeNow(err) // both directions are done, or a linger of 0 ends with our FIN
 	} else {
 		c.checkDone()
 	}

@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"net"
 	"net/netip"
 
 	"go.uber.org/zap"
@@ -31,7 +32,24 @@ func (e *engine) admit(fd int, sa unix.Sockaddr, ep *endpoint, home *eventLoop) 
 	}
 	e.tune(fd, ep.tcp)
 	c := e.newConn(fd, socket.ToAddrPort(sa), home)
+	c.local = e.localOf(fd)
 	c.loop.hand(c, home != nil)
+}
+
+// localOf is the local address to record for a new connection on fd:
+// nil when the server's one address is every connection's, else what
+// getsockname says, asked now, while fd is surely this connection's (a
+// closed conn's descriptor number may name another socket later). Any
+// goroutine.
+func (e *engine) localOf(fd int) net.Addr {
+	if e.local != nil {
+		return nil
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil
+	}
+	return socket.ToAddr(sa)
 }
 
 // tune applies the connection socket options to a new connection's

@@ -271,8 +271,15 @@ func (pc *packetConn) Submit(task func()) error {
 	return submit(func() {
 		defer func() {
 			if v := recover(); v != nil {
-				pc.l.e.log.Error("recovered panic", zap.String("in", "task (datagram)"), zap.Any("panic", v),
-					zap.ByteString("stack", stack()))
+				pe := &PanicError{Value: v, Stack: stack()}
+				if pc.dialled {
+					// A Client's socket is a connection: a panicking task
+					// closes it, as Conn.Submit's contract says.
+					pc.l.loop.Post(func() { pc.closeNow(pe) })
+				} else {
+					pc.l.e.log.Error("recovered panic", zap.String("in", "task (datagram)"), zap.Any("panic", v),
+						zap.ByteString("stack", pe.Stack))
+				}
 				panic(v) // on to the pool, which logs and counts it
 			}
 		}()

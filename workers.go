@@ -66,13 +66,20 @@ func (c *conn) Submit(task func()) error {
 	err = p.SubmitKeyed(key, func() {
 		c.tasks.Add(1)
 		defer func() {
+			// A panic's close is posted before the task stops counting as
+			// in flight: otherwise a checkDone posted first could close
+			// the conn cleanly (after the peer's FIN, or in a drain) and
+			// OnClose would never hear ErrHandlerPanic.
+			v := recover()
+			if v != nil {
+				pe := &PanicError{Value: v, Stack: stack()}
+				c.loop.loop.Post(func() { c.closeNow(pe) })
+			}
 			c.tasks.Add(-1)
 			if c.inflight.Add(-1) == 0 {
 				c.loop.loop.Post(c.checkDone) // a drain or the peer's FIN may be waiting for it
 			}
-			if v := recover(); v != nil {
-				pe := &PanicError{Value: v, Stack: stack()}
-				c.loop.loop.Post(func() { c.closeNow(pe) })
+			if v != nil {
 				panic(v) // on to the pool, which logs and counts it
 			}
 		}()

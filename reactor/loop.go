@@ -268,7 +268,12 @@ func (l *Loop) Post(fn func()) error {
 	if !l.tasks.push(fn) {
 		return ErrClosed
 	}
-	return l.poller.Wake()
+	// fn is queued and will run: the loop runs every accepted task, also
+	// on its way out. A wake-up can fail only once the loop has closed
+	// its poller, when it is past waiting anyway; reporting that would
+	// make the caller treat a task that runs as refused.
+	l.poller.Wake()
+	return nil
 }
 
 // Submit is the old name of Post.
