@@ -4,6 +4,12 @@
 //	go run ./examples/echo -addr 127.0.0.1:9000 -loops 0
 //
 // Try it with: nc 127.0.0.1 9000
+//
+// It needs no pacing of its own: with mill's flow control (on by
+// default) a client that sends faster than it reads is not read while
+// its echo waits to go out, so TCP pushes back on it and nothing is lost
+// or buffered without bound. A connection silent for -idle-timeout
+// closes, and at most -max-conns are open at once.
 package main
 
 import (
@@ -20,18 +26,49 @@ import (
 
 type echo struct{ mill.BuiltinHandler }
 
+// OnTraffic writes back everything buffered. A write fails only when the
+// connection is broken or closing (a peer that stopped reading long
+// enough to pass the outbound limit gets mill.ErrSlowConsumer, which mill
+// counts and logs); then there is nothing left to do but close.
 func (echo) OnTraffic(c mill.Conn) mill.Action {
 	b, _ := c.Next(-1)
-	c.Write(b)
+	if _, err := c.Write(b); err != nil {
+		return mill.Close
+	}
 	return mill.None
+}
+
+// config is what the flags set.
+type config struct {
+	loops       int
+	readTimeout time.Duration
+	idleTimeout time.Duration
+	maxConns    int
+}
+
+// defaults are the flags' defaults.
+var defaults = config{readTimeout: 10 * time.Second, idleTimeout: 2 * time.Minute, maxConns: 10000}
+
+// options turns cfg into mill options.
+func (cfg config) options() []mill.Option {
+	return []mill.Option{
+		mill.WithLoops(cfg.loops),
+		mill.WithReadTimeout(cfg.readTimeout),
+		mill.WithIdleTimeout(cfg.idleTimeout),
+		mill.WithMaxConns(cfg.maxConns),
+	}
 }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "address to listen on (host:port, or a tcp://, tcp6:// or unix:// URL)")
-	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
+	cfg := defaults
+	flag.IntVar(&cfg.loops, "loops", 0, "event loops (0: one per CPU)")
+	flag.DurationVar(&cfg.readTimeout, "read-timeout", defaults.readTimeout, "close a connection whose unread input waits this long (0: never)")
+	flag.DurationVar(&cfg.idleTimeout, "idle-timeout", defaults.idleTimeout, "close a connection silent both ways this long (0: never)")
+	flag.IntVar(&cfg.maxConns, "max-conns", defaults.maxConns, "most connections open at once; more are closed at once (0: no cap)")
 	flag.Parse()
 
-	s, err := mill.NewServer(echo{}, *addr, mill.WithLoops(*loops))
+	s, err := mill.NewServer(echo{}, *addr, cfg.options()...)
 	if err != nil {
 		log.Fatal(err)
 	}

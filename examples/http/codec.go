@@ -17,6 +17,18 @@ type Limits struct {
 // DefaultLimits are the limits of a zero Limits.
 var DefaultLimits = Limits{MaxTarget: 8 << 10, MaxHead: 16 << 10, MaxFields: 128, MaxBody: 1 << 20}
 
+// MaxRequest is the most bytes one request within these limits can take
+// on the wire, and so the most input a connection buffers for it: a head
+// of MaxHead, then a body of MaxBody, which chunked may take twice (its
+// framing, size lines and extensions, may take as much as its data) and
+// is followed by a trailer section of up to MaxHead; a size line still
+// incomplete may run maxChunkLine past that. Anything longer is refused
+// (413, 414 or 431) before it is all buffered.
+func (l Limits) MaxRequest() int {
+	l = l.withDefaults()
+	return 2*l.MaxHead + 2*l.MaxBody + maxChunkLine
+}
+
 func (l Limits) withDefaults() Limits {
 	if l.MaxTarget <= 0 {
 		l.MaxTarget = DefaultLimits.MaxTarget

@@ -28,10 +28,15 @@ func main() {
 	maxTarget := flag.Int("max-target", DefaultLimits.MaxTarget, "longest request-target in bytes (longer: 414)")
 	maxHead := flag.Int("max-head", DefaultLimits.MaxHead, "largest header section in bytes (larger: 431)")
 	maxBody := flag.Int("max-body", DefaultLimits.MaxBody, "largest request body in bytes (larger: 413)")
+	cfg := DefaultConfig
+	flag.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "close a connection whose partial request waits this long (0: never)")
+	flag.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close a connection silent both ways this long (0: never)")
+	flag.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most connections open at once; more are closed at once (0: no cap)")
 	flag.Parse()
 
-	h := newServer(Limits{MaxTarget: *maxTarget, MaxHead: *maxHead, MaxBody: *maxBody})
-	s, err := mill.NewServer(h, *addr, mill.WithLoops(*loops), mill.WithTicker(true))
+	cfg.Loops = *loops
+	cfg.Limits = Limits{MaxTarget: *maxTarget, MaxHead: *maxHead, MaxBody: *maxBody}
+	s, err := mill.NewServer(newServer(cfg.Limits), *addr, cfg.options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,7 +48,8 @@ func main() {
 		defer cancel()
 		s.Shutdown(ctx)
 	}()
-	log.Printf("http server listening on %s", s.Addr())
+	log.Printf("http server listening on %s (inbound limit %d, outbound limit %d bytes per connection)",
+		s.Addr(), cfg.InboundLimit(), cfg.OutboundLimit())
 	if err := s.Serve(); err != mill.ErrServerClosed {
 		log.Fatal(err)
 	}

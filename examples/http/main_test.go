@@ -22,14 +22,30 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
 
-// startServer serves a fresh server on 127.0.0.1:0 until the test ends
-// and returns its address. tick and linger shorten its timers.
-func startServer(t testing.TB, lim Limits) string {
+// startServer serves a fresh server with the command's defaults, two
+// loops and limits lim on 127.0.0.1:0 until the test ends, and returns
+// its address. extra options come last.
+func startServer(t testing.TB, lim Limits, extra ...mill.Option) string {
 	t.Helper()
-	h := newServer(lim)
+	cfg := DefaultConfig
+	cfg.Loops, cfg.Limits = 2, lim
+	return startConfig(t, cfg, extra...).Addr().String()
+}
+
+// startConfig serves a fresh server configured by cfg, as the command
+// does, on 127.0.0.1:0 until the test ends. Its ticker runs every 100 ms.
+func startConfig(t testing.TB, cfg Config, extra ...mill.Option) *mill.Server {
+	t.Helper()
+	s, _ := startHandler(t, cfg, extra...)
+	return s
+}
+
+// startHandler is startConfig that also returns the handler.
+func startHandler(t testing.TB, cfg Config, extra ...mill.Option) (*mill.Server, *server) {
+	t.Helper()
+	h := newServer(cfg.Limits)
 	h.tick = 100 * time.Millisecond
-	h.lingerFor = 200 * time.Millisecond
-	s, err := mill.NewServer(h, "tcp://127.0.0.1:0", mill.WithLoops(2), mill.WithTicker(true))
+	s, err := mill.NewServer(h, "tcp://127.0.0.1:0", append(cfg.options(), extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +61,7 @@ func startServer(t testing.TB, lim Limits) string {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return s.Addr().String()
+	return s, h
 }
 
 // newClient returns a net/http client of its own, whose idle connections

@@ -3,6 +3,7 @@ package main
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mill-io/mill"
@@ -12,16 +13,15 @@ import (
 // responses.
 type server struct {
 	mill.BuiltinHandler
-	lim       Limits
-	date      clock
-	tick      time.Duration // longest wait between ticks (0: until the next second)
-	lingerFor time.Duration // how long a connection refused with 413 may drain its upload
-	linger    lingerer
-	bufs      sync.Pool // *[]byte response batches, shared by the loops
+	lim  Limits
+	date clock
+	tick time.Duration // longest wait between ticks (0: until the next second)
+	bufs sync.Pool     // *[]byte response batches, shared by the loops
+	held atomic.Uint64 // times serve left requests for OnWritabilityChanged
 }
 
 func newServer(lim Limits) *server {
-	s := &server{lim: lim.withDefaults(), lingerFor: 2 * time.Second}
+	s := &server{lim: lim.withDefaults()}
 	s.date.set(time.Now())
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 16<<10)
@@ -47,11 +47,31 @@ const (
 	maxKeptBuf = 256 << 10 // larger batch buffers are not pooled
 )
 
-// OnTraffic answers every complete request buffered, in order, with one
-// write for the whole batch (pipelining). It runs the codec itself over
-// the buffered input, as ReadFrame would one frame at a time, and
-// consumes what it decoded in one Discard.
-func (s *server) OnTraffic(c mill.Conn) mill.Action {
+// OnTraffic answers the requests buffered.
+func (s *server) OnTraffic(c mill.Conn) mill.Action { return s.serve(c) }
+
+// OnWritabilityChanged answers the requests serve held back while the
+// connection's output was backed up, once it has drained (writable).
+func (s *server) OnWritabilityChanged(c mill.Conn, writable bool) {
+	if writable && c.InboundBuffered() > 0 && s.serve(c) == mill.Close {
+		_ = c.Close() // the connection is broken or closing already
+	}
+}
+
+// serve answers every complete request buffered, in order, with one
+// write for the whole batch (pipelining), or one per flushAt bytes of
+// responses. It runs the codec itself over the buffered input, as
+// ReadFrame would one frame at a time, and consumes what it decoded in
+// one Discard.
+//
+// A client that pipelines requests without reading the responses must
+// not make the server queue output without bound: once the connection's
+// queued output passes the high watermark (Writable is false), serve
+// stops and leaves the requests not yet answered in the input buffer.
+// mill stops reading the connection meanwhile (flow control), so TCP
+// pushes back on the client; when the output has drained below the low
+// watermark, OnWritabilityChanged calls serve again.
+func (s *server) serve(c mill.Conn) mill.Action {
 	st, ok := c.Context().(*connState)
 	if !ok {
 		return mill.Close
@@ -64,35 +84,46 @@ func (s *server) OnTraffic(c mill.Conn) mill.Action {
 	bp := s.bufs.Get().(*[]byte)
 	out := (*bp)[:0]
 	used, end := 0, batchMore
+	var err error
 	for end == batchMore {
 		var n int
 		out, n, end = s.batch(out, st, in[used:])
 		used += n
 		if end == batchMore { // out reached flushAt
-			c.Write(out)
+			if _, err = c.Write(out); err != nil {
+				break
+			}
 			out = out[:0]
+			if !c.Writable() {
+				end = batchWait // the rest waits for OnWritabilityChanged
+				s.held.Add(1)
+			}
 		}
 	}
-	if len(out) > 0 {
-		c.Write(out)
+	if err == nil && len(out) > 0 {
+		_, err = c.Write(out)
 	}
 	if cap(out) <= maxKeptBuf {
 		*bp = out[:0]
 		s.bufs.Put(bp)
 	}
-	if end == batchWait {
+	switch {
+	case err != nil:
+		// Broken, or closing as a slow consumer (a response that would
+		// take the queue past the outbound limit; mill logs it).
+		return mill.Close
+	case end == batchWait:
 		c.Discard(used)
 		return mill.None
 	}
-	return s.finish(c, st, end == batchLinger)
+	return s.finish(c, st)
 }
 
 // How a batch ends.
 const (
-	batchWait   = iota // all complete requests answered: wait for more input
-	batchMore          // out reached flushAt: write it, then go on
-	batchClose         // the last response is in out: close after it
-	batchLinger        // closing after a 413: drain the input first
+	batchWait  = iota // all complete requests answered: wait for more input
+	batchMore         // out reached flushAt: write it, then go on
+	batchClose        // the last response is in out: close after it
 )
 
 // batch decodes the complete requests at the start of in and appends
@@ -113,9 +144,6 @@ func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end
 		if e != nil {
 			dst = s.appendHead(dst, e.Status, "", textPlain, len(e.Reason)+1, connClose)
 			dst = append(append(dst, e.Reason...), '\n')
-			if e.Status == 413 {
-				return dst, n, batchLinger
-			}
 			return dst, n, batchClose
 		}
 		if m == 0 {
@@ -145,33 +173,28 @@ func isPlaintextGet(r *Request) bool {
 	return string(r.Path) == "/plaintext" && string(r.Method) == "GET" && r.KeepAlive && r.Minor != 0
 }
 
-// finish ends a connection once its last response is out. A client
-// refused with 413 is likely still uploading: closing at once, with its
-// data unread, would reset the connection and could destroy the 413
-// before the client reads it, so such a connection drains its input until
-// the client closes or lingerFor passes (a lingering close).
-func (s *server) finish(c mill.Conn, st *connState, linger bool) mill.Action {
+// finish ends a connection once its last response is written: after a
+// refused request (400, 413, 414, 431, 501, 505) or a request that asked
+// to close. The client may still be sending (an upload refused with 413,
+// more pipelined requests): closing with its data unread would make the
+// kernel reset the connection, and the reset can destroy the response
+// before the client reads it. So the close lingers: mill sends what is
+// queued, then a FIN, and reads and drops input until the client closes
+// too or the linger timeout (mill.WithLingerTimeout, 2 s) passes.
+func (s *server) finish(c mill.Conn, st *connState) mill.Action {
 	st.closing = true
 	c.Discard(-1)
-	switch {
-	case linger:
-		s.linger.add(c, time.Now().Add(s.lingerFor))
-		return mill.None
-	case c.OutboundBuffered() == 0:
+	if c.CloseLingering() != nil {
 		return mill.Close
 	}
-	c.AsyncWrite(nil, closeWhenSent) // Close only flushes once, best effort
 	return mill.None
 }
 
-func closeWhenSent(c mill.Conn, _ error) { c.Close() }
-
-// OnTick refreshes the Date header and closes lingering connections that
-// are due. It runs on mill's first event loop just after each second turns.
+// OnTick refreshes the Date header. It runs on mill's first event loop
+// just after each second turns.
 func (s *server) OnTick() (time.Duration, mill.Action) {
 	now := time.Now()
 	s.date.set(now)
-	s.linger.sweep(now)
 	d := untilNextSecond(now)
 	if s.tick > 0 && s.tick < d {
 		d = s.tick
@@ -284,38 +307,4 @@ func appendHead(dst, date []byte, status int, allow, ctype string, length int, c
 	}
 	dst = append(dst, conn...)
 	return append(dst, "\r\n\r\n"...)
-}
-
-// lingerer holds the connections that drain their input before closing.
-type lingerer struct {
-	mu    sync.Mutex
-	conns []lingering
-}
-
-type lingering struct {
-	c  mill.Conn
-	at time.Time
-}
-
-func (l *lingerer) add(c mill.Conn, at time.Time) {
-	l.mu.Lock()
-	l.conns = append(l.conns, lingering{c, at})
-	l.mu.Unlock()
-}
-
-// sweep closes the connections due by now (Close may be called from any
-// goroutine, and a connection the client closed first just says so).
-func (l *lingerer) sweep(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	kept := l.conns[:0]
-	for _, x := range l.conns {
-		if now.Before(x.at) {
-			kept = append(kept, x)
-		} else {
-			x.c.Close()
-		}
-	}
-	clear(l.conns[len(kept):])
-	l.conns = kept
 }

@@ -156,3 +156,20 @@ request = function() return req end
 		t.Logf("wrk %v: %s requests", args, m[1])
 	}
 }
+
+// TestCurlLargeBody is the report's case with curl, which sends a body
+// this large after Expect: 100-continue: a 5 MiB POST to a server with
+// -max-body 33554432 gets 100 Continue, then the whole body back.
+func TestCurlLargeBody(t *testing.T) {
+	curl := needTool(t, "curl")
+	base := "http://" + raisedBody(t)
+	payload := randomBytes(5<<20, 11)
+	out, stderr := run(t, payload, curl, "-sS", "-v", "-i", "--data-binary", "@-", base+"/echo")
+	status, _, body := curlResponse(t, out)
+	if status != "HTTP/1.1 200 OK" || body != string(payload) {
+		t.Errorf("%q, %d bytes back of %d", status, len(body), len(payload))
+	}
+	if !strings.Contains(stderr, "< HTTP/1.1 100 Continue") {
+		t.Logf("curl sent no Expect: 100-continue this time:\n%s", stderr)
+	}
+}

@@ -23,12 +23,23 @@ import (
 	"github.com/mill-io/mill"
 )
 
+// options are the server's mill options: lines as the codec (its
+// 1 KiB line limit bounds each connection's unread input, so
+// mill.WithInboundLimit does not apply), and the timeouts and the cap.
+func options(loops int, readTimeout, idleTimeout time.Duration, maxConns int) []mill.Option {
+	return []mill.Option{mill.WithLoops(loops), mill.WithCodec(lines),
+		mill.WithReadTimeout(readTimeout), mill.WithIdleTimeout(idleTimeout), mill.WithMaxConns(maxConns)}
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "address to listen on")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
 	work := flag.Duration("work", 10*time.Millisecond, "blocking work per request")
 	modeName := flag.String("mode", "pool", "where work runs: pool, goroutine or inline")
 	demo := flag.Bool("demo", false, "serve on a free port, drive it with a client, print latencies, exit")
+	readTimeout := flag.Duration("read-timeout", 10*time.Second, "close a connection whose partial line waits this long (0: never)")
+	idleTimeout := flag.Duration("idle-timeout", 2*time.Minute, "close a connection silent both ways this long (0: never)")
+	maxConns := flag.Int("max-conns", 10000, "most connections open at once; more are closed at once (0: no cap)")
 	flag.Parse()
 
 	mode, ok := map[string]Mode{"pool": Pool, "goroutine": Goroutine, "inline": Inline}[*modeName]
@@ -38,7 +49,7 @@ func main() {
 	if *demo {
 		*addr = "127.0.0.1:0"
 	}
-	s, err := mill.NewServer(newHandler(mode, *work), *addr, mill.WithLoops(*loops), mill.WithCodec(lines))
+	s, err := mill.NewServer(newHandler(mode, *work), *addr, options(*loops, *readTimeout, *idleTimeout, *maxConns)...)
 	if err != nil {
 		log.Fatal(err)
 	}

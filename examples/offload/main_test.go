@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"testing"
@@ -18,8 +20,10 @@ import (
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 func start(t testing.TB, h *handler, loops int) string {
-	s, err := mill.NewServer(h, "tcp://127.0.0.1:0", mill.WithLoops(loops), mill.WithCodec(lines),
-		mill.WithLogger(zap.NewNop()))
+	t.Helper()
+	opts := options(loops, 10*time.Second, 2*time.Minute, 10000)
+	opts = append(opts, mill.WithLogger(zap.NewNop()), mill.WithLingerTimeout(200*time.Millisecond))
+	s, err := mill.NewServer(h, "tcp://127.0.0.1:0", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +95,68 @@ func TestBadRequest(t *testing.T) {
 	c.Write([]byte("hello\n"))
 	if line, _ := bufio.NewReader(c).ReadString('\n'); line != "error: want ping or work ID\n" {
 		t.Fatalf("got %q", line)
+	}
+}
+
+// TestAnswerAfterFIN: a client that sends its requests and half-closes
+// (printf 'work 7\n' | nc -N) still gets the answers the pool computes
+// after the FIN, then the close. (Not so in Goroutine mode: mill does not
+// know of the goroutine, and closes once nothing it knows of is pending.)
+func TestAnswerAfterFIN(t *testing.T) {
+	addr := start(t, newHandler(Pool, 20*time.Millisecond), 1)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("ping\nwork 7\nwork 8\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if string(got) != "pong\ndone 7\ndone 8\n" || err != nil {
+		t.Fatalf("got %q, %v; want the answers, then EOF", got, err)
+	}
+}
+
+// TestLineTooLong: a line over the codec's limit gets an error line,
+// which the client reads in full although it keeps sending, then the
+// connection closes.
+func TestLineTooLong(t *testing.T) {
+	addr := start(t, newHandler(Pool, 0), 1)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() { // a client that never stops sending
+		defer close(sent)
+		junk := bytes.Repeat([]byte("x"), 4096)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := c.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); c.Close(); <-sent }()
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); line != "error: line too long\n" {
+		t.Fatalf("got %q, %v", line, err)
+	}
+	// Then the server closes: EOF, or a reset once it stops lingering.
+	if rest, err := io.ReadAll(r); len(rest) != 0 {
+		t.Fatalf("after the error: %q, %v", rest, err)
 	}
 }
 

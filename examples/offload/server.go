@@ -40,34 +40,61 @@ func newHandler(mode Mode, d time.Duration) *handler {
 func (h *handler) OnTraffic(c mill.Conn) mill.Action {
 	for {
 		f, err := c.ReadFrame()
-		if f == nil || err != nil {
-			return mill.None // need more input, or the connection is closing
+		if err != nil {
+			// A line over the codec's limit: say so. mill then closes the
+			// connection, lingering so that the reply is read, not reset.
+			_ = c.WriteFrame([]byte("error: line too long")) // closing either way
+			return mill.None
+		}
+		if f == nil {
+			return mill.None // need more input
 		}
 		if string(f) == "ping" {
-			c.WriteFrame([]byte("pong"))
+			if c.WriteFrame([]byte("pong")) != nil {
+				return mill.Close // broken, or closing as a slow consumer
+			}
 			continue
 		}
 		id, ok := workID(f)
 		if !ok {
-			c.WriteFrame([]byte("error: want ping or work ID"))
+			if c.WriteFrame([]byte("error: want ping or work ID")) != nil {
+				return mill.Close
+			}
 			continue
 		}
 		reply := strconv.AppendUint([]byte("done "), id, 10)
 		task := func() {
 			h.work()
-			c.AsyncWriteFrame(reply, nil)
+			// The callback gets any error, also one AsyncWriteFrame
+			// returns (then it has already run).
+			_ = c.AsyncWriteFrame(reply, closeOnFail)
 		}
+		var werr error
 		switch h.mode {
 		case Pool:
-			if err := c.Submit(task); err != nil {
-				c.WriteFrame([]byte("busy")) // overloaded: shed, don't queue without bound
+			if c.Submit(task) != nil {
+				// Overloaded: shed, don't queue without bound.
+				werr = c.WriteFrame([]byte("busy"))
 			}
 		case Goroutine:
 			go task()
 		case Inline:
 			h.work() // blocks every connection on this loop
-			c.WriteFrame(reply)
+			werr = c.WriteFrame(reply)
 		}
+		if werr != nil {
+			return mill.Close
+		}
+	}
+}
+
+// closeOnFail closes a connection whose reply could not be written: it
+// is broken or closing already (mill.ErrClosed, mill.ErrSlowConsumer),
+// or the server is draining (mill.ErrServerClosed), and a client missing
+// a reply must not wait for it on an open connection.
+func closeOnFail(c mill.Conn, err error) {
+	if err != nil {
+		_ = c.Close() // ErrClosed: it was closed already
 	}
 }
 

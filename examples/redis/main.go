@@ -27,9 +27,16 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:6380", "address to listen on (host:port, or a tcp://, tcp6:// or unix:// URL)")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
 	busyPoll := flag.Duration("busypoll", 50*time.Microsecond, "how long a loop keeps polling after its last work before it sleeps (0: sleep at once)")
+	var cfg Config
+	flag.IntVar(&cfg.Limits.MaxBulk, "max-bulk", DefaultMaxBulk, "longest bulk string (one argument) in bytes; longer: \"invalid bulk length\" and close")
+	flag.IntVar(&cfg.Limits.MaxCommand, "max-command", DefaultMaxCommand, "largest whole command in bytes; larger: \"command too big\" and close")
+	flag.IntVar(&cfg.MaxOutput, "max-output", DefaultMaxOutput, "most reply bytes queued for one connection; a reply past it closes the connection")
+	flag.DurationVar(&cfg.ReadTimeout, "read-timeout", DefaultReadTimeout, "close a connection whose partial command waits this long (0: never)")
+	flag.DurationVar(&cfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a connection silent both ways this long (0: never)")
+	flag.IntVar(&cfg.MaxConns, "max-conns", DefaultMaxConns, "most connections open at once; more are closed at once (0: no cap)")
 	flag.Parse()
 
-	s, _, err := newServer(*addr, Config{}, mill.WithLoops(*loops), mill.WithBusyPoll(*busyPoll))
+	s, _, err := newServer(*addr, cfg, mill.WithLoops(*loops), mill.WithBusyPoll(*busyPoll))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,7 +48,8 @@ func main() {
 		defer cancel()
 		s.Shutdown(ctx)
 	}()
-	log.Printf("redis server listening on %s", s.Addr())
+	log.Printf("redis server listening on %s (inbound limit %d, outbound limit %d bytes per connection)",
+		s.Addr(), cfg.InboundLimit(), cfg.OutboundLimit())
 	if err := s.Serve(); err != mill.ErrServerClosed {
 		log.Fatal(err)
 	}

@@ -20,10 +20,27 @@ import (
 func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // start serves a fresh server on a free port for the test and returns
-// its address and handler.
-func start(t testing.TB, cfg Config) (string, *server) {
+// its address and handler. Timeouts and the connection cap left zero in
+// cfg get the command's defaults. extra options come last.
+func start(t testing.TB, cfg Config, extra ...mill.Option) (string, *server) {
 	t.Helper()
-	s, h, err := newServer("127.0.0.1:0", cfg, mill.WithLoops(2))
+	s, h := startServer(t, cfg, extra...)
+	return s.Addr().String(), h
+}
+
+// startServer is start that returns the server.
+func startServer(t testing.TB, cfg Config, extra ...mill.Option) (*mill.Server, *server) {
+	t.Helper()
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	s, h, err := newServer("127.0.0.1:0", cfg, append([]mill.Option{mill.WithLoops(2)}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +56,7 @@ func start(t testing.TB, cfg Config) (string, *server) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return s.Addr().String(), h
+	return s, h
 }
 
 // rawConn is a RESP client over plain TCP that checks exact bytes.

@@ -2,8 +2,8 @@
 // JSON over HTTP, for an operator, a dashboard or a Prometheus exporter.
 //
 //	go run ./examples/stats                     # echo on 127.0.0.1:9000
-//	curl -s 127.0.0.1:9100/stats                # mill's counters, per loop and in total
-//	curl -s 127.0.0.1:9100/debug/vars           # the Go runtime's, via expvar
+//	curl -s 127.0.0.1:9101/stats                # mill's counters, per loop and in total
+//	curl -s 127.0.0.1:9101/debug/vars           # the Go runtime's, via expvar
 package main
 
 import (
@@ -25,9 +25,13 @@ import (
 
 type echo struct{ mill.BuiltinHandler }
 
+// OnTraffic writes back everything buffered; a failed write means the
+// connection is broken or closing (see examples/echo), so it closes.
 func (echo) OnTraffic(c mill.Conn) mill.Action {
 	b, _ := c.Next(-1)
-	c.Write(b)
+	if _, err := c.Write(b); err != nil {
+		return mill.Close
+	}
 	return mill.None
 }
 
@@ -53,11 +57,14 @@ func metricsMux(s *mill.Server) *http.ServeMux {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "echo address")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
-	metrics := flag.String("metrics", "127.0.0.1:9100", "HTTP address for /stats and /debug/vars")
-	idle := flag.Duration("idle", 5*time.Minute, "close connections idle this long (0: never)")
+	metrics := flag.String("metrics", "127.0.0.1:9101", "HTTP address for /stats and /debug/vars")
+	idle := flag.Duration("idle-timeout", 2*time.Minute, "close connections silent both ways this long (0: never)")
+	read := flag.Duration("read-timeout", 10*time.Second, "close connections whose unread input waits this long (0: never)")
+	maxConns := flag.Int("max-conns", 10000, "most connections open at once; more are closed at once (0: no cap)")
 	flag.Parse()
 
-	s, err := mill.NewServer(echo{}, *addr, mill.WithLoops(*loops), mill.WithIdleTimeout(*idle))
+	s, err := mill.NewServer(echo{}, *addr, mill.WithLoops(*loops), mill.WithIdleTimeout(*idle),
+		mill.WithReadTimeout(*read), mill.WithMaxConns(*maxConns))
 	if err != nil {
 		log.Fatal(err)
 	}

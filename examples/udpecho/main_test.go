@@ -24,9 +24,9 @@ func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
 
 // start serves h on addrs in-process and shuts it down when the test
 // ends.
-func start(t testing.TB, h *echo, addrs []string, loops, readBuf int) *mill.Server {
+func start(t testing.TB, h mill.Handler, addrs []string, loops, readBuf int, extra ...mill.Option) *mill.Server {
 	t.Helper()
-	s, err := newServer(h, addrs, loops, readBuf, mill.WithLogger(zap.NewNop()))
+	s, err := newServer(h, addrs, loops, readBuf, append(extra, mill.WithLogger(zap.NewNop()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

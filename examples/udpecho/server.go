@@ -102,7 +102,7 @@ func splitAddrs(s string) []string {
 // event loops (0: one per CPU) and a read buffer of readBuf bytes (0:
 // mill's default, 64 KiB), the longest datagram delivered. Extra mill
 // options come last.
-func newServer(h *echo, addrs []string, loops, readBuf int, extra ...mill.Option) (*mill.Server, error) {
+func newServer(h mill.Handler, addrs []string, loops, readBuf int, extra ...mill.Option) (*mill.Server, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("no address to listen on")
 	}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"time"
+
+	"github.com/mill-io/mill"
+)
+
+// Config is what the command's flags set: the request limits and the
+// server's defences.
+type Config struct {
+	Limits      Limits
+	Loops       int           // event loops (0: one per CPU)
+	ReadTimeout time.Duration // a partial request waiting longer closes the connection (0: never)
+	IdleTimeout time.Duration // a connection silent both ways this long closes (0: never)
+	MaxConns    int           // most connections open at once (0: no cap)
+}
+
+// DefaultConfig holds the flags' defaults: on by default, so that
+// slowloris clients, idle connections and connection floods cannot pin
+// the server's memory for ever.
+var DefaultConfig = Config{ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxConns: 10000}
+
+// slack is what the inbound limit allows past the largest request: one
+// read's worth of the next requests (mill reads at most
+// mill.DefaultReadBufferCap at a time), twice over.
+const slack = 2 * mill.DefaultReadBufferCap
+
+// InboundLimit is the most unread input a connection may buffer: the
+// largest request the limits accept, plus slack. Past it mill stops
+// reading, and would close a connection whose handler consumes nothing;
+// the parser refuses any request that large (413, 414, 431) first.
+func (cfg Config) InboundLimit() int { return cfg.Limits.MaxRequest() + slack }
+
+// OutboundLimit is the most output a connection may queue: serve stops
+// answering once the queue passes the high watermark, so the queue can
+// hold at most that, a batch of flushAt, and the response that ends it,
+// which may echo a body of MaxBody. (A client that never reads costs
+// about the high watermark: see docs/robustness.md.)
+func (cfg Config) OutboundLimit() int {
+	lim := cfg.Limits.withDefaults()
+	return max(mill.DefaultOutboundLimit, mill.DefaultHighWatermark+flushAt+lim.MaxBody+lim.MaxHead+slack)
+}
+
+// options returns the mill options for cfg.
+func (cfg Config) options() []mill.Option {
+	return []mill.Option{
+		mill.WithLoops(cfg.Loops),
+		mill.WithTicker(true), // the Date header
+		mill.WithInboundLimit(cfg.InboundLimit()),
+		mill.WithOutboundLimit(cfg.OutboundLimit(), mill.CloseSlowConsumer),
+		mill.WithReadTimeout(cfg.ReadTimeout),
+		mill.WithIdleTimeout(cfg.IdleTimeout),
+		mill.WithMaxConns(cfg.MaxConns),
+	}
+}
