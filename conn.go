@@ -72,7 +72,8 @@ type Conn interface {
 	// this connection; 0 turns one off. A new value applies to the time
 	// already counted, not from the call: the idle timeout counts from the
 	// last byte read or handed to the kernel, the read timeout from when
-	// unread input began to wait, the write timeout from when output
+	// unread input began to wait or was last consumed from (see
+	// WithReadTimeout), the write timeout from when output
 	// began to wait in the queue (on a server with no timeouts, counting
 	// starts at the first of these calls); a deadline already past closes
 	// the connection soon after the current callback returns. They do

@@ -49,6 +49,7 @@ func (c *conn) ReadFrame() ([]byte, error) {
 		frame = in[:0]
 	}
 	c.view = in[n:]
+	c.markConsumed()
 	return frame, nil
 }
 

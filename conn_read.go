@@ -37,7 +37,7 @@ func (c *conn) settle() {
 		c.in.Release()
 	}
 	c.checkInbound()
-	c.inputState()
+	c.inputState(c.takeConsumed())
 }
 
 // Peek returns up to n unread bytes without consuming them. Loop
@@ -57,8 +57,9 @@ func (c *conn) Peek(n int) ([]byte, error) {
 // only; the slice is valid until the callback returns.
 func (c *conn) Next(n int) ([]byte, error) {
 	b, err := c.Peek(n)
-	if c.view != nil {
+	if len(b) > 0 {
 		c.view = c.view[len(b):]
+		c.markConsumed()
 	}
 	return b, err
 }
@@ -69,8 +70,9 @@ func (c *conn) Discard(n int) (int, error) {
 	if n < 0 || n > len(b) {
 		n = len(b)
 	}
-	if c.view != nil {
+	if n > 0 {
 		c.view = c.view[n:]
+		c.markConsumed()
 	}
 	return n, nil
 }
@@ -86,6 +88,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	n := copy(p, b)
 	c.view = b[n:]
+	c.markConsumed()
 	return n, nil
 }
 

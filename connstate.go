@@ -49,6 +49,8 @@ import (
 //	bit 8  bitWantRead         read interest is registered with the poller
 //	bit 9  bitWantWrite        write interest is registered
 //	bit 10 bitOwesClose        OnOpen has run, so OnClose is owed
+//	bit 11 bitConsumed         handler code consumed input since the last
+//	                           settle (the read timeout restarts)
 //
 // Interest follows state (updateInterest, below): read while open, the
 // peer has not shut its side, no pause holds and no graceful drain is
@@ -101,6 +103,7 @@ const (
 	bitWantRead
 	bitWantWrite
 	bitOwesClose
+	bitConsumed
 )
 
 // Lifecycle.
@@ -252,7 +255,18 @@ func (c *conn) setPause(p pauseReason, on bool) bool {
 	}
 	c.st.bits ^= b
 	c.updateInterest()
+	c.inputState(false) // the read timeout stops while mill holds reading off, and restarts after
 	return true
+}
+
+// markConsumed records that handler code took input (Next, Discard,
+// Read, ReadFrame); takeConsumed reports and forgets it, for settle.
+func (c *conn) markConsumed() { c.st.bits |= bitConsumed }
+
+func (c *conn) takeConsumed() bool {
+	was := c.st.bits&bitConsumed != 0
+	c.st.bits &^= bitConsumed
+	return was
 }
 
 // Handler code.

@@ -42,9 +42,8 @@ var (
 	// for its idle timeout (WithIdleTimeout, Conn.SetIdleTimeout).
 	ErrIdleTimeout = errors.New("mill: idle timeout")
 	// ErrReadTimeout closes a connection whose unread input (an
-	// incomplete frame or request) was not all consumed within its read
-	// timeout of when it began to wait (WithReadTimeout,
-	// Conn.SetReadTimeout).
+	// incomplete frame or request) waited its read timeout without the
+	// handler consuming any of it (WithReadTimeout, Conn.SetReadTimeout).
 	ErrReadTimeout = errors.New("mill: read timeout")
 	// ErrWriteTimeout closes a connection whose queued output was not
 	// all sent within its write timeout of when it began to wait

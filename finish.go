@@ -85,7 +85,7 @@ func (c *conn) linger(err error) {
 	s.closeErr = err
 	c.view = nil
 	c.in.Release() // what is left unread is dropped, like what arrives from now on
-	c.inputState()
+	c.inputState(false)
 	if d := l.set.lingerTimeout; d > 0 {
 		s.linger = l.loop.AfterFunc(d, func() {
 			c.slow.linger = nil

@@ -466,10 +466,14 @@ func WithIdleTimeout(d time.Duration) Option {
 
 // WithReadTimeout closes connections whose partial input — bytes left
 // unread by the handler, such as an incomplete frame or request head —
-// is not all consumed within d (ErrReadTimeout): the clock starts when
-// input is first left unread and stops only when none is left, also
-// while reading is paused. It is the defence against slowloris. 0, the
-// default, is no timeout.
+// waits d without the handler making progress on it (ErrReadTimeout):
+// the clock starts when input is left unread, starts again whenever the
+// handler consumes some (Next, Read, Discard, ReadFrame), and is off
+// while no input waits or mill itself holds reading off (flow control,
+// the inbound limit, PauseReading). It is the defence against slowloris,
+// which never completes a request; a client that keeps completing them,
+// however its writes are cut, is not closed. 0, the default, is no
+// timeout.
 func WithReadTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.readTimeout = d })
 }

@@ -96,16 +96,24 @@ func (c *conn) activity() {
 	}
 }
 
-// inputState runs after input was settled: a partial message starts the
-// read timeout, an empty buffer stops it.
-func (c *conn) inputState() {
+// inputState runs after input was settled (consumed: the handler took
+// some since the last time) and when a pause starts or ends. The read
+// timeout measures how long unread input waits without the handler
+// making progress on it: it starts when input is left unread, restarts
+// whenever the handler consumes some (a client that keeps completing
+// requests, even one whose every write ends mid-request, is not a
+// slowloris), and is off while the buffer is empty or mill itself holds
+// reading off (flow control, the inbound limit, PauseReading), when the
+// peer cannot be the one who is slow.
+func (c *conn) inputState(consumed bool) {
 	t := c.tm
 	if t == nil {
 		return
 	}
-	if c.in.Len() == 0 {
+	switch {
+	case c.in.Len() == 0 || c.readStopped():
 		t.readSince = 0
-	} else if t.readSince == 0 {
+	case consumed || t.readSince == 0:
 		t.readSince = c.loop.mono()
 		c.rearm()
 	}
@@ -141,7 +149,7 @@ func (c *conn) setTimeout(which *time.Duration, d time.Duration) {
 func (c *conn) timer() *connTimer {
 	if c.tm == nil {
 		c.tm = &connTimer{lastActive: c.loop.mono()}
-		c.inputState()
+		c.inputState(false)
 		c.outputState()
 	}
 	return c.tm

@@ -4,36 +4,22 @@ import (
 	"bytes"
 	"io"
 	"net"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/mill-io/mill"
 )
 
-// Two faults of the library itself, found through this example, each
-// shown by a minimal test. They fail today and skip unless
-// MILL_KNOWN_BUGS=1, so that the example's suite stays green until the
-// library is fixed; then drop the skip.
-
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("MILL_KNOWN_BUGS") == "" {
-		t.Skip("known library bug, run with MILL_KNOWN_BUGS=1: " + what)
-	}
-}
+// Two faults of the library itself, found through this example and
+// fixed there; each minimal test keeps them fixed.
 
 // TestLingeringCloseReadsInput: a lingering close must read and drop the
-// client's input until the client's FIN, and close then. Today
-// conn.HandleEvent (connection.go) calls c.read() only when
-// !c.shared.closing(), and CloseLingering sets sharedCloseReq first, so
-// lingerRead never runs: the input is not drained (an uploading client
-// blocks, then gets a reset at the linger timeout), the client's FIN is
-// not noticed (the connection stays open for the whole linger timeout),
-// and the level-triggered poller reports the unread socket again and
-// again, so the loop spins meanwhile.
+// client's input until the client's FIN, and close then. It once did not
+// (conn.HandleEvent read only while no close was requested, and a
+// lingering close is one): the input was not drained (an uploading
+// client blocked, then got a reset at the linger timeout), the client's
+// FIN went unnoticed, and the loop spun on the unread socket.
 func TestLingeringCloseReadsInput(t *testing.T) {
-	knownBug(t, "a lingering close never reads (connection.go HandleEvent skips c.read when shared.closing)")
 	s := startConfig(t, Config{Loops: 1}, mill.WithLingerTimeout(10*time.Second))
 	rc := dialRaw(t, s.Addr().String())
 	rc.send("GET / HTTP/1.1\r\n\r\n") // no Host: 400, then a lingering close
@@ -62,17 +48,11 @@ func TestLingeringCloseReadsInput(t *testing.T) {
 // close a connection whose partial input is not completed within d
 // (slowloris). A client that streams requests without pause, each write
 // ending in the middle of a request, completes a request every few
-// milliseconds, yet is closed with ErrReadTimeout d after its first
-// write: connTimer.readSince (timeouts.go, inputState) is reset only when
-// the input buffer is empty, not when the handler consumes input. The
-// same happens to a client pipelining a long burst that it reads slowly:
-// while flow control has stopped reading, the partial request in the
-// buffer ages although the client can do nothing about it. Proposed fix:
-// restart readSince whenever settle sees that input was consumed, and do
-// not count the time reading is paused by mill (flow control, the inbound
-// limit).
+// milliseconds and must not be closed. It once was, d after its first
+// write (the clock restarted only when the input buffer emptied, not when
+// the handler consumed input; now it restarts on progress and stops while
+// mill itself holds reading off).
 func TestReadTimeoutSparesAStreamThatProgresses(t *testing.T) {
-	knownBug(t, "the read timeout closes a stream that keeps completing requests (timeouts.go inputState)")
 	cfg := DefaultConfig
 	cfg.Loops, cfg.ReadTimeout = 1, 300*time.Millisecond
 	s := startConfig(t, cfg)
