@@ -610,3 +610,249 @@ func TestInboundLimitHoldsAfterHangup(t *testing.T) {
 		t.Fatalf("buffered %d bytes, limit %d + one read", m, limit)
 	}
 }
+
+// watchedEcho is the naive echo (b, _ := c.Next(-1); c.Write(b)) that
+// also records, on the loop, the most output it ever had queued and
+// what became of its writes.
+type watchedEcho struct {
+	echoHandler
+	maxQueued atomic.Int64
+	accepted  atomic.Int64 // bytes written
+	refused   atomic.Int64 // writes refused with ErrOutboundFull
+	other     atomic.Int64 // writes failed otherwise
+}
+
+func (h *watchedEcho) OnTraffic(c Conn) Action {
+	b, _ := c.Next(-1)
+	n, err := c.Write(b)
+	switch {
+	case err == nil:
+		h.accepted.Add(int64(n))
+	case errors.Is(err, ErrOutboundFull):
+		h.refused.Add(1)
+	default:
+		h.other.Add(1)
+	}
+	if q := int64(c.OutboundBuffered()); q > h.maxQueued.Load() {
+		h.maxQueued.Store(q)
+	}
+	return None
+}
+
+// TestFlowControlNaiveEchoIsLossless: a client writes everything before
+// it reads; the naive echo gets it all back, byte for byte, because flow
+// control stops reading the connection while its output is past the
+// high watermark, so the queue never holds more than that and one read.
+func TestFlowControlNaiveEchoIsLossless(t *testing.T) {
+	total := 64 << 20
+	if raceEnabled || testing.Short() {
+		total = 16 << 20
+	}
+	h := &watchedEcho{echoHandler: echoHandler{closeErrs: make(chan error, 1)}}
+	s := serve(t, h, "", WithLoops(1)) // default limits and policy
+	c := dial(t, s).(*net.TCPConn)
+	c.SetReadBuffer(256 << 10) // the kernel holds little of the echo
+	want := pattern(total)
+	wrote := make(chan error, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(60 * time.Second))
+		_, err := c.Write(want)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		wrote <- err
+	}()
+	// Read only once the server has stopped reading us.
+	waitFor(t, "a flow-control pause", func() bool { return s.Stats().Total.FlowPauses > 0 })
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	buf := make([]byte, 64<<10)
+	off := 0
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if off+n > total || !bytes.Equal(buf[:n], want[off:off+n]) {
+				t.Fatalf("echo differs from byte %d on", off)
+			}
+			off += n
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", off, total, err)
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if off != total {
+		t.Fatalf("read %d of %d bytes before EOF", off, total)
+	}
+	if err := <-h.closeErrs; err != nil {
+		t.Fatalf("OnClose err = %v", err)
+	}
+	st := s.Stats().Total
+	bound := int64(DefaultHighWatermark + DefaultReadBufferCap)
+	t.Logf("%d MiB echoed; %d flow-control pauses; at most %d bytes queued (bound %d)",
+		total>>20, st.FlowPauses, h.maxQueued.Load(), bound)
+	if m := h.maxQueued.Load(); m > bound {
+		t.Fatalf("%d bytes queued; want at most the high watermark and one read (%d)", m, bound)
+	}
+	if h.refused.Load()+h.other.Load() != 0 || st.WritesRefused != 0 {
+		t.Fatalf("writes failed: %d refused, %d otherwise", h.refused.Load(), h.other.Load())
+	}
+	if st.FlowPauses == 0 {
+		t.Fatal("no flow-control pause counted")
+	}
+}
+
+// TestFlowControlOffFailWrite: without flow control a naive echo to a
+// client that does not read fills the queue; under FailWrite the writes
+// past the limit are refused whole, each counted, and the connection
+// stays open: the client reads exactly the bytes accepted, in order,
+// and the echo still works.
+func TestFlowControlOffFailWrite(t *testing.T) {
+	const limit, total = 256 << 10, 4 << 20
+	h := &watchedEcho{echoHandler: echoHandler{closeErrs: make(chan error, 1)}}
+	s := serve(t, h, "", WithLoops(1), WithFlowControl(false), WithSocketSendBuffer(16<<10),
+		WithWriteWatermarks(32<<10, 64<<10), WithOutboundLimit(limit, FailWrite))
+	c := dial(t, s).(*net.TCPConn)
+	c.SetReadBuffer(16 << 10)
+	wrote := make(chan error, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_, err := c.Write(pattern(total))
+		wrote <- err
+	}()
+	if err := <-wrote; err != nil { // the server reads on, whatever it owes
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to read everything", func() bool { return s.Stats().Total.BytesIn == total })
+	if h.refused.Load() == 0 {
+		t.Fatal("no write refused")
+	}
+	if got := s.Stats().Total.WritesRefused; got != uint64(h.refused.Load()) {
+		t.Fatalf("Stats.WritesRefused = %d, the handler saw %d refusals", got, h.refused.Load())
+	}
+	if m := h.maxQueued.Load(); m > limit {
+		t.Fatalf("%d bytes queued past the %d-byte limit", m, limit)
+	}
+	// What was accepted arrives, then the connection still echoes.
+	n := h.accepted.Load()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, n)); err != nil {
+		t.Fatalf("reading the %d accepted bytes: %v", n, err)
+	}
+	c.Write([]byte("still there?"))
+	expectRead(t, c, []byte("still there?"))
+	select {
+	case err := <-h.closeErrs:
+		t.Fatalf("closed: %v", err)
+	default:
+	}
+	t.Logf("%d writes refused, %d of %d bytes echoed", h.refused.Load(), n, total)
+}
+
+// TestFlowControlOffClosesSlowConsumer: without flow control, under the
+// default policy, a naive echo to a client that does not read ends with
+// the connection closed (ErrSlowConsumer, counted), and what the client
+// read before the close is exactly what it sent up to some point: a
+// stream cut short, never one with a gap.
+func TestFlowControlOffClosesSlowConsumer(t *testing.T) {
+	h := &watchedEcho{echoHandler: echoHandler{closeErrs: make(chan error, 1)}}
+	s := serve(t, h, "", WithLoops(1), WithFlowControl(false), WithSocketSendBuffer(16<<10))
+	c := dial(t, s).(*net.TCPConn)
+	c.SetReadBuffer(16 << 10)
+	const total = DefaultOutboundLimit + 8<<20
+	want := pattern(total)
+	wrote := make(chan error, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_, err := c.Write(want)
+		wrote <- err
+	}()
+	expectClose(t, h.closeErrs, ErrSlowConsumer, 20*time.Second)
+	waitFor(t, "the close counted", func() bool { return s.Stats().Total.Closed.SlowConsumer == 1 })
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.ReadAll(c)
+	t.Logf("the client read %d bytes, then %v", len(got), err)
+	if len(got) > total || !bytes.Equal(got, want[:len(got)]) {
+		t.Fatalf("the %d bytes read are not the start of what was sent", len(got))
+	}
+	if int64(len(got)) > h.accepted.Load() {
+		t.Fatalf("read %d bytes, %d accepted", len(got), h.accepted.Load())
+	}
+	if st := s.Stats().Total; st.WritesRefused != 0 {
+		t.Fatalf("%d writes refused under CloseSlowConsumer", st.WritesRefused)
+	}
+	<-wrote // fails with the reset, or succeeds if it all fit before
+}
+
+// TestTotalOutboundLimit: many clients that never read, each pushed far
+// more than the server-wide cap on queued output. The total queued never
+// passes the cap by more than one write per connection (a connection
+// with nothing queued is not held to the total, so each one's first
+// queued write may take it past), and every one of them, being slow, is
+// closed with ErrSlowConsumer and counted.
+func TestTotalOutboundLimit(t *testing.T) {
+	const conns, chunk, capTotal, pushes = 8, 16 << 10, 1 << 20, 256 // 4 MiB offered to each
+	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, conns)}, closed: make(chan error, conns)}
+	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(4<<10),
+		WithWriteWatermarks(64<<10, 256<<10), WithTotalOutboundLimit(capTotal))
+	for i := 0; i < conns; i++ {
+		c := dial(t, s).(*net.TCPConn)
+		c.SetReadBuffer(4 << 10)
+	}
+	var peak atomic.Int64
+	var wg sync.WaitGroup
+	data := make([]byte, chunk)
+	for i := 0; i < conns; i++ {
+		sc := <-h.conns
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var failed atomic.Bool
+			var last chan struct{}
+			for j := 0; j < pushes && !failed.Load(); j++ {
+				ran := make(chan struct{})
+				// Write and measure on the loop: the total right after
+				// a write is as high as it gets.
+				if sc.Do(func(c Conn) {
+					defer close(ran)
+					if _, err := c.Write(data); err != nil {
+						failed.Store(true)
+					}
+					if n := s.eng.outPending(); n > peak.Load() {
+						peak.Store(n)
+					}
+				}) != nil {
+					return
+				}
+				last = ran
+				if j%16 == 15 {
+					<-ran // keep a bounded number of Do functions queued
+				}
+			}
+			if last != nil {
+				<-last
+			}
+		}()
+	}
+	for i := 0; i < conns; i++ {
+		expectClose(t, h.closed, ErrSlowConsumer, 20*time.Second)
+	}
+	wg.Wait()
+	waitFor(t, "the closes counted", func() bool { return s.Stats().Total.Closed.SlowConsumer == conns })
+	st := s.Stats().Total
+	bound := int64(capTotal + conns*chunk)
+	t.Logf("%d connections, at most %d bytes queued in all (cap %d, bound %d)", conns, peak.Load(), capTotal, bound)
+	if p := peak.Load(); p > bound {
+		t.Fatalf("%d bytes queued in all, past the cap %d and one write per connection", p, capTotal)
+	}
+	if peak.Load() < capTotal/2 {
+		t.Fatalf("only %d bytes ever queued: the test did not reach the cap", peak.Load())
+	}
+	if st.OutboundPending != 0 {
+		t.Fatalf("%d bytes still queued once every connection closed", st.OutboundPending)
+	}
+}
