@@ -230,16 +230,8 @@ func (h *holder) OnClose(c Conn, err error) Action {
 // wantsRead reports, from the conn's loop, whether it is open and
 // whether it reads.
 func wantsRead(sc Conn) (open, reading bool) {
-	c := sc.(*conn)
-	type state struct{ open, reading bool }
-	st := make(chan state, 1)
-	if c.loop.loop.Submit(func() {
-		st <- state{c.flags&flagClosed == 0, c.flags&flagWantRead != 0}
-	}) != nil {
-		return false, false
-	}
-	s := <-st
-	return s.open, s.reading
+	inspect(sc, func(c *conn) { open, reading = c.flags&flagClosed == 0, c.flags&flagWantRead != 0 })
+	return open, reading
 }
 
 // TestInboundLimitPausesReading: a handler that holds its input with
@@ -346,7 +338,10 @@ func (h *worker) OnTraffic(c Conn) Action {
 	if err := c.Submit(func() {
 		select {
 		case h.waiting <- struct{}{}:
-			<-h.release
+			select {
+			case <-h.release:
+			case <-h.free:
+			}
 		case <-h.free:
 		}
 		c.Do(consume)
