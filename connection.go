@@ -133,7 +133,9 @@ func (c *conn) HandleEvent(_ int, f netpoll.Flags) {
 			}
 			return
 		}
-		if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && !c.shared.closing() {
+		// A lingering close has asked to close too, yet reads on: to
+		// drop the input until the peer's FIN.
+		if f&(netpoll.In|netpoll.Hangup|netpoll.Error) != 0 && (!c.shared.closing() || c.flags&flagLinger != 0) {
 			c.read()
 		}
 		return
