@@ -115,9 +115,18 @@ func (c *conn) lingerRead() {
 	}
 	switch {
 	case err == unix.EAGAIN:
-	case err != nil || n == 0:
+	case err != nil:
 		c.flags |= flagPeerEOF
 		c.closeNow(c.slow.closeErr) // what was written had its chance
+	case n == 0:
+		// The peer's FIN: once our output has gone (and our FIN after
+		// it), drained closes; the linger timeout still bounds it.
+		c.flags |= flagPeerEOF
+		if c.out.Len() == 0 {
+			c.closeNow(c.slow.closeErr)
+		} else {
+			c.updateInterest()
+		}
 	default:
 		c.activity()
 		l.ctr.bytesIn.Add(uint64(n))
