@@ -116,7 +116,7 @@ func TestCloseLingeringReplyReachesAnUploader(t *testing.T) {
 
 // TestCloseLingeringTimeout: a client that reads the reply but never
 // shuts its side is closed once the linger timeout has passed, not
-// before, and not much later.
+// before, and not much later; meanwhile the loop waits rather than spins.
 func TestCloseLingeringTimeout(t *testing.T) {
 	const linger = 300 * time.Millisecond
 	h := &rejecter{reply: []byte("400 no\n"), after: make(chan error, 4), closed: make(chan error, 1)}
@@ -129,6 +129,7 @@ func TestCloseLingeringTimeout(t *testing.T) {
 		t.Fatalf("read %q, %v; want the reply, then EOF", got, err)
 	}
 	c.Write([]byte("more")) // dropped, and it does not end the lingering
+	cpu := processCPU()
 	select {
 	case err := <-h.closed:
 		if err != nil {
@@ -137,8 +138,12 @@ func TestCloseLingeringTimeout(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("never closed: the linger timeout was not honoured")
 	}
+	cpu = processCPU() - cpu
 	el := time.Duration(h.closedAt.Load() - h.lingering.Load())
-	t.Logf("closed %v after CloseLingering (timeout %v)", el, linger)
+	if cpu > linger/2 {
+		t.Fatalf("the process used %v of CPU while the connection lingered for %v: a spinning loop", cpu, linger)
+	}
+	t.Logf("closed %v after CloseLingering (timeout %v), %v of CPU meanwhile", el, linger, cpu)
 	if el < linger {
 		t.Fatalf("closed %v after CloseLingering, before the %v timeout", el, linger)
 	}
