@@ -43,17 +43,6 @@ func TestParseAddr(t *testing.T) {
 	}
 }
 
-func TestNewServerRejectsBadOptions(t *testing.T) {
-	for _, o := range []Option{WithLoops(-1), WithReadBufferCap(0), WithWriteBufferCap(-5), WithCPUAffinity(-1), WithBusyPoll(-time.Second)} {
-		if _, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", o); err == nil {
-			t.Errorf("NewServer accepted a bad option")
-		}
-	}
-	if _, err := NewServer(nil, "tcp://127.0.0.1:0"); err == nil {
-		t.Error("NewServer accepted a nil handler")
-	}
-}
-
 func TestAddrResolvesPortZero(t *testing.T) {
 	s := serve(t, &echoHandler{}, "")
 	ta, ok := s.Addr().(*net.TCPAddr)
