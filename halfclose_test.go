@@ -349,8 +349,9 @@ func TestPeerFINKeepsHeldInput(t *testing.T) {
 				}
 				c.Close()
 			}
-			if st := s.Stats().Total; st.Closed.Clean != uint64(runs) {
-				t.Fatalf("%d clean closes of %d", st.Closed.Clean, runs)
+			// Counted just after OnClose returns.
+			if !eventually(10*time.Second, func() bool { return s.Stats().Total.Closed.Clean == uint64(runs) }) {
+				t.Fatalf("%d clean closes of %d", s.Stats().Total.Closed.Clean, runs)
 			}
 		})
 	}

@@ -104,6 +104,7 @@ func TestCloseLingeringReplyReachesAnUploader(t *testing.T) {
 		t.Fatalf("OnClose err = %v, want nil", err)
 	}
 	h.expectLateWritesFailed(t)
+	waitFor(t, "the close counted", func() bool { return s.Stats().Total.Closed.Total() == 1 })
 	st := s.Stats().Total
 	t.Logf("%d bytes dropped while lingering", st.LingerDropped)
 	if st.LingerDropped == 0 || st.LingerDropped > upload {
