@@ -530,3 +530,91 @@ func TestClientStopRightAfterStart(t *testing.T) {
 	}
 	waitFor(t, "descriptors back to the baseline", func() bool { return openFDs(t) <= fds })
 }
+
+// loopCaller calls the client's blocking methods from its own loop: Dial
+// in OnOpen, and in OnTraffic Dial, or Stop on "stop". It reports each
+// call's error and duration.
+type loopCaller struct {
+	BuiltinHandler
+	cl      atomic.Pointer[Client]
+	target  string
+	results chan loopCall
+}
+
+type loopCall struct {
+	what string
+	err  error
+	took time.Duration
+}
+
+func (h *loopCaller) call(what string, fn func() error) {
+	begin := time.Now()
+	err := fn()
+	h.results <- loopCall{what, err, time.Since(begin)}
+}
+
+func (h *loopCaller) OnOpen(Conn) ([]byte, Action) {
+	h.call("Dial in OnOpen", func() error {
+		_, err := h.cl.Load().Dial("tcp", h.target)
+		return err
+	})
+	return nil, None
+}
+
+func (h *loopCaller) OnTraffic(c Conn) Action {
+	b, _ := c.Next(-1)
+	if string(b) == "stop" {
+		h.call("Stop in OnTraffic", func() error { return h.cl.Load().Stop(context.Background()) })
+		return None
+	}
+	h.call("DialContext in OnTraffic", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := h.cl.Load().DialContext(ctx, "tcp", h.target)
+		return err
+	})
+	return None
+}
+
+// TestClientBlockingCallsOnLoopAreRefused: Dial and DialContext inside a
+// client's own callbacks, and Stop there, return ErrOnEventLoop at once
+// instead of waiting for the loop they block; the Stop still stops the
+// client.
+func TestClientBlockingCallsOnLoopAreRefused(t *testing.T) {
+	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
+	h := &loopCaller{target: ln.Addr().String(), results: make(chan loopCall, 4)}
+	cl := startClient(t, h, WithLoops(1))
+	h.cl.Store(cl)
+	expect := func(what string) {
+		t.Helper()
+		select {
+		case r := <-h.results:
+			if r.what != what || !errors.Is(r.err, ErrOnEventLoop) {
+				t.Fatalf("%s returned %v, want %s to return ErrOnEventLoop", r.what, r.err, what)
+			}
+			if r.took > time.Second {
+				t.Fatalf("%s took %v to return", r.what, r.took)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not return", what)
+		}
+	}
+	c, err := cl.Dial("tcp", h.target) // from the test's goroutine: fine
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("Dial in OnOpen")
+	c.AsyncWrite([]byte("dial"), nil) // echoed: OnTraffic
+	expect("DialContext in OnTraffic")
+	c.AsyncWrite([]byte("stop"), nil)
+	expect("Stop in OnTraffic")
+	waitFor(t, "the client to stop", func() bool {
+		_, err := cl.Dial("tcp", h.target)
+		return errors.Is(err, ErrServerClosed)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.Stop(ctx); err != nil {
+		t.Fatalf("Stop after the Stop on a loop: %v", err)
+	}
+}

@@ -327,8 +327,10 @@ func (c *conn) setBatched(on bool) {
 
 // Interest.
 
-// writeInterest reports whether write interest is registered.
+// writeInterest and readInterest report what is registered with the
+// poller.
 func (c *conn) writeInterest() bool { return c.st.bits&bitWantWrite != 0 }
+func (c *conn) readInterest() bool  { return c.st.bits&bitWantRead != 0 }
 
 // updateInterest makes the poller's interest match the state (the rule
 // is in connState's doc). Loop goroutine.

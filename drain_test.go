@@ -3,6 +3,8 @@
 package mill
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -21,7 +23,13 @@ import (
 // sequenced asynchronous writes from 8 goroutines; Shutdown happens in the
 // middle with a 5 s grace. Each client must receive exactly the messages
 // whose callbacks said nil — none missing, none duplicated, each writer's
-// in order — and every callback runs once.
+// in order — and every callback runs once: with nil, with ErrServerClosed
+// for writes refused once the drain began, or with ErrClosed for writes
+// that met a closed connection. The writers go on through the shutdown,
+// each with a bounded number of writes awaiting their callbacks, as a
+// producer that paces itself does: what the drain must deliver is what
+// was accepted before it began, which a loaded machine can still send
+// within the grace.
 func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 	conns, perConn := 1000, 1000
 	if raceEnabled || testing.Short() {
@@ -59,9 +67,10 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 				last[w] = -1
 			}
 			c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			br := bufio.NewReaderSize(c, 4<<10)
 			buf := make([]byte, msgSize)
 			for {
-				if _, err := io.ReadFull(c, buf); err != nil {
+				if _, err := io.ReadFull(br, buf); err != nil {
 					if err != io.EOF {
 						r.err = err
 					}
@@ -91,13 +100,14 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 	for i := range acked {
 		acked[i] = make([]atomic.Bool, writers*perConn)
 	}
-	var calls, nils atomic.Int64
+	var calls, nils, refused, closed atomic.Int64
 	var wg sync.WaitGroup
 	started := make(chan struct{})
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			awaiting := make(chan struct{}, 1024) // writes whose callbacks have not run
 			for seq := 0; seq < perConn/writers; seq++ {
 				if w == 0 && seq == perConn/writers/2 {
 					close(started)
@@ -108,12 +118,21 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 					binary.BigEndian.PutUint32(msg[4:], uint32(w))
 					binary.BigEndian.PutUint64(msg[8:], uint64(seq))
 					slot := &acked[i][w*perConn+seq]
+					awaiting <- struct{}{}
 					c.AsyncWrite(msg, func(_ Conn, err error) {
 						calls.Add(1)
-						if err == nil {
+						switch {
+						case err == nil:
 							nils.Add(1)
 							slot.Store(true)
+						case errors.Is(err, ErrServerClosed):
+							refused.Add(1)
+						case errors.Is(err, ErrClosed):
+							closed.Add(1)
+						default:
+							t.Errorf("AsyncWrite callback: %v", err)
 						}
+						<-awaiting
 					})
 				}
 			}
@@ -126,13 +145,14 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if el := time.Since(begin); el > 6*time.Second {
-		t.Fatalf("Shutdown took %v with a 5 s grace", el)
+	took := time.Since(begin)
+	if took > 6*time.Second {
+		t.Fatalf("Shutdown took %v with a 5 s grace", took)
 	}
 	if err := <-served; !errors.Is(err, ErrServerClosed) {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	wg.Wait() // every callback ran: each writer got all its slots back
 	if got, want := calls.Load(), int64(conns*writers*(perConn/writers)); got != want {
 		t.Fatalf("%d callbacks for %d writes", got, want)
 	}
@@ -155,8 +175,8 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 	if int64(received) != nils.Load()*msgSize {
 		t.Fatalf("clients received %d bytes, %d acknowledged", received, nils.Load()*msgSize)
 	}
-	t.Logf("%d connections: %d of %d writes acknowledged and delivered before the shutdown closed them",
-		conns, nils.Load(), calls.Load())
+	t.Logf("%d connections: %d of %d writes acknowledged and delivered before the shutdown closed them, %d refused by the drain, %d met a closed connection; Shutdown took %v",
+		conns, nils.Load(), calls.Load(), refused.Load(), closed.Load(), took)
 	waitFor(t, "descriptors back to baseline", func() bool { return openFDs(t) == fds })
 }
 
@@ -240,5 +260,164 @@ func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
 	}
 	if err := <-h.errs; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("OnClose: %v", err)
+	}
+}
+
+// drainTask answers "task" from a worker-pool task that waits for the
+// test, and reports the answer's callback.
+type drainTask struct {
+	asyncHandler
+	answer   []byte
+	running  chan struct{}
+	release  chan struct{}
+	answered chan error
+}
+
+func (h *drainTask) OnTraffic(c Conn) Action {
+	if b, _ := c.Next(-1); string(b) != "task" {
+		return None
+	}
+	if err := c.Submit(func() {
+		h.running <- struct{}{}
+		<-h.release
+		c.AsyncWrite(h.answer, func(_ Conn, err error) { h.answered <- err })
+	}); err != nil {
+		panic(err)
+	}
+	return None
+}
+
+// TestShutdownNotHeldUpByProducers: producers that never stop writing to
+// their connections do not hold a graceful shutdown up: once the drain
+// begins their new writes are refused (ErrServerClosed, through the
+// callback), their connections close as soon as what was accepted has
+// gone, and Shutdown returns well within its 5 s. A worker-pool task that
+// was running when the drain began still gets its answer out, and the
+// drain waits for it.
+func TestShutdownNotHeldUpByProducers(t *testing.T) {
+	const producers, window, msgSize = 4, 64, 16 << 10
+	h := &drainTask{asyncHandler: asyncHandler{conns: make(chan Conn, producers+1)},
+		answer: pattern(256 << 10), running: make(chan struct{}), release: make(chan struct{}),
+		answered: make(chan error, 1)}
+	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(16<<10))
+	t.Cleanup(func() {
+		select {
+		case <-h.release:
+		default:
+			close(h.release) // a failed test leaves no task waiting
+		}
+	})
+	worker := dial(t, s)
+	<-h.conns
+	worker.Write([]byte("task"))
+	select {
+	case <-h.running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task never ran")
+	}
+	// Producers, each with a client that does not read yet: each has its
+	// window of writes outstanding, most of it queued.
+	clients := make([]net.Conn, producers)
+	for i := range clients {
+		// (Shrinking the client's receive buffer after the handshake
+		// would stall the transfer on retransmission timeouts.)
+		clients[i] = dial(t, s)
+	}
+	stop := make(chan struct{})
+	var acked, refused, closed atomic.Int64
+	var wg sync.WaitGroup
+	msg := make([]byte, msgSize)
+	for i := 0; i < producers; i++ {
+		sc := <-h.conns
+		wg.Go(func() {
+			awaiting := make(chan struct{}, window)
+			defer func() { // every callback runs, once
+				for i := 0; i < window; i++ {
+					awaiting <- struct{}{}
+				}
+			}()
+			deadline := time.Now().Add(20 * time.Second)
+			for time.Now().Before(deadline) {
+				select {
+				case <-stop:
+					return
+				case awaiting <- struct{}{}:
+				}
+				sc.AsyncWrite(msg, func(_ Conn, err error) {
+					switch {
+					case err == nil:
+						acked.Add(1)
+					case errors.Is(err, ErrServerClosed):
+						refused.Add(1)
+					case errors.Is(err, ErrClosed):
+						closed.Add(1)
+					default:
+						t.Errorf("AsyncWrite callback: %v", err)
+					}
+					<-awaiting
+				})
+				if refused.Load()+closed.Load() > 0 {
+					time.Sleep(100 * time.Microsecond) // it never stops, but need not spin
+				}
+			}
+			t.Error("a producer ran for 20 s")
+		})
+	}
+	waitFor(t, "the producers' output to queue up", func() bool {
+		return s.Stats().Total.OutboundPending > producers*window*msgSize/2
+	})
+	shut := make(chan error, 1)
+	begin := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	waitFor(t, "the drain to begin", s.eng.draining.Load)
+	// Each client reads a little: callbacks run, the producers write
+	// again, and are refused, their connections still having output
+	// queued.
+	for _, c := range clients {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, 4*msgSize)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the producers to be refused", func() bool { return refused.Load() > 0 })
+	// Then they read everything; the task holds the drain open until it
+	// answers.
+	var readers sync.WaitGroup
+	for _, c := range clients {
+		readers.Go(func() {
+			if _, err := io.Copy(io.Discard, c); err != nil {
+				t.Errorf("producer's client: %v", err)
+			}
+		})
+	}
+	readers.Wait()
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v while a task was still running", err)
+	default:
+	}
+	close(h.release)
+	worker.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(worker)
+	if err != nil || !bytes.Equal(got, h.answer) {
+		t.Fatalf("the task's answer: read %d of %d bytes, then %v", len(got), len(h.answer), err)
+	}
+	if err := <-h.answered; err != nil {
+		t.Fatalf("the task's AsyncWrite callback: %v", err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	took := time.Since(begin)
+	close(stop)
+	wg.Wait()
+	t.Logf("Shutdown took %v; %d writes acknowledged, %d refused by the drain, %d met a closed connection",
+		took, acked.Load(), refused.Load(), closed.Load())
+	if took > 2500*time.Millisecond {
+		t.Fatalf("Shutdown took %v with producers still writing", took)
 	}
 }

@@ -123,6 +123,19 @@ func (h *echoHandler) OnClose(_ Conn, err error) Action {
 	return None
 }
 
+// inspect runs fn on sc's loop and waits for it: the way for a test to
+// look at a connection's loop-only state. It reports false if the loop
+// has stopped.
+func inspect(sc Conn, fn func(c *conn)) bool {
+	c := sc.(*conn)
+	done := make(chan struct{})
+	if c.loop.loop.Submit(func() { fn(c); close(done) }) != nil {
+		return false
+	}
+	<-done
+	return true
+}
+
 // openFDs counts this process's open descriptors.
 func openFDs(t *testing.T) int {
 	t.Helper()

@@ -43,17 +43,6 @@ func TestParseAddr(t *testing.T) {
 	}
 }
 
-func TestNewServerRejectsBadOptions(t *testing.T) {
-	for _, o := range []Option{WithLoops(-1), WithReadBufferCap(0), WithWriteBufferCap(-5), WithCPUAffinity(-1), WithBusyPoll(-time.Second)} {
-		if _, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", o); err == nil {
-			t.Errorf("NewServer accepted a bad option")
-		}
-	}
-	if _, err := NewServer(nil, "tcp://127.0.0.1:0"); err == nil {
-		t.Error("NewServer accepted a nil handler")
-	}
-}
-
 func TestAddrResolvesPortZero(t *testing.T) {
 	s := serve(t, &echoHandler{}, "")
 	ta, ok := s.Addr().(*net.TCPAddr)
@@ -428,4 +417,64 @@ func TestLoadBalancers(t *testing.T) {
 			t.Errorf("one source address spread over %d loops", busy)
 		}
 	})
+}
+
+// shutdownInCallback calls Shutdown from OnTraffic, on the server's own
+// loop, and reports what it returned and how long it took.
+type shutdownInCallback struct {
+	BuiltinHandler
+	s      atomic.Pointer[Server]
+	result chan error
+	took   chan time.Duration
+}
+
+func (h *shutdownInCallback) OnTraffic(c Conn) Action {
+	c.Discard(-1)
+	begin := time.Now()
+	err := h.s.Load().Shutdown(context.Background())
+	h.took <- time.Since(begin)
+	h.result <- err
+	return None
+}
+
+// TestShutdownOnLoopIsRefused: Shutdown called inside a callback cannot
+// wait for the loop it runs on; it returns ErrOnEventLoop at once, and
+// the shutdown it started completes.
+func TestShutdownOnLoopIsRefused(t *testing.T) {
+	h := &shutdownInCallback{result: make(chan error, 1), took: make(chan time.Duration, 1)}
+	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s.Store(s)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	c := dial(t, s)
+	c.Write([]byte("stop"))
+	select {
+	case took := <-h.took:
+		if err := <-h.result; !errors.Is(err, ErrOnEventLoop) {
+			t.Fatalf("Shutdown on a loop returned %v, want ErrOnEventLoop", err)
+		}
+		if took > time.Second {
+			t.Fatalf("Shutdown on a loop took %v to return", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown on a loop did not return")
+	}
+	select {
+	case err := <-served:
+		if !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("Serve returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shutdown started on a loop did not complete")
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read %v after the shutdown, want EOF", err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown after the shutdown: %v", err)
+	}
 }
