@@ -211,18 +211,6 @@ func (cc *churnClient) run(from, to, conc int, deadline time.Time) (int, []error
 	return int(done.Load()), errs
 }
 
-// eventually polls cond until it holds or d passes, and reports which.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return true
-}
-
 func heapAlloc() uint64 {
 	runtime.GC()
 	runtime.GC() // the first GC may leave sync.Pool victims behind

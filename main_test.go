@@ -145,3 +145,15 @@ func openFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// eventually polls cond until it holds or d passes, and reports which.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
+}
