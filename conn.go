@@ -243,7 +243,9 @@ type Conn interface {
 	Close() error
 
 	// CloseLingering closes the connection without losing what was
-	// written last: writes stop (they fail with ErrClosed), unread input
+	// written last. Once it takes effect — on the loop, after the current
+	// callback returns and after writes made or submitted before it, as
+	// for Close — writes stop (they fail with ErrClosed), unread input
 	// is dropped, queued output goes out, our FIN follows, and input is
 	// read and dropped until the peer's FIN; then the connection closes
 	// (OnClose sees nil). WithLingerTimeout bounds all of it, from when

@@ -350,7 +350,11 @@ func WithWorkerPool(cfg workerpool.Config) Option {
 // default such a connection closes (OnClose sees nil) once nothing is
 // pending for it: its queued output has gone out, and no asynchronous
 // write, Do function, worker-pool task or writability notice is in
-// flight; a connection paused with Conn.PauseReading stays open.
+// flight; a connection paused with Conn.PauseReading stays open. Work
+// mill has not been told of — a goroutine of your own that will call Do
+// or AsyncWrite later — cannot be waited for: start such work with
+// Conn.Submit, or hold the connection with PauseReading until it
+// answers, or use WithHalfOpen.
 func WithHalfOpen(on bool) Option {
 	return optionFunc(func(o *options) { o.halfOpen = on })
 }
