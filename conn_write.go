@@ -171,12 +171,12 @@ func (c *conn) flush() error {
 // (sendQueued, or the callback around a Write) then applies it. Loop
 // goroutine.
 func (c *conn) fireDone() {
-	if !c.out.due() {
+	if !c.due() {
 		return
 	}
 	nested := c.enterCallback()
-	for c.out.due() {
-		c.call(c.out.next(), nil)
+	for c.due() {
+		c.call(c.next(), nil)
 	}
 	c.leaveCallback(nested)
 	if !nested {
@@ -284,5 +284,5 @@ func (c *conn) asyncDone(cb AsyncCallback, err error) {
 // await queues cb to run once every byte accepted so far has been handed
 // to the kernel. Loop goroutine.
 func (c *conn) await(cb AsyncCallback) {
-	c.out.await(cb)
+	c.slowPart().wait.add(c.out.accepted(), cb)
 }

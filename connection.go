@@ -37,7 +37,6 @@ type conn struct {
 	tasks  atomic.Int32
 	loop   *eventLoop
 	remote netip.AddrPort // zero for Unix-domain peers
-	local  net.Addr       // nil when the engine's local address is every conn's
 	ctx    any
 	codec  codec.Codec
 
@@ -58,7 +57,14 @@ type conn struct {
 type connSlow struct {
 	closeErr error          // why the conn closes once the callback returns (write error, decode error, panic), or after lingering
 	linger   *reactor.Timer // ends a lingering close
+	wait     waitQueue      // asynchronous-write callbacks waiting for their bytes (outbox.go)
 }
+
+// waiting reports whether an asynchronous-write callback waits for its
+// bytes; due, whether the oldest one's have all gone; next removes it.
+func (c *conn) waiting() bool       { return c.slow != nil && c.slow.wait.waiting() }
+func (c *conn) due() bool           { return c.slow != nil && c.slow.wait.due(c.out.sent) }
+func (c *conn) next() AsyncCallback { return c.slow.wait.next() }
 
 // slowPart returns c.slow, allocating it on first use.
 func (c *conn) slowPart() *connSlow {
@@ -79,14 +85,32 @@ func (c *conn) closeErr() error {
 func (c *conn) sealed() {}
 
 // LocalAddr is the connection's local address: the server's, when every
-// connection shares one, else the one recorded when the connection was
-// made (a wildcard or several listening addresses, a Client's
-// connections). Any goroutine, also after close.
+// connection shares one; else (a wildcard or several listening
+// addresses, a Client's connections) what getsockname says, asked each
+// time. Any goroutine; once the descriptor is closed (after OnClose) the
+// second kind is nil, since its number may name another socket by then.
 func (c *conn) LocalAddr() net.Addr {
-	if c.local != nil {
-		return c.local
+	if a := c.loop.e.local; a != nil {
+		return a
 	}
-	return c.loop.e.local
+	if c.shared.fdGone() {
+		return nil
+	}
+	sa, err := unix.Getsockname(c.fd)
+	// Closed meanwhile? sharedFDGone is set before the descriptor is
+	// closed, so if it is still clear now the answer was this socket's.
+	if err != nil || c.shared.fdGone() {
+		return nil
+	}
+	return socket.ToAddr(sa)
+}
+
+// closeFD closes the descriptor, first telling other goroutines
+// (LocalAddr) that its number is no longer c's. Loop goroutine, or the
+// goroutine that made c before anyone else saw it.
+func (c *conn) closeFD() {
+	c.shared.set(sharedFDGone)
+	unix.Close(c.fd)
 }
 
 // RemoteAddr is the peer's address: a new *net.TCPAddr on each call, or
@@ -237,8 +261,8 @@ func (c *conn) closeNow(err error) {
 	if c.out.Len() > 0 {
 		c.flush() // best effort: the error, if any, is the one we close with or moot
 	}
-	for c.out.waiting() {
-		c.call(c.out.next(), ErrClosed)
+	for c.waiting() {
+		c.call(c.next(), ErrClosed)
 	}
 	c.stopTimeouts()
 	c.stopLinger()
@@ -246,7 +270,7 @@ func (c *conn) closeNow(err error) {
 	if c.opened() {
 		c.run("OnClose", func() Action { return l.h.OnClose(c, err) })
 	}
-	unix.Close(c.fd)
+	c.closeFD()
 	c.view = nil
 	c.in.Release()
 	if n := c.out.Len(); n > 0 {

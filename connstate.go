@@ -58,19 +58,30 @@ import (
 // write while output is queued (output on the batch list may wait
 // without it). A conn is never reused, so a handle kept after close sees
 // lifeClosed forever.
+//
+// The three enumerations share one byte (phase: life in bits 0-1, write
+// in bits 2-3, doom in bits 4-5), so that the whole state is four bytes:
+// an idle server holds one conn per connection, and every byte counts.
 type connState struct {
-	life  lifecycle
-	write writeSide
-	doom  doom
+	phase uint8
 	bits  stateBits
 }
 
 type (
 	lifecycle uint8
 	writeSide uint8
-	doom      uint8
+	doomKind  uint8
 	stateBits uint16
 )
+
+func (s *connState) life() lifecycle     { return lifecycle(s.phase & 3) }
+func (s *connState) write() writeSide    { return writeSide(s.phase >> 2 & 3) }
+func (s *connState) doom() doomKind      { return doomKind(s.phase >> 4 & 3) }
+func (s *connState) setLife(v lifecycle) { s.phase = s.phase&^3 | uint8(v) }
+func (s *connState) setWrite(v writeSide) {
+	s.phase = s.phase&^(3<<2) | uint8(v)<<2
+}
+func (s *connState) setDoom(v doomKind) { s.phase = s.phase&^(3<<4) | uint8(v)<<4 }
 
 const (
 	lifeNew lifecycle = iota
@@ -86,7 +97,7 @@ const (
 )
 
 const (
-	doomNone doom = iota
+	doomNone doomKind = iota
 	doomBroken
 	doomDecode
 )
@@ -110,14 +121,14 @@ const (
 
 // closed reports whether closing has begun (or the conn never opened and
 // was refused): writes fail, and nothing more is delivered.
-func (c *conn) closed() bool { return c.st.life == lifeClosed }
+func (c *conn) closed() bool { return c.st.life() == lifeClosed }
 
 // lingering reports whether a lingering close is under way.
-func (c *conn) lingering() bool { return c.st.life == lifeLinger }
+func (c *conn) lingering() bool { return c.st.life() == lifeLinger }
 
 // ending reports whether the conn is lingering or closed: it takes no
 // new work, and pauses no longer matter.
-func (c *conn) ending() bool { return c.st.life >= lifeLinger }
+func (c *conn) ending() bool { return c.st.life() >= lifeLinger }
 
 // opened reports whether OnOpen has run (OnClose is then owed, or ran).
 func (c *conn) opened() bool { return c.st.bits&bitOwesClose != 0 }
@@ -125,17 +136,17 @@ func (c *conn) opened() bool { return c.st.bits&bitOwesClose != 0 }
 // markOpen records that the conn is registered for reading and OnOpen
 // is about to run.
 func (c *conn) markOpen() {
-	c.st.life = lifeOpen
+	c.st.setLife(lifeOpen)
 	c.st.bits |= bitOwesClose | bitWantRead
 }
 
 // markClosed moves the conn to closed; it reports false if it was
 // already. Whether OnClose is owed is opened.
 func (c *conn) markClosed() bool {
-	if c.st.life == lifeClosed {
+	if c.st.life() == lifeClosed {
 		return false
 	}
-	c.st.life = lifeClosed
+	c.st.setLife(lifeClosed)
 	c.shared.set(sharedCloseReq)
 	return true
 }
@@ -145,14 +156,14 @@ func (c *conn) markClosed() bool {
 // from now on), and the view is gone. It reports false if the conn is
 // already lingering or closed.
 func (c *conn) markLinger() bool {
-	if c.st.life >= lifeLinger {
+	if c.st.life() >= lifeLinger {
 		return false
 	}
-	c.st.life = lifeLinger
-	c.st.doom = doomNone
+	c.st.setLife(lifeLinger)
+	c.st.setDoom(doomNone)
 	c.st.bits &^= bitPauseInbound | bitPauseFlow | bitPauseHandler | bitViewRing
-	if c.st.write == writeOpen {
-		c.st.write = writeFINPending
+	if c.st.write() == writeOpen {
+		c.st.setWrite(writeFINPending)
 	}
 	c.shared.set(sharedCloseReq)
 	return true
@@ -164,10 +175,10 @@ func (c *conn) markLinger() bool {
 // it is closed, its FIN was asked for, or its socket broke (after a
 // decode error writes still work, for an error reply).
 func (c *conn) writeErr() error {
-	if c.st.life == lifeClosed || c.st.write != writeOpen {
+	if c.st.life() == lifeClosed || c.st.write() != writeOpen {
 		return ErrClosed
 	}
-	if c.st.doom == doomBroken {
+	if c.st.doom() == doomBroken {
 		return c.closeErr()
 	}
 	return nil
@@ -177,42 +188,42 @@ func (c *conn) writeErr() error {
 // It reports false if the conn is closed or the FIN was already asked
 // for.
 func (c *conn) askFIN() bool {
-	if c.st.life == lifeClosed || c.st.write != writeOpen {
+	if c.st.life() == lifeClosed || c.st.write() != writeOpen {
 		return false
 	}
-	c.st.write = writeFINPending
+	c.st.setWrite(writeFINPending)
 	return true
 }
 
 // finPending reports whether our FIN was asked for and has not gone.
-func (c *conn) finPending() bool { return c.st.write == writeFINPending }
+func (c *conn) finPending() bool { return c.st.write() == writeFINPending }
 
 // finSent reports whether our FIN has gone.
-func (c *conn) finSent() bool { return c.st.write == writeFINSent }
+func (c *conn) finSent() bool { return c.st.write() == writeFINSent }
 
 // markFINSent records that our FIN has gone.
-func (c *conn) markFINSent() { c.st.write = writeFINSent }
+func (c *conn) markFINSent() { c.st.setWrite(writeFINSent) }
 
 // Doom.
 
 // doomed reports whether a failure or a decode error dooms the conn to
 // close once the current callback returns.
-func (c *conn) doomed() bool { return c.st.doom != doomNone }
+func (c *conn) doomed() bool { return c.st.doom() != doomNone }
 
 // decodeDoomed reports whether the doom is a decode error (so the close
 // lingers, for the error reply the handler may have written).
-func (c *conn) decodeDoomed() bool { return c.st.doom == doomDecode }
+func (c *conn) decodeDoomed() bool { return c.st.doom() == doomDecode }
 
 // markDoomed records the first failure, err, to close with once the
 // callback returns; a later one changes nothing. decode says the codec
 // rejected the input rather than the socket broke.
 func (c *conn) markDoomed(err error, decode bool) {
-	if c.st.doom != doomNone {
+	if c.st.doom() != doomNone {
 		return
 	}
-	c.st.doom = doomBroken
+	c.st.setDoom(doomBroken)
 	if decode {
-		c.st.doom = doomDecode
+		c.st.setDoom(doomDecode)
 	}
 	c.slowPart().closeErr = err
 }
@@ -250,7 +261,7 @@ const (
 // reports whether the pause changed.
 func (c *conn) setPause(p pauseReason, on bool) bool {
 	b := stateBits(p)
-	if on && c.st.life >= lifeLinger || (c.st.bits&b != 0) == on {
+	if on && c.st.life() >= lifeLinger || (c.st.bits&b != 0) == on {
 		return false
 	}
 	c.st.bits ^= b
@@ -335,13 +346,13 @@ func (c *conn) readInterest() bool  { return c.st.bits&bitWantRead != 0 }
 // updateInterest makes the poller's interest match the state (the rule
 // is in connState's doc). Loop goroutine.
 func (c *conn) updateInterest() {
-	if c.st.life == lifeClosed {
+	if c.st.life() == lifeClosed {
 		return
 	}
 	var want stateBits
 	switch {
 	case c.st.bits&bitPeerEOF != 0:
-	case c.st.life == lifeLinger:
+	case c.st.life() == lifeLinger:
 		want |= bitWantRead // to drop input until the peer's FIN
 	case !c.readStopped() && !c.loop.draining:
 		want |= bitWantRead
@@ -373,14 +384,18 @@ func (c *conn) updateInterest() {
 //	bit 0  sharedCloseReq    Close was called, or closing has begun
 //	bit 1  sharedUnwritable  queued output passed the high watermark and
 //	                         has not yet fallen below the low one
+//	bit 2  sharedFDGone      the descriptor is closed (set just before):
+//	                         its number may name another socket now
 type sharedState struct{ v atomic.Uint32 }
 
 const (
 	sharedCloseReq uint32 = 1 << iota
 	sharedUnwritable
+	sharedFDGone
 )
 
 func (s *sharedState) closing() bool      { return s.v.Load()&sharedCloseReq != 0 }
+func (s *sharedState) fdGone() bool       { return s.v.Load()&sharedFDGone != 0 }
 func (s *sharedState) writable() bool     { return s.v.Load()&sharedUnwritable == 0 }
 func (s *sharedState) set(bits uint32)    { s.v.Or(bits) }
 func (s *sharedState) clear(bits uint32)  { s.v.And(^bits) }

@@ -136,7 +136,6 @@ func (d *dialing) established() {
 	}
 	d.finish()
 	l.e.tune(c.fd, c.remote.IsValid())
-	c.local = l.e.localOf(c.fd)
 	l.hand(c, true)
 	if d.notify != nil {
 		d.notify(c, c.openErr())
@@ -160,7 +159,7 @@ func (d *dialing) fail(err error) {
 	c.markClosed()
 	c.run("OnClose", func() Action { return l.h.OnClose(c, err) }) // without OnOpen: the attempt failed
 	if c.fd >= 0 {
-		unix.Close(c.fd) // after OnClose, as for any connection
+		c.closeFD() // after OnClose, as for any connection
 	}
 	l.conns.Add(-1)
 	if d.notify != nil {

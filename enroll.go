@@ -33,7 +33,6 @@ func (e *engine) enroll(nc net.Conn) (Conn, error) {
 	nc.Close()
 	e.tune(fd, tcp)
 	c := e.newConn(fd, remote, nil)
-	c.local = e.localOf(fd)
 	if err := c.loop.hand(c, false); err != nil {
 		return nil, err
 	}

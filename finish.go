@@ -18,7 +18,7 @@ import (
 
 // quiet reports whether nothing is pending for c. Loop goroutine.
 func (c *conn) quiet() bool {
-	return c.out.Len() == 0 && c.inflight.Load() == 0 && !c.out.waiting()
+	return c.out.Len() == 0 && c.inflight.Load() == 0 && !c.waiting()
 }
 
 // checkDone closes c if it waits to end and has become quiet: with

@@ -3,7 +3,6 @@
 package mill
 
 import (
-	"net"
 	"net/netip"
 
 	"go.uber.org/zap"
@@ -32,24 +31,7 @@ func (e *engine) admit(fd int, sa unix.Sockaddr, ep *endpoint, home *eventLoop) 
 	}
 	e.tune(fd, ep.tcp)
 	c := e.newConn(fd, socket.ToAddrPort(sa), home)
-	c.local = e.localOf(fd)
 	c.loop.hand(c, home != nil)
-}
-
-// localOf is the local address to record for a new connection on fd:
-// nil when the server's one address is every connection's, else what
-// getsockname says, asked now, while fd is surely this connection's (a
-// closed conn's descriptor number may name another socket later). Any
-// goroutine.
-func (e *engine) localOf(fd int) net.Addr {
-	if e.local != nil {
-		return nil
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil
-	}
-	return socket.ToAddr(sa)
 }
 
 // tune applies the connection socket options to a new connection's
@@ -120,7 +102,7 @@ func (l *eventLoop) hand(c *conn, onLoop bool) error {
 	if l.loop.Post(func() { l.open(c) }) != nil {
 		c.shared.set(sharedCloseReq)
 		l.conns.Add(-1)
-		unix.Close(c.fd)
+		c.closeFD()
 		return ErrServerClosed
 	}
 	return nil
@@ -145,7 +127,7 @@ func (l *eventLoop) open(c *conn) {
 // is reused. Loop goroutine.
 func (l *eventLoop) refuse(c *conn) {
 	c.markClosed()
-	unix.Close(c.fd)
+	c.closeFD()
 	l.conns.Add(-1)
 }
 

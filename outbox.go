@@ -5,20 +5,22 @@ package mill
 import "github.com/mill-io/mill/bufferpool"
 
 // outbox is a connection's output bookkeeping: the queue of bytes
-// accepted by a write but not yet handed to the kernel, how many bytes
-// were ever handed to it, and the asynchronous-write callbacks that wait
-// for their bytes to go. It does no I/O and knows nothing of limits,
+// accepted by a write but not yet handed to the kernel and how many bytes
+// were ever handed to it; with its waitQueue (kept in connSlow, since
+// most connections never have a callback waiting, and an idle
+// connection's every byte counts), the asynchronous-write callbacks that
+// wait for their bytes to go. Neither does I/O or knows of limits,
 // watermarks or timeouts (backpressure.go and timeouts.go look at Len):
 // the connection writes what Peek shows and reports what the kernel took.
-// Bytes accepted so far number sent + Len(); a callback waits for sent
-// to reach that count as it was when the callback was added.
-// outbox_test.go checks it against a plain model. Loop goroutine.
+// Bytes accepted so far number accepted(); a callback waits for sent to
+// reach that count as it was when the callback was added.
+// outbox_test.go checks the two against a plain model. Loop goroutine.
 type outbox struct {
 	q    bufferpool.Ring
-	sent uint64     // bytes handed to the kernel, ever
-	wait *waitQueue // callbacks waiting; nil until the first (most conns never have one)
+	sent uint64 // bytes handed to the kernel, ever
 }
 
+// waitQueue holds the callbacks waiting for their bytes, oldest first.
 type waitQueue struct{ q []pendingWrite }
 
 type pendingWrite struct {
@@ -56,34 +58,33 @@ func (o *outbox) took(n int) {
 	}
 }
 
-// await adds cb, to be due once every byte accepted so far has been
-// handed to the kernel.
-func (o *outbox) await(cb AsyncCallback) {
-	if o.wait == nil {
-		o.wait = &waitQueue{}
-	}
-	o.wait.q = append(o.wait.q, pendingWrite{seq: o.sent + uint64(o.q.Len()), cb: cb})
+// accepted is how many bytes were ever accepted: sent plus queued.
+func (o *outbox) accepted() uint64 { return o.sent + uint64(o.q.Len()) }
+
+// release drops whatever is still queued and gives the buffer back; the
+// callbacks still waiting are the caller's to fail.
+func (o *outbox) release() { o.q.Release() }
+
+// add queues cb, due once sent reaches seq.
+func (w *waitQueue) add(seq uint64, cb AsyncCallback) {
+	w.q = append(w.q, pendingWrite{seq: seq, cb: cb})
 }
 
 // waiting reports whether a callback waits.
-func (o *outbox) waiting() bool { return o.wait != nil && len(o.wait.q) > 0 }
+func (w *waitQueue) waiting() bool { return len(w.q) > 0 }
 
-// due reports whether the oldest waiting callback's bytes have all gone.
-func (o *outbox) due() bool { return o.waiting() && o.wait.q[0].seq <= o.sent }
+// due reports whether the oldest waiting callback's bytes have all gone,
+// sent bytes having gone in all.
+func (w *waitQueue) due(sent uint64) bool { return len(w.q) > 0 && w.q[0].seq <= sent }
 
 // next removes and returns the oldest waiting callback; call it only
-// while due or when abandoning them all.
-func (o *outbox) next() AsyncCallback {
-	cb := o.wait.q[0].cb
-	o.wait.q[0] = pendingWrite{}
-	o.wait.q = o.wait.q[1:]
-	if len(o.wait.q) == 0 {
-		o.wait.q = nil
+// while due, or to fail them all.
+func (w *waitQueue) next() AsyncCallback {
+	cb := w.q[0].cb
+	w.q[0] = pendingWrite{}
+	w.q = w.q[1:]
+	if len(w.q) == 0 {
+		w.q = nil
 	}
 	return cb
 }
-
-// release drops whatever is still queued and gives the buffer back; the
-// callbacks still waiting are the caller's to fail (next, while
-// waiting).
-func (o *outbox) release() { o.q.Release() }

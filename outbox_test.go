@@ -42,6 +42,7 @@ func TestOutboxModel(t *testing.T) {
 	for seed := 0; seed < seeds; seed++ {
 		rng := rand.New(rand.NewPCG(uint64(seed), 1))
 		var o outbox
+		var w waitQueue
 		o.Init(&pool, 64)
 		var m outboxModel
 		var fired []int
@@ -80,14 +81,14 @@ func TestOutboxModel(t *testing.T) {
 			case op < 9: // a callback waits for everything so far
 				id := nextID
 				nextID++
-				o.await(func(Conn, error) { fired = append(fired, id) })
+				w.add(o.accepted(), func(Conn, error) { fired = append(fired, id) })
 				m.waits = append(m.waits, struct {
 					seq uint64
 					id  int
 				}{m.sent + uint64(len(m.queued)), id})
 			default: // run what is due
-				for o.due() {
-					o.next()(nil, nil)
+				for w.due(o.sent) {
+					w.next()(nil, nil)
 				}
 				for len(m.waits) > 0 && m.waits[0].seq <= m.sent {
 					want := m.waits[0].id
@@ -109,12 +110,15 @@ func TestOutboxModel(t *testing.T) {
 				t.Fatalf("seed %d step %d: queue differs from the model (%d bytes vs %d)", seed, step, len(got), len(m.queued))
 			}
 			wantDue := len(m.waits) > 0 && m.waits[0].seq <= m.sent
-			if o.due() != wantDue || o.waiting() != (len(m.waits) > 0) {
-				t.Fatalf("seed %d step %d: due %v waiting %v, model %v %v", seed, step, o.due(), o.waiting(), wantDue, len(m.waits) > 0)
+			if o.accepted() != m.sent+uint64(len(m.queued)) {
+				t.Fatalf("seed %d step %d: accepted %d, model %d", seed, step, o.accepted(), m.sent+uint64(len(m.queued)))
+			}
+			if w.due(o.sent) != wantDue || w.waiting() != (len(m.waits) > 0) {
+				t.Fatalf("seed %d step %d: due %v waiting %v, model %v %v", seed, step, w.due(o.sent), w.waiting(), wantDue, len(m.waits) > 0)
 			}
 		}
-		for o.waiting() {
-			o.next()
+		for w.waiting() {
+			w.next()
 		}
 		o.release()
 	}
