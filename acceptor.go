@@ -25,7 +25,7 @@ const (
 // runs it.
 type acceptor struct {
 	e       *engine
-	ep      *endpoint
+	ep      *socket.Endpoint
 	loop    *reactor.Loop
 	ln      **socket.Listener // the endpoint's slot: nil once closed
 	home    *eventLoop        // nil on the main reactor

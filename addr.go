@@ -26,6 +26,3 @@ func parseAddr(s string) (network, address string, err error) {
 	}
 	return network, address, nil
 }
-
-// isPacket reports whether network carries datagrams.
-func isPacket(network string) bool { return strings.HasPrefix(network, "udp") }

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
+
+	"github.com/mill-io/mill/internal/socket"
 )
 
 // Client makes outgoing connections and serves them on its own event
@@ -143,7 +144,7 @@ func (cl *Client) DialAsync(network, address string, value any) error {
 	if err := cl.ready(); err != nil {
 		return err
 	}
-	if needsLookup(network, address) {
+	if socket.NeedsLookup(network, address) {
 		// The lookup ends with the dial timeout or the shutdown, so this
 		// goroutine cannot outlive the client by more than that.
 		var lookup context.Context
@@ -192,27 +193,4 @@ func (cl *Client) ready() error {
 	default:
 		return nil
 	}
-}
-
-// needsLookup reports whether dialling address takes a name lookup.
-func needsLookup(network, address string) bool {
-	if network == "unix" {
-		return false
-	}
-	if _, err := netip.ParseAddrPort(address); err == nil {
-		return false
-	}
-	host, port, err := net.SplitHostPort(address)
-	if err != nil {
-		return false // resolveDial reports it
-	}
-	if _, err := netip.ParseAddr(host); err != nil && host != "" {
-		return true
-	}
-	for _, r := range port {
-		if r < '0' || r > '9' {
-			return true
-		}
-	}
-	return false
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -46,11 +45,11 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 			defer cancel()
 		}
 	}
-	to, path, err := resolveDial(lookup, network, address)
+	to, path, err := socket.ResolveDial(lookup, network, address)
 	if err == nil {
 		err = ctx.Err()
 	}
-	if isPacket(network) {
+	if socket.IsPacket(network) {
 		e.dialPacket(network, to, err, connCtx, notify)
 		return
 	}
@@ -192,64 +191,13 @@ func (c *conn) openErr() error {
 	return nil
 }
 
-// resolveDial turns a dial address into an IP and port (TCP) or a path
-// (Unix). Names are looked up with ctx; the first address of the
-// network's family wins.
-func resolveDial(ctx context.Context, network, address string) (netip.AddrPort, string, error) {
-	switch network {
-	case "unix":
-		if address == "" {
-			return netip.AddrPort{}, "", &net.AddrError{Err: "empty socket path", Addr: address}
-		}
-		return netip.AddrPort{}, address, nil
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
-	default:
-		return netip.AddrPort{}, "", net.UnknownNetworkError(network)
-	}
-	if ap, err := netip.ParseAddrPort(address); err == nil {
-		return ap, "", nil
-	}
-	host, port, err := net.SplitHostPort(address)
-	if err != nil {
-		return netip.AddrPort{}, "", err
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		n, lerr := net.DefaultResolver.LookupPort(ctx, network, port)
-		if lerr != nil {
-			return netip.AddrPort{}, "", lerr
-		}
-		p = uint64(n)
-	}
-	var ip netip.Addr
-	switch {
-	case host == "" && (network == "tcp6" || network == "udp6"):
-		ip = netip.IPv6Loopback()
-	case host == "":
-		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	default:
-		if ip, err = netip.ParseAddr(host); err != nil {
-			ipnet := "ip" + network[3:]
-			ips, err := net.DefaultResolver.LookupNetIP(ctx, ipnet, host)
-			if err != nil {
-				return netip.AddrPort{}, "", err
-			}
-			if len(ips) == 0 {
-				return netip.AddrPort{}, "", &net.DNSError{Err: "no address", Name: host, IsNotFound: true}
-			}
-			ip = ips[0]
-		}
-	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), "", nil
-}
-
 func dialAddr(network string, to netip.AddrPort, path string) net.Addr {
 	switch {
 	case network == "unix":
 		return &net.UnixAddr{Name: path, Net: "unix"}
 	case !to.IsValid():
 		return nil
-	case isPacket(network):
+	case socket.IsPacket(network):
 		return net.UDPAddrFromAddrPort(to)
 	}
 	return net.TCPAddrFromAddrPort(to)

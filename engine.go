@@ -15,6 +15,7 @@ import (
 
 	"github.com/mill-io/mill/balancer"
 	"github.com/mill-io/mill/bufferpool"
+	"github.com/mill-io/mill/internal/socket"
 	"github.com/mill-io/mill/reactor"
 	"github.com/mill-io/mill/workerpool"
 )
@@ -26,7 +27,7 @@ type engine struct {
 	s     *Server
 	h     Handler
 	log   *zap.Logger
-	eps   []*endpoint
+	eps   []*socket.Endpoint
 	local net.Addr // every connection's local address, nil if it varies
 
 	pool  bufferpool.Pool
@@ -67,7 +68,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 		return nil, err
 	}
 	if len(e.eps) == 1 {
-		switch a := e.eps[0].addr.(type) {
+		switch a := e.eps[0].Addr.(type) {
 		case *net.TCPAddr:
 			if !a.IP.IsUnspecified() {
 				e.local = a
@@ -82,7 +83,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 		}
 	}()
 	for _, ep := range e.eps {
-		if ep.shared == nil {
+		if ep.Shared == nil {
 			continue
 		}
 		if e.main == nil {
@@ -90,7 +91,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 				return nil, err
 			}
 		}
-		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.shared})
+		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.Shared})
 	}
 	if o.workers != nil {
 		if e.workerPool, err = workerpool.New(e.workerConfig(*o.workers)); err != nil {
@@ -116,13 +117,13 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 		e.loops = append(e.loops, l)
 		e.view = append(e.view, l)
 		for _, ep := range e.eps {
-			if i >= len(ep.perLoop) {
+			if i >= len(ep.PerLoop) {
 				continue
 			}
-			if ep.tcp || ep.network == "unix" {
-				l.accs = append(l.accs, &acceptor{e: e, ep: ep, loop: rl, ln: &ep.perLoop[i], home: l})
+			if ep.TCP || ep.Network == "unix" {
+				l.accs = append(l.accs, &acceptor{e: e, ep: ep, loop: rl, ln: &ep.PerLoop[i], home: l})
 			} else {
-				l.packets = append(l.packets, newPacketConn(l, &ep.perLoop[i]))
+				l.packets = append(l.packets, newPacketConn(l, &ep.PerLoop[i]))
 			}
 		}
 	}
@@ -134,7 +135,7 @@ func (e *engine) addr() net.Addr {
 	if len(e.eps) == 0 {
 		return nil
 	}
-	return e.eps[0].addr
+	return e.eps[0].Addr
 }
 
 // checkCPU reports whether a loop can be pinned to cpu.

@@ -23,13 +23,13 @@ import (
 // admit sets up an accepted descriptor and hands it to home, or when
 // home is nil to the loop the balancer picks. It runs on the loop that
 // accepted it: the main loop, or home.
-func (e *engine) admit(fd int, sa unix.Sockaddr, ep *endpoint, home *eventLoop) {
+func (e *engine) admit(fd int, sa unix.Sockaddr, ep *socket.Endpoint, home *eventLoop) {
 	if m := e.s.opts.maxConns; m > 0 && e.countConnections() >= m {
 		e.refused.Add(1)
 		unix.Close(fd) // over the cap: refuse at once, without a busy loop
 		return
 	}
-	e.tune(fd, ep.tcp)
+	e.tune(fd, ep.TCP)
 	c := e.newConn(fd, socket.ToAddrPort(sa), home)
 	c.loop.hand(c, home != nil)
 }

@@ -1,8 +1,8 @@
 //go:build linux || freebsd || dragonfly
 
-package mill
+package socket
 
-// reusePortSpreads: the kernel spreads connections and datagrams over
+// ReusePortSpreads: the kernel spreads connections and datagrams over
 // the sockets sharing a port with SO_REUSEPORT (SO_REUSEPORT_LB on
 // FreeBSD), so per-loop sockets each get a share.
-const reusePortSpreads = true
+const ReusePortSpreads = true
