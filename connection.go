@@ -197,14 +197,7 @@ func (c *conn) read() {
 		return
 	}
 	c.settle()
-	var n int
-	var err error
-	for {
-		n, err = socket.Read(c.fd, l.readBuf)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	n, err := c.readSocket()
 	switch {
 	case err == unix.EAGAIN:
 		return
@@ -226,6 +219,17 @@ func (c *conn) read() {
 		c.setViewRing(true)
 	}
 	c.run("OnTraffic", func() Action { return l.h.OnTraffic(c) })
+}
+
+// readSocket makes one read into the loop's read buffer, retrying an
+// interrupted one. Loop goroutine.
+func (c *conn) readSocket() (int, error) {
+	for {
+		n, err := socket.Read(c.fd, c.loop.readBuf)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }
 
 // fail records a broken socket (or a panic). Inside a callback the close

@@ -83,6 +83,15 @@ func (s *connState) setWrite(v writeSide) {
 }
 func (s *connState) setDoom(v doomKind) { s.phase = s.phase&^(3<<4) | uint8(v)<<4 }
 
+// set turns the bits b on or off.
+func (s *connState) set(b stateBits, on bool) {
+	if on {
+		s.bits |= b
+	} else {
+		s.bits &^= b
+	}
+}
+
 const (
 	lifeNew lifecycle = iota
 	lifeOpen
@@ -304,37 +313,19 @@ func (c *conn) leaveCallback(nested bool) {
 // records which buffer it aliases.
 func (c *conn) viewIsRing() bool { return c.st.bits&bitViewRing != 0 }
 
-func (c *conn) setViewRing(ring bool) {
-	if ring {
-		c.st.bits |= bitViewRing
-	} else {
-		c.st.bits &^= bitViewRing
-	}
-}
+func (c *conn) setViewRing(ring bool) { c.st.set(bitViewRing, ring) }
 
 // handlerThinksWritable is what a WritabilityHandler was last told;
 // toldWritability records a notice.
 func (c *conn) handlerThinksWritable() bool { return c.st.bits&bitToldUnwritable == 0 }
 
-func (c *conn) toldWritability(w bool) {
-	if w {
-		c.st.bits &^= bitToldUnwritable
-	} else {
-		c.st.bits |= bitToldUnwritable
-	}
-}
+func (c *conn) toldWritability(w bool) { c.st.set(bitToldUnwritable, !w) }
 
 // batched reports whether c is on its loop's batch list; setBatched
 // records it joining or leaving.
 func (c *conn) batched() bool { return c.st.bits&bitBatched != 0 }
 
-func (c *conn) setBatched(on bool) {
-	if on {
-		c.st.bits |= bitBatched
-	} else {
-		c.st.bits &^= bitBatched
-	}
-}
+func (c *conn) setBatched(on bool) { c.st.set(bitBatched, on) }
 
 // Interest.
 

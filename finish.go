@@ -4,8 +4,6 @@ package mill
 
 import (
 	"golang.org/x/sys/unix"
-
-	"github.com/mill-io/mill/internal/socket"
 )
 
 // When a connection ends by itself. A connection waiting on the peer's
@@ -102,14 +100,7 @@ func (c *conn) linger(err error) {
 // peer's FIN or a read error. Loop goroutine.
 func (c *conn) lingerRead() {
 	l := c.loop
-	var n int
-	var err error
-	for {
-		n, err = socket.Read(c.fd, l.readBuf)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	n, err := c.readSocket()
 	switch {
 	case err == unix.EAGAIN:
 	case err != nil:

@@ -13,45 +13,38 @@ import (
 // reused once it closes, and only its loop knows for certain that it has
 // not.
 
-// SetNoDelay sets TCP_NODELAY (WithTCPNoDelay's default is true).
-func (c *conn) SetNoDelay(on bool) error {
+// sockopt applies set to c's socket unless c has closed. Loop goroutine.
+func (c *conn) sockopt(set func(fd int) error) error {
 	if c.closed() {
 		return ErrClosed
 	}
-	return socket.SetNoDelay(c.fd, on)
+	return set(c.fd)
+}
+
+// SetNoDelay sets TCP_NODELAY (WithTCPNoDelay's default is true).
+func (c *conn) SetNoDelay(on bool) error {
+	return c.sockopt(func(fd int) error { return socket.SetNoDelay(fd, on) })
 }
 
 // SetKeepAlive turns TCP keep-alive probes on after d of silence and every
-// d thereafter, or off for d <= 0.
+// d thereafter (rounded up to whole seconds), or off for d <= 0.
 func (c *conn) SetKeepAlive(d time.Duration) error {
-	if c.closed() {
-		return ErrClosed
-	}
-	return socket.SetKeepAlive(c.fd, d)
+	return c.sockopt(func(fd int) error { return socket.SetKeepAlive(fd, d) })
 }
 
 // SetLinger sets SO_LINGER as net.TCPConn.SetLinger does.
 func (c *conn) SetLinger(sec int) error {
-	if c.closed() {
-		return ErrClosed
-	}
-	return socket.SetLinger(c.fd, sec)
+	return c.sockopt(func(fd int) error { return socket.SetLinger(fd, sec) })
 }
 
 // SetReadBuffer sets SO_RCVBUF.
 func (c *conn) SetReadBuffer(bytes int) error {
-	if c.closed() {
-		return ErrClosed
-	}
-	return socket.SetRecvBuffer(c.fd, bytes)
+	return c.sockopt(func(fd int) error { return socket.SetRecvBuffer(fd, bytes) })
 }
 
 // SetWriteBuffer sets SO_SNDBUF.
 func (c *conn) SetWriteBuffer(bytes int) error {
-	if c.closed() {
-		return ErrClosed
-	}
-	return socket.SetSendBuffer(c.fd, bytes)
+	return c.sockopt(func(fd int) error { return socket.SetSendBuffer(fd, bytes) })
 }
 
 // A UDP socket has the buffer sizes; the TCP settings fail as the kernel
