@@ -8,9 +8,9 @@
 // events that belong to an earlier user of a reused descriptor number. No
 // Go pointer is ever stored in the kernel's user data. With epoll the
 // generation travels in the kernel's event; with kqueue it is kept in a
-// table by descriptor and read when Event is called, so an event of the
-// last Wait whose descriptor was deleted and added again since then
-// carries the new generation.
+// table by descriptor and copied for each event when Wait returns, so
+// either way an event of the last Wait whose descriptor was deleted and
+// added again since then carries the old generation, and is dropped.
 //
 // A Poller is owned by one goroutine (the event loop): Add, Modify,
 // Delete, Arm, Wait and Event must only be called from it. Wake may be

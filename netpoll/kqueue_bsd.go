@@ -16,12 +16,14 @@ const (
 
 // Poller is a kqueue plus a non-blocking pipe for wake-ups. kqueue's user
 // data field is pointer-typed on most BSDs, so the generation of each
-// descriptor is kept in a table here instead of in the kernel; Event
-// reports the generation the table holds when it is called.
+// descriptor is kept in a table here instead of in the kernel; Wait
+// copies each event's generation from it as it returns, so an event
+// carries the generation its descriptor had then.
 type Poller struct {
 	kq       int
 	wr, ww   int // wake pipe: read and write ends
 	events   []unix.Kevent_t
+	evGens   []uint32 // the generation of events[i]'s fd when Wait returned
 	changes  []unix.Kevent_t
 	interest []Interest // by fd
 	gens     []uint32   // by fd
@@ -145,6 +147,21 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 			i--
 		}
 	}
+	// Read each event's generation now: a handler run for an earlier
+	// event of this batch may close a descriptor and register its number
+	// again, and the later event must not carry the new registration's
+	// generation.
+	if cap(p.evGens) < n {
+		p.evGens = make([]uint32, len(p.events))
+	}
+	p.evGens = p.evGens[:n]
+	for i := 0; i < n; i++ {
+		var gen uint32
+		if fd := int(p.events[i].Ident); fd < len(p.gens) {
+			gen = p.gens[fd]
+		}
+		p.evGens[i] = gen
+	}
 	if full && len(p.events) < maxEvents {
 		p.events = make([]unix.Kevent_t, 2*len(p.events))
 	}
@@ -169,11 +186,7 @@ func (p *Poller) Event(i int) Event {
 	if k.Flags&unix.EV_ERROR != 0 {
 		f |= Error
 	}
-	var gen uint32
-	if fd < len(p.gens) {
-		gen = p.gens[fd]
-	}
-	return Event{Fd: fd, Gen: gen, Flags: f}
+	return Event{Fd: fd, Gen: p.evGens[i], Flags: f}
 }
 
 // Arm announces that the loop is about to block in Wait, so that the next
