@@ -111,13 +111,8 @@ func TestSlowConsumerClosed(t *testing.T) {
 	for i := 0; i < 16; i++ {
 		sc.AsyncWrite(chunk, nil)
 	}
-	select {
-	case err := <-h.closed:
-		if !errors.Is(err, ErrSlowConsumer) {
-			t.Fatalf("OnClose err = %v, want ErrSlowConsumer", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("slow consumer not closed")
+	if err := recv(t, h.closed, "the slow consumer's close"); !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("OnClose err = %v, want ErrSlowConsumer", err)
 	}
 }
 
@@ -387,11 +382,7 @@ func TestInboundLimitWaitsForPendingWork(t *testing.T) {
 				// Each time the task waits, the connection is paused at
 				// the limit and still open.
 				for i := 0; i < 3; i++ {
-					select {
-					case <-h.waiting:
-					case <-time.After(10 * time.Second):
-						t.Fatal("no task at the limit")
-					}
+					recv(t, h.waiting, "a task at the limit")
 					waitFor(t, "reading paused at the limit", func() bool {
 						open, reading := wantsRead(sc)
 						if !open {

@@ -282,12 +282,7 @@ func TestClientDialAsyncCarriesContext(t *testing.T) {
 	if err := cl.DialAsync("tcp", s.Addr().String(), "upstream-1"); err != nil {
 		t.Fatal(err)
 	}
-	var c Conn
-	select {
-	case c = <-h.opened:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no OnOpen for the async dial")
-	}
+	c := recv(t, h.opened, "OnOpen for the async dial")
 	if c.Context() != "upstream-1" {
 		t.Fatalf("Context() = %v", c.Context())
 	}
@@ -316,13 +311,8 @@ func TestClientDialAsyncCarriesContext(t *testing.T) {
 	if err := cl.DialAsync("tcp", fmt.Sprintf("localhost:%d", port), "by-name"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case c := <-h.opened:
-		if c.Context() != "by-name" {
-			t.Fatalf("Context() = %v", c.Context())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no OnOpen for the dial by name")
+	if c := recv(t, h.opened, "OnOpen for the dial by name"); c.Context() != "by-name" {
+		t.Fatalf("Context() = %v", c.Context())
 	}
 	// A name that does not resolve ends in OnClose too.
 	if err := cl.DialAsync("tcp", "no-such-host.invalid:80", "bad-name"); err != nil {
@@ -437,13 +427,8 @@ func TestClientDialUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.AsyncWrite([]byte("anyone?"), nil)
-	select {
-	case err := <-h.dgErrs:
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Fatalf("OnDatagramError(%v), want ECONNREFUSED", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no ICMP error reported")
+	if err := recv(t, h.dgErrs, "the ICMP error reported"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("OnDatagramError(%v), want ECONNREFUSED", err)
 	}
 	c.AsyncWrite([]byte("after"), nil)
 	waitFor(t, "the echo after the ICMP error", func() bool { return h.received(c) == want+"after" })
@@ -587,16 +572,12 @@ func TestClientBlockingCallsOnLoopAreRefused(t *testing.T) {
 	h.cl.Store(cl)
 	expect := func(what string) {
 		t.Helper()
-		select {
-		case r := <-h.results:
-			if r.what != what || !errors.Is(r.err, ErrOnEventLoop) {
-				t.Fatalf("%s returned %v, want %s to return ErrOnEventLoop", r.what, r.err, what)
-			}
-			if r.took > time.Second {
-				t.Fatalf("%s took %v to return", r.what, r.took)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not return", what)
+		r := recv(t, h.results, what+" to return")
+		if r.what != what || !errors.Is(r.err, ErrOnEventLoop) {
+			t.Fatalf("%s returned %v, want %s to return ErrOnEventLoop", r.what, r.err, what)
+		}
+		if r.took > time.Second {
+			t.Fatalf("%s took %v to return", r.what, r.took)
 		}
 	}
 	c, err := cl.Dial("tcp", h.target) // from the test's goroutine: fine

@@ -83,13 +83,8 @@ func TestCodecErrorClosesOnlyThatConnection(t *testing.T) {
 	good.Write([]byte("first\n"))
 	expectRead(t, good, []byte("FIRST\n"))
 	bad.Write(bytes.Repeat([]byte("x"), 4096)) // no newline, far past the limit
-	select {
-	case err := <-h.errs:
-		if !errors.Is(err, codec.ErrFrameTooLong) {
-			t.Fatalf("OnClose err = %v, want ErrFrameTooLong", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("over-long line did not close the connection")
+	if err := recv(t, h.errs, "the over-long line's close"); !errors.Is(err, codec.ErrFrameTooLong) {
+		t.Fatalf("OnClose err = %v, want ErrFrameTooLong", err)
 	}
 	bad.SetReadDeadline(time.Now().Add(5 * time.Second))
 	reply, err := io.ReadAll(bad)

@@ -282,18 +282,13 @@ func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, func() { sc.Close() })
 	var nils, closed int
 	for i := 0; i < 10; i++ {
-		select {
-		case err := <-results:
-			switch {
-			case err == nil:
-				nils++
-			case errors.Is(err, ErrClosed):
-				closed++
-			default:
-				t.Fatalf("callback error %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("callbacks did not all run")
+		switch err := recv(t, results, "every callback to run"); {
+		case err == nil:
+			nils++
+		case errors.Is(err, ErrClosed):
+			closed++
+		default:
+			t.Fatalf("callback error %v", err)
 		}
 	}
 	if closed == 0 {
@@ -540,13 +535,8 @@ func TestOnOpenOutputAndPeerHalfClose(t *testing.T) {
 	expectRead(t, c, []byte("welcome\n"))
 	c.Write([]byte("last words"))
 	c.(*net.TCPConn).CloseWrite()
-	select {
-	case got := <-h.got:
-		if got != "last words" {
-			t.Fatalf("server got %q before EOF", got)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("OnClose did not run after the peer's FIN")
+	if got := recv(t, h.got, "OnClose after the peer's FIN"); got != "last words" {
+		t.Fatalf("server got %q before EOF", got)
 	}
 }
 
@@ -591,13 +581,8 @@ func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
 	if err := sc.Do(func(c Conn) { ran <- c.OutboundBuffered() }); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case n := <-ran:
-		if n == 0 {
-			t.Fatal("the queue drained although the peer reads nothing")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Do waited for queued output")
+	if n := recv(t, ran, "Do, which must not wait for queued output"); n == 0 {
+		t.Fatal("the queue drained although the peer reads nothing")
 	}
 	c.Close()
 	sc.Close()

@@ -87,13 +87,8 @@ func TestHalfOpenHandlerRepliesAfterFIN(t *testing.T) {
 	if err != nil || string(got) != "bye after all of it" {
 		t.Fatalf("read %q, %v", got, err)
 	}
-	select {
-	case err := <-h.closed:
-		if err != nil {
-			t.Fatalf("OnClose err = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("connection not closed once both sides were shut")
+	if err := recv(t, h.closed, "the close once both sides were shut"); err != nil {
+		t.Fatalf("OnClose err = %v", err)
 	}
 }
 
@@ -129,13 +124,8 @@ func TestCloseWriteKeepsReading(t *testing.T) {
 		t.Fatalf("read %q, %v", got, err)
 	}
 	c.Write([]byte("still listening?"))
-	select {
-	case s := <-h.after:
-		if s != "still listening?" {
-			t.Fatalf("server read %q", s)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("server stopped reading after CloseWrite")
+	if s := recv(t, h.after, "the server to read on after CloseWrite"); s != "still listening?" {
+		t.Fatalf("server read %q", s)
 	}
 }
 
@@ -252,13 +242,9 @@ func TestPeerFINWaitsForPendingWork(t *testing.T) {
 				if err != nil || !bytes.Equal(got, h.answer) {
 					t.Fatalf("run %d: read %d bytes of a %d-byte answer, then %v", i, len(got), size, err)
 				}
-				select {
-				case left := <-h.closed:
-					if want := "work 7\n"; left != want {
-						t.Fatalf("run %d: OnClose read %q, want %q", i, left, want)
-					}
-				case <-time.After(10 * time.Second):
-					t.Fatalf("run %d: no close after the answer", i)
+				left := recv(t, h.closed, fmt.Sprintf("run %d: the close after the answer", i))
+				if want := "work 7\n"; left != want {
+					t.Fatalf("run %d: OnClose read %q, want %q", i, left, want)
 				}
 				c.Close()
 			}

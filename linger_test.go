@@ -60,13 +60,8 @@ func (h *rejecter) OnClose(_ Conn, err error) Action {
 func (h *rejecter) expectLateWritesFailed(t *testing.T) {
 	t.Helper()
 	for i := 0; i < 2; i++ {
-		select {
-		case err := <-h.after:
-			if !errors.Is(err, ErrClosed) {
-				t.Fatalf("a write after CloseLingering: %v, want ErrClosed", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("a write after CloseLingering never reported")
+		if err := recv(t, h.after, "a write after CloseLingering to report"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("a write after CloseLingering: %v, want ErrClosed", err)
 		}
 	}
 }
@@ -131,13 +126,8 @@ func TestCloseLingeringTimeout(t *testing.T) {
 	}
 	c.Write([]byte("more")) // dropped, and it does not end the lingering
 	cpu := processCPU()
-	select {
-	case err := <-h.closed:
-		if err != nil {
-			t.Fatalf("OnClose err = %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("never closed: the linger timeout was not honoured")
+	if err := recv(t, h.closed, "the close at the linger timeout"); err != nil {
+		t.Fatalf("OnClose err = %v, want nil", err)
 	}
 	cpu = processCPU() - cpu
 	el := time.Duration(h.closedAt.Load() - h.lingering.Load())
@@ -230,15 +220,11 @@ func TestDecodeErrorReplyReachesASender(t *testing.T) {
 	if err := <-wrote; err != nil {
 		t.Fatalf("the upload failed: %v", err)
 	}
-	select {
-	case err := <-h.closed:
-		if err == nil {
-			t.Fatal("OnClose err = nil, want the decode error")
-		}
-		t.Logf("OnClose: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not closed after the client's FIN")
+	err = recv(t, h.closed, "the close after the client's FIN")
+	if err == nil {
+		t.Fatal("OnClose err = nil, want the decode error")
 	}
+	t.Logf("OnClose: %v", err)
 	waitFor(t, "the close counted", func() bool { return s.Stats().Total.Closed.Codec == 1 })
 	if s.Stats().Total.LingerDropped == 0 {
 		t.Fatal("nothing dropped while lingering")

@@ -88,12 +88,38 @@ func trunc(b []byte) string {
 // waitFor polls cond until it holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitBound is how long the wait helpers (recv, waitFor) give something
+// that should happen: generous, so that a loaded machine makes a test slow
+// rather than red.
+const waitBound = 10 * time.Second
+
+// recv receives a value from ch, failing the test if none comes within
+// waitBound; what names the awaited event ("timed out waiting for what").
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	return recvWithin(t, ch, waitBound, what)
+}
+
+// recvWithin is recv with a bound of d, for a test whose bound matters.
+func recvWithin[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+		panic("unreachable")
 	}
 }
 

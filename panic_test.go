@@ -169,13 +169,8 @@ func TestPanicInCodec(t *testing.T) {
 	c.Write([]byte("ok"))
 	expectRead(t, c, []byte("ok"))
 	c.Write([]byte("!"))
-	select {
-	case err := <-errs:
-		if !errors.Is(err, ErrHandlerPanic) {
-			t.Fatalf("OnClose err = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("codec panic did not close the connection")
+	if err := recv(t, errs, "the codec panic's close"); !errors.Is(err, ErrHandlerPanic) {
+		t.Fatalf("OnClose err = %v", err)
 	}
 }
 

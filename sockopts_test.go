@@ -125,22 +125,12 @@ func TestConnSocketSettings(t *testing.T) {
 			}
 			s := serve(t, h, addr, WithLoops(1))
 			c := dial(t, s)
-			select {
-			case bad := <-h.opened:
-				if bad != "" {
-					t.Fatal(bad)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no OnOpen")
+			if bad := recv(t, h.opened, "OnOpen"); bad != "" {
+				t.Fatal(bad)
 			}
 			c.Close()
-			select {
-			case bad := <-h.closed:
-				if bad != "[]" {
-					t.Fatal(bad)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no OnClose")
+			if bad := recv(t, h.closed, "OnClose"); bad != "[]" {
+				t.Fatal(bad)
 			}
 		})
 	}

@@ -55,13 +55,8 @@ func TestReadTimeoutRestartsOnProgress(t *testing.T) {
 	default:
 	}
 	// Now stall mid-line: the timeout must close it.
-	select {
-	case err := <-h.closed:
-		if !errors.Is(err, ErrReadTimeout) {
-			t.Fatalf("closed with %v, want ErrReadTimeout", err)
-		}
-	case <-time.After(10 * d):
-		t.Fatal("a stalled partial line was not closed by the read timeout")
+	if err := recvWithin(t, h.closed, 10*d, "the read timeout to close a stalled partial line"); !errors.Is(err, ErrReadTimeout) {
+		t.Fatalf("closed with %v, want ErrReadTimeout", err)
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadAll(c); err != nil {

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -12,13 +13,8 @@ import (
 func expectClose(t *testing.T, errs chan error, want error, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	select {
-	case err := <-errs:
-		if !errors.Is(err, want) {
-			t.Fatalf("OnClose err = %v, want %v", err, want)
-		}
-	case <-time.After(within):
-		t.Fatalf("no %v within %v", want, within)
+	if err := recvWithin(t, errs, within, fmt.Sprintf("OnClose with %v", want)); !errors.Is(err, want) {
+		t.Fatalf("OnClose err = %v, want %v", err, want)
 	}
 	return time.Since(start)
 }

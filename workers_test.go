@@ -159,13 +159,8 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Fatalf("Submit of the panicking task: %v", err)
 	}
-	select {
-	case err := <-hc.errs:
-		if !errors.Is(err, ErrHandlerPanic) {
-			t.Fatalf("OnClose err = %v, want ErrHandlerPanic", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a panicking task did not close its connection")
+	if err := recv(t, hc.errs, "a panicking task to close its connection"); !errors.Is(err, ErrHandlerPanic) {
+		t.Fatalf("OnClose err = %v, want ErrHandlerPanic", err)
 	}
 	waitFor(t, "panic counted", func() bool {
 		wp, _ := s.eng.workers()
