@@ -16,23 +16,15 @@ import (
 // pusher hands each connection to the test and records writability
 // changes.
 type pusher struct {
-	asyncHandler
+	funcHandler
 	mu      sync.Mutex
 	changes []bool
-	closed  chan error
 }
 
 func (h *pusher) OnWritabilityChanged(_ Conn, w bool) {
 	h.mu.Lock()
 	h.changes = append(h.changes, w)
 	h.mu.Unlock()
-}
-
-func (h *pusher) OnClose(_ Conn, err error) Action {
-	if h.closed != nil {
-		h.closed <- err
-	}
-	return None
 }
 
 func (h *pusher) seen() []bool {
@@ -42,7 +34,7 @@ func (h *pusher) seen() []bool {
 }
 
 func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}}
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithOutboundLimit(1<<20, FailWrite))
 	c := dial(t, s).(*net.TCPConn)
@@ -101,7 +93,7 @@ func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
 }
 
 func TestSlowConsumerClosed(t *testing.T) {
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithOutboundLimit(512<<10, CloseSlowConsumer))
 	c := dial(t, s).(*net.TCPConn)
@@ -111,7 +103,7 @@ func TestSlowConsumerClosed(t *testing.T) {
 	for i := 0; i < 16; i++ {
 		sc.AsyncWrite(chunk, nil)
 	}
-	if err := recv(t, h.closed, "the slow consumer's close"); !errors.Is(err, ErrSlowConsumer) {
+	if err := recv(t, h.closeErrs, "the slow consumer's close"); !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("OnClose err = %v, want ErrSlowConsumer", err)
 	}
 }
@@ -120,10 +112,9 @@ func TestSlowConsumerClosed(t *testing.T) {
 // unread input reaches the inbound limit nothing can ever consume it,
 // and the connection closes with ErrInboundLimit.
 type hoarder struct {
-	asyncHandler
+	funcHandler
 	maxBuffered atomic.Int64
 	consumed    atomic.Int64
-	closed      chan error // if not nil, receives every OnClose error
 }
 
 func (h *hoarder) OnTraffic(c Conn) Action {
@@ -138,20 +129,13 @@ func (h *hoarder) note(c Conn) {
 	}
 }
 
-func (h *hoarder) OnClose(_ Conn, err error) Action {
-	if h.closed != nil {
-		h.closed <- err
-	}
-	return None
-}
-
 // TestInboundLimitClosesAHoarder: a handler that never consumes, with
 // nothing pending that could, is closed with ErrInboundLimit (counted)
 // once its unread input passes the limit, having buffered no more than
 // the limit and one read, instead of holding the connection forever.
 func TestInboundLimitClosesAHoarder(t *testing.T) {
 	const limit, readCap = 256 << 10, 16 << 10
-	h := &hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}
+	h := &hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap),
 		WithSocketRecvBuffer(16<<10))
 	c := dial(t, s)
@@ -162,7 +146,7 @@ func TestInboundLimitClosesAHoarder(t *testing.T) {
 		_, err := c.Write(make([]byte, 8<<20)) // ends with the reset of the close
 		wrote <- err
 	}()
-	expectClose(t, h.closed, ErrInboundLimit, 10*time.Second)
+	expectClose(t, h.closeErrs, ErrInboundLimit, 10*time.Second)
 	if m := h.maxBuffered.Load(); m <= limit || m > limit+readCap {
 		t.Fatalf("OnTraffic saw at most %d unread bytes; want past the limit %d by at most one read (%d)", m, limit, readCap)
 	}
@@ -235,7 +219,7 @@ func wantsRead(sc Conn) (open, reading bool) {
 // and every byte arrives, in order.
 func TestInboundLimitPausesReading(t *testing.T) {
 	const readCap = 16 << 10
-	h := &holder{hoarder: hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}}
+	h := &holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}}
 	limit := h.limit()
 	s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap),
 		WithSocketRecvBuffer(16<<10))
@@ -295,7 +279,7 @@ func TestInboundLimitPausesReading(t *testing.T) {
 		t.Fatalf("%d connections closed at the inbound limit", n)
 	}
 	select {
-	case err := <-h.closed:
+	case err := <-h.closeErrs:
 		t.Fatalf("closed: %v", err)
 	default:
 	}
@@ -359,9 +343,8 @@ func TestInboundLimitWaitsForPendingWork(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			const readCap = 16 << 10
 			h := &worker{
-				holder: holder{hoarder: hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)},
-					closed: make(chan error, 1)}},
-				viaDo: viaDo, waiting: make(chan struct{}), release: make(chan struct{}), free: make(chan struct{}),
+				holder: holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}},
+				viaDo:  viaDo, waiting: make(chan struct{}), release: make(chan struct{}), free: make(chan struct{}),
 			}
 			limit := h.limit()
 			s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap),
@@ -452,7 +435,7 @@ func TestManyNonReadersStayBounded(t *testing.T) {
 		t.Skip("pushes 1,000 connections past their limits")
 	}
 	const conns, limit, push, pushes = 1000, 64 << 10, 32 << 10, 8
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, conns)}}
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, conns)}}
 	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(4<<10),
 		WithWriteWatermarks(16<<10, 32<<10), WithOutboundLimit(limit, FailWrite))
 	var clients []net.Conn
@@ -519,7 +502,7 @@ func (h *drainer) OnTraffic(c Conn) Action {
 // hear false and then true, even when the queue drained before the
 // first notification could run.
 func TestWritabilityToldInPairs(t *testing.T) {
-	h := &drainer{pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}}}
+	h := &drainer{pusher{funcHandler: funcHandler{conns: make(chan Conn, 1)}}}
 	s := serve(t, h, "", WithLoops(1))
 	c := dial(t, s)
 	go io.Copy(io.Discard, c)
@@ -537,7 +520,7 @@ func TestWritabilityToldInPairs(t *testing.T) {
 // ones in OnClose.
 func TestInboundLimitHoldsAfterHangup(t *testing.T) {
 	const readCap = 16 << 10
-	h := &holder{hoarder: hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}}
+	h := &holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}}
 	limit := h.limit()
 	// The server's receive buffer must hold everything, so that the
 	// client's FIN arrives behind it while reading is paused.
@@ -575,7 +558,7 @@ func TestInboundLimitHoldsAfterHangup(t *testing.T) {
 			t.Fatalf("consumed %d of %d bytes; max buffered %d", h.consumed.Load(), total, h.maxBuffered.Load())
 		}
 		select {
-		case err := <-h.closed:
+		case err := <-h.closeErrs:
 			if err != nil {
 				t.Fatalf("OnClose err = %v, want nil", err)
 			}
@@ -782,7 +765,7 @@ func TestFlowControlOffClosesSlowConsumer(t *testing.T) {
 // closed with ErrSlowConsumer and counted.
 func TestTotalOutboundLimit(t *testing.T) {
 	const conns, chunk, capTotal, pushes = 8, 16 << 10, 1 << 20, 256 // 4 MiB offered to each
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, conns)}, closed: make(chan error, conns)}
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, conns), closeErrs: make(chan error, conns)}}
 	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(4<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithTotalOutboundLimit(capTotal))
 	for i := 0; i < conns; i++ {
@@ -825,7 +808,7 @@ func TestTotalOutboundLimit(t *testing.T) {
 		}()
 	}
 	for i := 0; i < conns; i++ {
-		expectClose(t, h.closed, ErrSlowConsumer, 20*time.Second)
+		expectClose(t, h.closeErrs, ErrSlowConsumer, 20*time.Second)
 	}
 	wg.Wait()
 	waitFor(t, "the closes counted", func() bool { return s.Stats().Total.Closed.SlowConsumer == conns })

@@ -57,7 +57,7 @@ func TestWriteBatchingEchoManyConns(t *testing.T) { echoManyConns(t, WithWriteBa
 
 // laterWriter writes from callbacks that run outside any poll event: Do,
 // and an AsyncWrite callback that runs while the loop sends its batches.
-type laterWriter struct{ asyncHandler }
+type laterWriter struct{ funcHandler }
 
 func (h *laterWriter) OnTraffic(c Conn) Action {
 	c.Discard(-1)
@@ -76,7 +76,7 @@ func (h *laterWriter) OnTraffic(c Conn) Action {
 // A write made in a Do callback, or in a write callback run while the
 // batches go out, must not wait for another event to wake the loop.
 func TestWriteBatchingOutsideEvents(t *testing.T) {
-	h := &laterWriter{asyncHandler{conns: make(chan Conn, 1)}}
+	h := &laterWriter{funcHandler{conns: make(chan Conn, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
 	c := dial(t, s)
 	sc := <-h.conns

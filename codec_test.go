@@ -119,7 +119,7 @@ func TestSetCodecSwitchesMidStream(t *testing.T) {
 }
 
 func TestAsyncWriteFrame(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithCodec(lines))
 	c := dial(t, s)
 	sc := <-h.conns

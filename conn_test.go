@@ -191,20 +191,9 @@ func TestLargeWriteQueuesAndDrains(t *testing.T) {
 	}
 }
 
-// asyncHandler remembers the connection so other goroutines can write.
-type asyncHandler struct {
-	BuiltinHandler
-	conns chan Conn
-}
-
-func (h *asyncHandler) OnOpen(c Conn) ([]byte, Action) {
-	h.conns <- c
-	return nil, None
-}
-
 func TestAsyncWriteOrderAndExactlyOnce(t *testing.T) {
 	const writers, perWriter = 8, 1000
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithLoops(2))
 	c := dial(t, s)
 	sc := <-h.conns
@@ -268,7 +257,7 @@ func TestAsyncWriteOrderAndExactlyOnce(t *testing.T) {
 }
 
 func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10), WithOutboundLimit(64<<20, FailWrite))
 	c := dial(t, s)
 	c.(*net.TCPConn).SetReadBuffer(16 << 10)
@@ -305,7 +294,7 @@ func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
 }
 
 func TestAsyncWriteAfterServerStopped(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "")
 	dial(t, s)
 	sc := <-h.conns
@@ -521,13 +510,6 @@ func TestReadAPIs(t *testing.T) {
 	}
 }
 
-type funcHandler struct {
-	BuiltinHandler
-	traffic func(Conn) Action
-}
-
-func (h *funcHandler) OnTraffic(c Conn) Action { return h.traffic(c) }
-
 func TestOnOpenOutputAndPeerHalfClose(t *testing.T) {
 	h := &greeter{got: make(chan string, 1)}
 	s := serve(t, h, "", WithLoops(1))
@@ -561,7 +543,7 @@ func (h *greeter) OnClose(c Conn, err error) Action {
 // methods, still runs fn once the connection closed, and fails once the
 // loop has stopped.
 func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
@@ -603,14 +585,14 @@ func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
 }
 
 func TestDoPanicClosesConn(t *testing.T) {
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1))
 	dial(t, s)
 	sc := <-h.conns
 	if err := sc.Do(func(Conn) { panic("in Do") }); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-h.closed; !errors.Is(err, ErrHandlerPanic) {
+	if err := <-h.closeErrs; !errors.Is(err, ErrHandlerPanic) {
 		t.Fatalf("OnClose(%v), want ErrHandlerPanic", err)
 	}
 }

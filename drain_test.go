@@ -37,7 +37,7 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 	}
 	const writers, msgSize = 8, 16
 	fds := openFDs(t)
-	h := &asyncHandler{conns: make(chan Conn, conns)}
+	h := &funcHandler{conns: make(chan Conn, conns)}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
@@ -182,8 +182,7 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 
 func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 	release := make(chan struct{})
-	closes := make(chan error, 4)
-	h := &funcHandler{}
+	h := &funcHandler{closeErrs: make(chan error, 4)}
 	h.traffic = func(c Conn) Action {
 		b, _ := c.Next(-1)
 		if string(b) == "slow" {
@@ -194,8 +193,7 @@ func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 		}
 		return None
 	}
-	hc := &closeRecorder{funcHandler: h, errs: closes}
-	s, err := NewServer(hc, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
+	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +216,7 @@ func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("idle connection: %v, want EOF", err)
 	}
-	if err := <-closes; !errors.Is(err, ErrServerClosed) {
+	if err := <-h.closeErrs; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("OnClose: %v", err)
 	}
 	close(release)
@@ -266,7 +264,7 @@ func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
 // drainTask answers "task" from a worker-pool task that waits for the
 // test, and reports the answer's callback.
 type drainTask struct {
-	asyncHandler
+	funcHandler
 	answer   []byte
 	running  chan struct{}
 	release  chan struct{}
@@ -296,7 +294,7 @@ func (h *drainTask) OnTraffic(c Conn) Action {
 // drain waits for it.
 func TestShutdownNotHeldUpByProducers(t *testing.T) {
 	const producers, window, msgSize = 4, 64, 16 << 10
-	h := &drainTask{asyncHandler: asyncHandler{conns: make(chan Conn, producers+1)},
+	h := &drainTask{funcHandler: funcHandler{conns: make(chan Conn, producers+1)},
 		answer: pattern(256 << 10), running: make(chan struct{}), release: make(chan struct{}),
 		answered: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(16<<10))

@@ -147,7 +147,7 @@ func sawFIN(sc Conn) bool {
 // the connection waits for it. It leaves the last request unread, for
 // OnClose.
 type laterAnswer struct {
-	asyncHandler
+	funcHandler
 	answer  []byte
 	how     string // "AsyncWrite", "Do" (from a task) or "hold" (PauseReading, a goroutine, Do)
 	release chan struct{}
@@ -213,7 +213,7 @@ func TestPeerFINWaitsForPendingWork(t *testing.T) {
 	const runs, size = 15, 1 << 20
 	for _, how := range []string{"AsyncWrite", "Do", "hold"} {
 		t.Run(how, func(t *testing.T) {
-			h := &laterAnswer{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, answer: pattern(size),
+			h := &laterAnswer{funcHandler: funcHandler{conns: make(chan Conn, 1)}, answer: pattern(size),
 				how: how, release: make(chan struct{}), closed: make(chan string, 1)}
 			s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(32<<10))
 			t.Cleanup(func() { close(h.release) }) // a failed run leaves no work waiting

@@ -149,6 +149,52 @@ func (h *echoHandler) OnClose(_ Conn, err error) Action {
 	return None
 }
 
+// funcHandler is the configurable test handler, for a test whose handler
+// is a callback or two (tests that need state of their own embed it): a
+// hook that is set is that callback, one that is not does what
+// BuiltinHandler does. When not nil, conns receives every opened Conn
+// (after open; a send that blocks holds the loop, so size it) and
+// closeErrs every OnClose error (after close; when it is full the error is
+// dropped, never blocking the loop).
+type funcHandler struct {
+	BuiltinHandler
+	open      func(Conn) ([]byte, Action)
+	traffic   func(Conn) Action
+	close     func(Conn, error) Action
+	conns     chan Conn
+	closeErrs chan error
+}
+
+func (h *funcHandler) OnOpen(c Conn) (out []byte, a Action) {
+	if h.open != nil {
+		out, a = h.open(c)
+	}
+	if h.conns != nil {
+		h.conns <- c
+	}
+	return out, a
+}
+
+func (h *funcHandler) OnTraffic(c Conn) Action {
+	if h.traffic == nil {
+		return None
+	}
+	return h.traffic(c)
+}
+
+func (h *funcHandler) OnClose(c Conn, err error) (a Action) {
+	if h.close != nil {
+		a = h.close(c, err)
+	}
+	if h.closeErrs != nil {
+		select {
+		case h.closeErrs <- err:
+		default:
+		}
+	}
+	return a
+}
+
 // inspect runs fn on sc's loop and waits for it: the way for a test to
 // look at a connection's loop-only state. It reports false if the loop
 // has stopped.

@@ -153,8 +153,7 @@ func (panicCodec) Decode(in []byte) ([]byte, int, error) {
 func (panicCodec) Encode(dst, p []byte) ([]byte, error) { return append(dst, p...), nil }
 
 func TestPanicInCodec(t *testing.T) {
-	errs := make(chan error, 1)
-	h := &funcHandler{traffic: func(c Conn) Action {
+	h := &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
 		for {
 			f, err := c.ReadFrame()
 			if f == nil || err != nil {
@@ -163,28 +162,14 @@ func TestPanicInCodec(t *testing.T) {
 			c.WriteFrame(f)
 		}
 	}}
-	hc := &closeRecorder{funcHandler: h, errs: errs}
-	s := serve(t, hc, "", WithCodec(codec.Shared(panicCodec{})))
+	s := serve(t, h, "", WithCodec(codec.Shared(panicCodec{})))
 	c := dial(t, s)
 	c.Write([]byte("ok"))
 	expectRead(t, c, []byte("ok"))
 	c.Write([]byte("!"))
-	if err := recv(t, errs, "the codec panic's close"); !errors.Is(err, ErrHandlerPanic) {
+	if err := recv(t, h.closeErrs, "the codec panic's close"); !errors.Is(err, ErrHandlerPanic) {
 		t.Fatalf("OnClose err = %v", err)
 	}
-}
-
-type closeRecorder struct {
-	*funcHandler
-	errs chan error
-}
-
-func (h *closeRecorder) OnClose(_ Conn, err error) Action {
-	select {
-	case h.errs <- err: // the first close is the one under test
-	default: // never block the loop
-	}
-	return None
 }
 
 type tickPanic struct {

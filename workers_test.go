@@ -122,7 +122,7 @@ func TestSubmitManyConnectionsInParallel(t *testing.T) {
 func TestSubmitOverloadAndPanic(t *testing.T) {
 	gate := make(chan struct{})
 	errs := make(chan error, 16)
-	h := &funcHandler{}
+	h := &funcHandler{closeErrs: make(chan error, 1)} // the first close is the one under test
 	h.traffic = func(c Conn) Action {
 		b, _ := c.Next(-1)
 		switch string(b) {
@@ -133,8 +133,7 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 		}
 		return None
 	}
-	hc := &closeRecorder{funcHandler: h, errs: make(chan error, 1)}
-	s := serve(t, hc, "", WithLoops(1), WithWorkerPool(workerpool.Config{Size: 1, Capacity: 1}))
+	s := serve(t, h, "", WithLoops(1), WithWorkerPool(workerpool.Config{Size: 1, Capacity: 1}))
 	c := dial(t, s)
 	var overloads int
 	for i := 0; i < 3; i++ {
@@ -159,7 +158,7 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Fatalf("Submit of the panicking task: %v", err)
 	}
-	if err := recv(t, hc.errs, "a panicking task to close its connection"); !errors.Is(err, ErrHandlerPanic) {
+	if err := recv(t, h.closeErrs, "a panicking task to close its connection"); !errors.Is(err, ErrHandlerPanic) {
 		t.Fatalf("OnClose err = %v, want ErrHandlerPanic", err)
 	}
 	waitFor(t, "panic counted", func() bool {
