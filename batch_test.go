@@ -17,10 +17,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// byteEcho echoes its input one byte per Write.
-type byteEcho struct{ BuiltinHandler }
-
-func (byteEcho) OnTraffic(c Conn) Action {
+// echoBytewise echoes its input one byte per Write.
+func echoBytewise(c Conn) Action {
 	b, _ := c.Next(-1)
 	for i := range b {
 		c.Write(b[i : i+1])
@@ -33,7 +31,7 @@ func (byteEcho) OnTraffic(c Conn) Action {
 func TestWriteBatchingOneSendPerCallback(t *testing.T) {
 	for _, batched := range []bool{false, true} {
 		t.Run(fmt.Sprint("batched=", batched), func(t *testing.T) {
-			s := serve(t, byteEcho{}, "", WithLoops(1), WithWriteBatching(batched))
+			s := serve(t, &funcHandler{traffic: echoBytewise}, "", WithLoops(1), WithWriteBatching(batched))
 			c := dial(t, s)
 			msg := bytes.Repeat([]byte("0123456789"), 10)
 			for i := 0; i < 20; i++ {

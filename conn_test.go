@@ -511,30 +511,23 @@ func TestReadAPIs(t *testing.T) {
 }
 
 func TestOnOpenOutputAndPeerHalfClose(t *testing.T) {
-	h := &greeter{got: make(chan string, 1)}
+	got := make(chan string, 1)
+	h := &funcHandler{
+		open: func(Conn) ([]byte, Action) { return []byte("welcome\n"), None },
+		close: func(c Conn, _ error) Action {
+			b, _ := c.Next(-1)
+			got <- string(b)
+			return None
+		},
+	}
 	s := serve(t, h, "", WithLoops(1))
 	c := dial(t, s)
 	expectRead(t, c, []byte("welcome\n"))
 	c.Write([]byte("last words"))
 	c.(*net.TCPConn).CloseWrite()
-	if got := recv(t, h.got, "OnClose after the peer's FIN"); got != "last words" {
+	if got := recv(t, got, "OnClose after the peer's FIN"); got != "last words" {
 		t.Fatalf("server got %q before EOF", got)
 	}
-}
-
-type greeter struct {
-	BuiltinHandler
-	got chan string
-}
-
-func (h *greeter) OnOpen(Conn) ([]byte, Action) {
-	return []byte("welcome\n"), None
-}
-
-func (h *greeter) OnClose(c Conn, err error) Action {
-	b, _ := c.Next(-1)
-	h.got <- string(b)
-	return None
 }
 
 // TestDoDoesNotWaitForQueuedOutput: Do runs fn on the loop even while

@@ -234,7 +234,7 @@ func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 }
 
 func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
-	h := &bigReplyTimeout{errs: make(chan error, 1)}
+	h := &funcHandler{traffic: send8MiB, closeErrs: make(chan error, 1)}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithLogger(zap.NewNop()))
 	if err != nil {
@@ -256,7 +256,7 @@ func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
 	if el := time.Since(begin); el > 5*time.Second {
 		t.Fatalf("shutdown took %v past a 200 ms deadline", el)
 	}
-	if err := <-h.errs; !errors.Is(err, ErrServerClosed) {
+	if err := <-h.closeErrs; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("OnClose: %v", err)
 	}
 }

@@ -343,20 +343,17 @@ func TestTicker(t *testing.T) {
 }
 
 // prefixEcho echoes with a prefix, so two servers' replies differ.
-type prefixEcho struct {
-	BuiltinHandler
-	prefix string
-}
-
-func (h prefixEcho) OnTraffic(c Conn) Action {
-	b, _ := c.Next(-1)
-	c.Writev([][]byte{[]byte(h.prefix), b})
-	return None
+func prefixEcho(prefix string) *funcHandler {
+	return &funcHandler{traffic: func(c Conn) Action {
+		b, _ := c.Next(-1)
+		c.Writev([][]byte{[]byte(prefix), b})
+		return None
+	}}
 }
 
 func TestTwoServersDoNotInterfere(t *testing.T) {
-	a := serve(t, prefixEcho{prefix: "A:"}, "", WithLoops(2))
-	b, err := NewServer(prefixEcho{prefix: "B:"}, "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
+	a := serve(t, prefixEcho("A:"), "", WithLoops(2))
+	b, err := NewServer(prefixEcho("B:"), "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
