@@ -90,32 +90,22 @@ func TestWriteBatchingOutsideEvents(t *testing.T) {
 
 // pieces answers any input with size bytes of pattern in piece-sized
 // writes, and closes after them if closeAfter.
-type pieces struct {
-	BuiltinHandler
-	size, piece int
-	closeAfter  bool
-	errs        chan error
-}
-
-func (h *pieces) OnTraffic(c Conn) Action {
-	c.Discard(-1)
-	p := pattern(h.size)
-	for len(p) > 0 {
-		n := min(h.piece, len(p))
-		if _, err := c.Write(p[:n]); err != nil {
+func pieces(size, piece int, closeAfter bool) *funcHandler {
+	return &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		c.Discard(-1)
+		p := pattern(size)
+		for len(p) > 0 {
+			n := min(piece, len(p))
+			if _, err := c.Write(p[:n]); err != nil {
+				return Close
+			}
+			p = p[n:]
+		}
+		if closeAfter {
 			return Close
 		}
-		p = p[n:]
-	}
-	if h.closeAfter {
-		return Close
-	}
-	return None
-}
-
-func (h *pieces) OnClose(_ Conn, err error) Action {
-	h.errs <- err
-	return None
+		return None
+	}}
 }
 
 // A batch that reaches the limit goes out at once and the rest queues as
@@ -124,7 +114,7 @@ func (h *pieces) OnClose(_ Conn, err error) Action {
 // last byte.
 func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
 	const size = 4 << 20
-	h := &pieces{size: size, piece: 1000, errs: make(chan error, 1)}
+	h := pieces(size, 1000, false)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true), WithSocketSendBuffer(32<<10))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(32 << 10)
@@ -138,7 +128,7 @@ func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
 	if !bytes.Equal(got, pattern(size)) {
 		t.Fatalf("got %d bytes of a %d-byte reply before EOF", len(got), size)
 	}
-	expectClose(t, h.errs, nil, 5*time.Second)
+	expectClose(t, h.closeErrs, nil, 5*time.Second)
 	if st := s.Stats().Total; st.Writes < size/batchLimit {
 		t.Errorf("%d writes for %d bytes", st.Writes, size)
 	}
@@ -147,7 +137,7 @@ func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
 // A callback that writes and then returns Close gets its batch sent
 // before the connection closes.
 func TestWriteBatchingCloseAfterWrite(t *testing.T) {
-	h := &pieces{size: 5000, piece: 100, closeAfter: true, errs: make(chan error, 1)}
+	h := pieces(5000, 100, true)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
 	c := dial(t, s)
 	c.Write([]byte("x"))
@@ -156,19 +146,19 @@ func TestWriteBatchingCloseAfterWrite(t *testing.T) {
 	if err != nil || !bytes.Equal(got, pattern(5000)) {
 		t.Fatalf("read %d bytes, %v; want the 5000-byte reply, then EOF", len(got), err)
 	}
-	expectClose(t, h.errs, nil, 5*time.Second)
+	expectClose(t, h.closeErrs, nil, 5*time.Second)
 }
 
 // Output left over from a batch's send starts the write timeout, as a
 // write the socket did not take does.
 func TestWriteBatchingWriteTimeout(t *testing.T) {
-	h := &pieces{size: 8 << 20, piece: 1000, errs: make(chan error, 1)}
+	h := pieces(8<<20, 1000, false)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true), WithSocketSendBuffer(16<<10),
 		WithWriteTimeout(150*time.Millisecond))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(16 << 10)
 	c.Write([]byte("go")) // and never read the answer
-	expectClose(t, h.errs, ErrWriteTimeout, 5*time.Second)
+	expectClose(t, h.closeErrs, ErrWriteTimeout, 5*time.Second)
 }
 
 // doPusher streams numbered lines to each client from a goroutine, each

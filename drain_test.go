@@ -234,7 +234,7 @@ func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 }
 
 func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
-	h := &funcHandler{traffic: send8MiB, closeErrs: make(chan error, 1)}
+	h := answer(make([]byte, 8<<20))
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithLogger(zap.NewNop()))
 	if err != nil {

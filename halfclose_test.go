@@ -12,27 +12,9 @@ import (
 	"time"
 )
 
-// fatReply answers any input with size bytes of pattern.
-type fatReply struct {
-	BuiltinHandler
-	size   int
-	closed chan error
-}
-
-func (h *fatReply) OnTraffic(c Conn) Action {
-	c.Discard(-1)
-	c.Write(pattern(h.size))
-	return None
-}
-
-func (h *fatReply) OnClose(_ Conn, err error) Action {
-	h.closed <- err
-	return None
-}
-
 func TestPeerHalfCloseGetsWholeReply(t *testing.T) {
 	const size = 8 << 20
-	h := &fatReply{size: size, closed: make(chan error, 1)}
+	h := answer(pattern(size))
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(32<<10))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(32 << 10)
@@ -47,7 +29,7 @@ func TestPeerHalfCloseGetsWholeReply(t *testing.T) {
 	if !bytes.Equal(got, pattern(size)) {
 		t.Fatalf("got %d bytes of an %d-byte reply before EOF", len(got), size)
 	}
-	if err := <-h.closed; err != nil {
+	if err := <-h.closeErrs; err != nil {
 		t.Fatalf("OnClose err = %v, want nil", err)
 	}
 }

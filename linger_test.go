@@ -148,31 +148,22 @@ func TestCloseLingeringTimeout(t *testing.T) {
 // bigErrLines answers a line too long for its codec with a large error
 // reply, written in the callback that met the decode error; the
 // connection then closes lingering, with the decode error.
-type bigErrLines struct {
-	BuiltinHandler
-	reply  []byte
-	closed chan error
-}
-
-func (h *bigErrLines) OnTraffic(c Conn) Action {
-	for {
-		f, err := c.ReadFrame()
-		if err != nil {
-			if _, err := c.Write(h.reply); err != nil {
-				panic(err)
+func bigErrLines(reply []byte) *funcHandler {
+	return &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		for {
+			f, err := c.ReadFrame()
+			if err != nil {
+				if _, err := c.Write(reply); err != nil {
+					panic(err)
+				}
+				return None
 			}
-			return None
+			if f == nil {
+				return None
+			}
+			c.WriteFrame(f)
 		}
-		if f == nil {
-			return None
-		}
-		c.WriteFrame(f)
-	}
-}
-
-func (h *bigErrLines) OnClose(_ Conn, err error) Action {
-	h.closed <- err
-	return None
+	}}
 }
 
 // TestDecodeErrorReplyReachesASender: a client sends a line far longer
@@ -181,7 +172,8 @@ func (h *bigErrLines) OnClose(_ Conn, err error) Action {
 // while it is still sending.
 func TestDecodeErrorReplyReachesASender(t *testing.T) {
 	const upload = 10 << 20
-	h := &bigErrLines{reply: pattern(256 << 10), closed: make(chan error, 1)}
+	reply := pattern(256 << 10)
+	h := bigErrLines(reply)
 	s := serve(t, h, "", WithLoops(1), WithCodec(lines), WithSocketSendBuffer(16<<10),
 		WithLingerTimeout(30*time.Second))
 	c := dial(t, s).(*net.TCPConn)
@@ -211,8 +203,8 @@ func TestDecodeErrorReplyReachesASender(t *testing.T) {
 	}()
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	got, err := io.ReadAll(c)
-	if err != nil || !bytes.Equal(got, h.reply) {
-		t.Fatalf("read %d bytes of a %d-byte error reply, then %v", len(got), len(h.reply), err)
+	if err != nil || !bytes.Equal(got, reply) {
+		t.Fatalf("read %d bytes of a %d-byte error reply, then %v", len(got), len(reply), err)
 	}
 	if sent.Load() >= upload {
 		t.Logf("the upload ended before the reply was read")
@@ -220,7 +212,7 @@ func TestDecodeErrorReplyReachesASender(t *testing.T) {
 	if err := <-wrote; err != nil {
 		t.Fatalf("the upload failed: %v", err)
 	}
-	err = recv(t, h.closed, "the close after the client's FIN")
+	err = recv(t, h.closeErrs, "the close after the client's FIN")
 	if err == nil {
 		t.Fatal("OnClose err = nil, want the decode error")
 	}

@@ -195,6 +195,16 @@ func (h *funcHandler) OnClose(c Conn, err error) (a Action) {
 	return a
 }
 
+// answer is a handler that answers any input (discarding it) with reply,
+// and sends each OnClose error to its closeErrs.
+func answer(reply []byte) *funcHandler {
+	return &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		c.Discard(-1)
+		c.Write(reply)
+		return None
+	}}
+}
+
 // inspect runs fn on sc's loop and waits for it: the way for a test to
 // look at a connection's loop-only state. It reports false if the loop
 // has stopped.

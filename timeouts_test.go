@@ -69,19 +69,12 @@ func TestReadTimeoutStopsSlowloris(t *testing.T) {
 }
 
 func TestWriteTimeout(t *testing.T) {
-	h := &funcHandler{traffic: send8MiB, closeErrs: make(chan error, 1)}
+	h := answer(make([]byte, 8<<20))
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10), WithWriteTimeout(150*time.Millisecond))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(16 << 10)
 	c.Write([]byte("go")) // and never read the 8 MiB answer
 	expectClose(t, h.closeErrs, ErrWriteTimeout, 5*time.Second)
-}
-
-// send8MiB answers any input with 8 MiB.
-func send8MiB(c Conn) Action {
-	c.Discard(-1)
-	c.Write(make([]byte, 8<<20))
-	return None
 }
 
 // perConn gives connections that say "short" a 100 ms idle timeout.
