@@ -34,6 +34,7 @@ func (h *pusher) seen() []bool {
 }
 
 func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
+	t.Parallel()
 	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithOutboundLimit(1<<20, FailWrite))
@@ -93,6 +94,7 @@ func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
 }
 
 func TestSlowConsumerClosed(t *testing.T) {
+	t.Parallel()
 	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithOutboundLimit(512<<10, CloseSlowConsumer))
@@ -134,6 +136,7 @@ func (h *hoarder) note(c Conn) {
 // once its unread input passes the limit, having buffered no more than
 // the limit and one read, instead of holding the connection forever.
 func TestInboundLimitClosesAHoarder(t *testing.T) {
+	t.Parallel()
 	const limit, readCap = 256 << 10, 16 << 10
 	h := &hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap),
@@ -218,6 +221,7 @@ func wantsRead(sc Conn) (open, reading bool) {
 // stops reading while held, buffers no more than the limit and one read,
 // and every byte arrives, in order.
 func TestInboundLimitPausesReading(t *testing.T) {
+	t.Parallel()
 	const readCap = 16 << 10
 	h := &holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}}
 	limit := h.limit()
@@ -335,6 +339,7 @@ func (h *worker) OnTraffic(c Conn) Action {
 // reading but does not close the connection; the work consumes, reading
 // resumes, and every byte arrives in order.
 func TestInboundLimitWaitsForPendingWork(t *testing.T) {
+	t.Parallel()
 	for _, viaDo := range []bool{false, true} {
 		name := "Submit"
 		if viaDo {
@@ -409,6 +414,7 @@ func TestInboundLimitWaitsForPendingWork(t *testing.T) {
 }
 
 func TestMaxConns(t *testing.T) {
+	t.Parallel()
 	h := &echoHandler{}
 	s := serve(t, h, "", WithLoops(2), WithMaxConns(5))
 	for i := 0; i < 5; i++ {
@@ -431,6 +437,7 @@ func TestMaxConns(t *testing.T) {
 // server pushes to each far more than the limit: memory stays within the
 // limits and every push beyond them is refused, not queued.
 func TestManyNonReadersStayBounded(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("pushes 1,000 connections past their limits")
 	}
@@ -502,6 +509,7 @@ func (h *drainer) OnTraffic(c Conn) Action {
 // hear false and then true, even when the queue drained before the
 // first notification could run.
 func TestWritabilityToldInPairs(t *testing.T) {
+	t.Parallel()
 	h := &drainer{pusher{funcHandler: funcHandler{conns: make(chan Conn, 1)}}}
 	s := serve(t, h, "", WithLoops(1))
 	c := dial(t, s)
@@ -519,6 +527,7 @@ func TestWritabilityToldInPairs(t *testing.T) {
 // be closed, and once consumed from a Do every byte arrives, the last
 // ones in OnClose.
 func TestInboundLimitHoldsAfterHangup(t *testing.T) {
+	t.Parallel()
 	const readCap = 16 << 10
 	h := &holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}}
 	limit := h.limit()
@@ -613,6 +622,7 @@ func (h *watchedEcho) OnTraffic(c Conn) Action {
 // control stops reading the connection while its output is past the
 // high watermark, so the queue never holds more than that and one read.
 func TestFlowControlNaiveEchoIsLossless(t *testing.T) {
+	t.Parallel()
 	total := 64 << 20
 	if raceEnabled || testing.Short() {
 		total = 16 << 20
@@ -681,6 +691,7 @@ func TestFlowControlNaiveEchoIsLossless(t *testing.T) {
 // stays open: the client reads exactly the bytes accepted, in order,
 // and the echo still works.
 func TestFlowControlOffFailWrite(t *testing.T) {
+	t.Parallel()
 	const limit, total = 256 << 10, 4 << 20
 	h := &watchedEcho{echoHandler: echoHandler{closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithFlowControl(false), WithSocketSendBuffer(16<<10),
@@ -728,6 +739,7 @@ func TestFlowControlOffFailWrite(t *testing.T) {
 // read before the close is exactly what it sent up to some point: a
 // stream cut short, never one with a gap.
 func TestFlowControlOffClosesSlowConsumer(t *testing.T) {
+	t.Parallel()
 	h := &watchedEcho{echoHandler: echoHandler{closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithFlowControl(false), WithSocketSendBuffer(16<<10))
 	c := dial(t, s).(*net.TCPConn)
@@ -764,6 +776,7 @@ func TestFlowControlOffClosesSlowConsumer(t *testing.T) {
 // queued write may take it past), and every one of them, being slow, is
 // closed with ErrSlowConsumer and counted.
 func TestTotalOutboundLimit(t *testing.T) {
+	t.Parallel()
 	const conns, chunk, capTotal, pushes = 8, 16 << 10, 1 << 20, 256 // 4 MiB offered to each
 	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, conns), closeErrs: make(chan error, conns)}}
 	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(4<<10),

@@ -29,6 +29,7 @@ func echoBytewise(c Conn) Action {
 // With batching, the many writes of one callback leave in one writev;
 // without, each is its own system call.
 func TestWriteBatchingOneSendPerCallback(t *testing.T) {
+	t.Parallel()
 	for _, batched := range []bool{false, true} {
 		t.Run(fmt.Sprint("batched=", batched), func(t *testing.T) {
 			s := serve(t, &funcHandler{traffic: echoBytewise}, "", WithLoops(1), WithWriteBatching(batched))
@@ -51,7 +52,10 @@ func TestWriteBatchingOneSendPerCallback(t *testing.T) {
 	}
 }
 
-func TestWriteBatchingEchoManyConns(t *testing.T) { echoManyConns(t, WithWriteBatching(true)) }
+func TestWriteBatchingEchoManyConns(t *testing.T) {
+	t.Parallel()
+	echoManyConns(t, WithWriteBatching(true))
+}
 
 // laterWriter writes from callbacks that run outside any poll event: Do,
 // and an AsyncWrite callback that runs while the loop sends its batches.
@@ -74,6 +78,7 @@ func (h *laterWriter) OnTraffic(c Conn) Action {
 // A write made in a Do callback, or in a write callback run while the
 // batches go out, must not wait for another event to wake the loop.
 func TestWriteBatchingOutsideEvents(t *testing.T) {
+	t.Parallel()
 	h := &laterWriter{funcHandler{conns: make(chan Conn, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
 	c := dial(t, s)
@@ -113,6 +118,7 @@ func pieces(size, piece int, closeAfter bool) *funcHandler {
 // FIN, arriving while it is queued, ends the connection only after the
 // last byte.
 func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
+	t.Parallel()
 	const size = 4 << 20
 	h := pieces(size, 1000, false)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true), WithSocketSendBuffer(32<<10))
@@ -137,6 +143,7 @@ func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
 // A callback that writes and then returns Close gets its batch sent
 // before the connection closes.
 func TestWriteBatchingCloseAfterWrite(t *testing.T) {
+	t.Parallel()
 	h := pieces(5000, 100, true)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
 	c := dial(t, s)
@@ -152,6 +159,7 @@ func TestWriteBatchingCloseAfterWrite(t *testing.T) {
 // Output left over from a batch's send starts the write timeout, as a
 // write the socket did not take does.
 func TestWriteBatchingWriteTimeout(t *testing.T) {
+	t.Parallel()
 	h := pieces(8<<20, 1000, false)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true), WithSocketSendBuffer(16<<10),
 		WithWriteTimeout(150*time.Millisecond))
@@ -212,6 +220,7 @@ func (h *doPusher) OnOpen(c Conn) ([]byte, Action) {
 // every write that was accepted: each client reads exactly the lines
 // whose Write returned nil, in order, nothing cut.
 func TestWriteBatchingDrain(t *testing.T) {
+	t.Parallel()
 	const clients = 50
 	h := &doPusher{acked: map[string]int{}, opened: make(chan struct{}, clients)}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(2), WithWriteBatching(true), WithLogger(zap.NewNop()))

@@ -166,16 +166,19 @@ func testManyDials(t *testing.T, network, addr string, n int) {
 }
 
 func TestClientThousandsToMillServer(t *testing.T) {
+	t.Parallel()
 	s := serve(t, &echoHandler{}, "tcp://127.0.0.1:0", WithLoops(2))
 	testManyDials(t, "tcp", s.Addr().String(), 2000)
 }
 
 func TestClientThousandsToStdlibServer(t *testing.T) {
+	t.Parallel()
 	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
 	testManyDials(t, "tcp", ln.Addr().String(), 2000)
 }
 
 func TestClientUnixAndIPv6(t *testing.T) {
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "e.sock")
 	ln := stdEchoServer(t, "unix", sock)
 	testManyDials(t, "unix", ln.Addr().String(), 50)
@@ -250,6 +253,7 @@ func fullBacklog(t *testing.T) string {
 }
 
 func TestClientDialTimeoutAndContext(t *testing.T) {
+	t.Parallel()
 	addr := fullBacklog(t)
 	h := newClientHandler()
 	cl := startClient(t, h, WithLoops(1), WithDialTimeout(150*time.Millisecond))
@@ -276,6 +280,7 @@ func TestClientDialTimeoutAndContext(t *testing.T) {
 }
 
 func TestClientDialAsyncCarriesContext(t *testing.T) {
+	t.Parallel()
 	s := serve(t, &echoHandler{}, "tcp://127.0.0.1:0", WithLoops(1))
 	h := newClientHandler()
 	cl := startClient(t, h, WithLoops(2), WithDialTimeout(3*time.Second))
@@ -331,6 +336,7 @@ func TestClientDialAsyncCarriesContext(t *testing.T) {
 }
 
 func TestClientEnroll(t *testing.T) {
+	t.Parallel()
 	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -353,6 +359,7 @@ func TestClientEnroll(t *testing.T) {
 }
 
 func TestClientStopFailsPendingDials(t *testing.T) {
+	t.Parallel()
 	addr := fullBacklog(t)
 	h := newClientHandler()
 	cl, err := NewClient(h, WithLogger(zap.NewNop()), WithLoops(1))
@@ -396,6 +403,7 @@ func (h *udpClientHandler) OnDatagramError(_ Conn, err error) {
 }
 
 func TestClientDialUDP(t *testing.T) {
+	t.Parallel()
 	s := serve(t, &echoHandler{}, "udp://127.0.0.1:0", WithLoops(1))
 	h := &udpClientHandler{clientHandler: *newClientHandler(), dgErrs: make(chan error, 4)}
 	cl := startClient(t, h, WithLoops(1))
@@ -462,6 +470,7 @@ func (h *closeInOnClose) OnClose(c Conn, err error) Action {
 // reaches OnClose with a PacketConn that refuses writes and whose Close
 // is harmless.
 func TestClientFailedUDPDialOnClose(t *testing.T) {
+	t.Parallel()
 	h := &closeInOnClose{errs: make(chan error, 4)}
 	cl := startClient(t, h, WithLoops(1), WithDialTimeout(3*time.Second))
 	if _, err := cl.Dial("udp", "no-such-host.invalid:53"); err == nil {

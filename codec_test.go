@@ -50,6 +50,7 @@ func (h *upperLines) OnClose(c Conn, err error) Action {
 }
 
 func TestCodecLinesSplitAndBatched(t *testing.T) {
+	t.Parallel()
 	h := &upperLines{errs: make(chan error, 10)}
 	s := serve(t, h, "", WithCodec(lines), WithLoops(1))
 	c := dial(t, s)
@@ -77,6 +78,7 @@ func TestCodecLinesSplitAndBatched(t *testing.T) {
 }
 
 func TestCodecErrorClosesOnlyThatConnection(t *testing.T) {
+	t.Parallel()
 	h := &upperLines{errs: make(chan error, 10)}
 	s := serve(t, h, "", WithCodec(lines), WithLoops(1))
 	good, bad := dial(t, s), dial(t, s)
@@ -97,6 +99,7 @@ func TestCodecErrorClosesOnlyThatConnection(t *testing.T) {
 }
 
 func TestSetCodecSwitchesMidStream(t *testing.T) {
+	t.Parallel()
 	h := &upperLines{errs: make(chan error, 10)}
 	s := serve(t, h, "", WithCodec(lines), WithLoops(1))
 	c := dial(t, s)
@@ -119,6 +122,7 @@ func TestSetCodecSwitchesMidStream(t *testing.T) {
 }
 
 func TestAsyncWriteFrame(t *testing.T) {
+	t.Parallel()
 	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithCodec(lines))
 	c := dial(t, s)
@@ -147,6 +151,7 @@ func TestAsyncWriteFrame(t *testing.T) {
 }
 
 func TestFrameMethodsWithoutCodec(t *testing.T) {
+	t.Parallel()
 	errs := make(chan error, 2)
 	h := &funcHandler{traffic: func(c Conn) Action {
 		_, err := c.ReadFrame()

@@ -21,7 +21,10 @@ import (
 	"go.uber.org/zap"
 )
 
-func TestEchoManyConnsRandomSizes(t *testing.T) { echoManyConns(t) }
+func TestEchoManyConnsRandomSizes(t *testing.T) {
+	t.Parallel()
+	echoManyConns(t)
+}
 
 // echoManyConns: 64 clients each send 20 random messages of up to 200
 // KiB, each echoed intact through 4 KiB reads.
@@ -102,6 +105,7 @@ func (h *frameHandler) OnTraffic(c Conn) Action {
 }
 
 func TestFramesSplitAtEveryBoundary(t *testing.T) {
+	t.Parallel()
 	h := &frameHandler{}
 	s := serve(t, h, "", WithLoops(1))
 	var stream []byte
@@ -159,6 +163,7 @@ func (h *bulkHandler) OnTraffic(c Conn) Action {
 }
 
 func TestLargeWriteQueuesAndDrains(t *testing.T) {
+	t.Parallel()
 	const size = 32 << 20
 	h := &bulkHandler{size: size, queued: make(chan int, 1), writeRets: make(chan int, 1)}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(64<<10), WithOutboundLimit(64<<20, FailWrite))
@@ -192,6 +197,7 @@ func TestLargeWriteQueuesAndDrains(t *testing.T) {
 }
 
 func TestAsyncWriteOrderAndExactlyOnce(t *testing.T) {
+	t.Parallel()
 	const writers, perWriter = 8, 1000
 	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithLoops(2))
@@ -257,6 +263,7 @@ func TestAsyncWriteOrderAndExactlyOnce(t *testing.T) {
 }
 
 func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
+	t.Parallel()
 	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10), WithOutboundLimit(64<<20, FailWrite))
 	c := dial(t, s)
@@ -294,6 +301,7 @@ func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
 }
 
 func TestAsyncWriteAfterServerStopped(t *testing.T) {
+	t.Parallel()
 	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "")
 	dial(t, s)
@@ -405,6 +413,12 @@ func TestStaleHandlesNeverReachNewConnections(t *testing.T) {
 type closer struct {
 	echoHandler
 	unread atomic.Int64
+	fds    *serverFDs
+}
+
+func (h *closer) OnOpen(c Conn) ([]byte, Action) {
+	h.fds.add(c.Fd())
+	return h.echoHandler.OnOpen(c)
 }
 
 func (h *closer) OnTraffic(c Conn) Action {
@@ -429,9 +443,9 @@ func (h *closer) OnClose(c Conn, err error) Action {
 }
 
 func TestOnCloseOncePerOnOpenAndBuffersReturn(t *testing.T) {
-	h := &closer{}
+	t.Parallel()
+	h := &closer{fds: newServerFDs(t)}
 	s := serve(t, h, "", WithLoops(3))
-	fds := openFDs(t)
 	var wg sync.WaitGroup
 	for i := 0; i < 300; i++ {
 		wg.Add(1)
@@ -469,10 +483,11 @@ func TestOnCloseOncePerOnOpenAndBuffersReturn(t *testing.T) {
 	// after its OnClose returns.
 	waitFor(t, "no connection counted", func() bool { return s.CountConnections() == 0 })
 	waitFor(t, "every pooled buffer back", func() bool { return s.eng.pool.Outstanding() == 0 })
-	waitFor(t, "descriptors back to baseline", func() bool { return openFDs(t) == fds })
+	waitFor(t, "the connections' descriptors closed", func() bool { return len(h.fds.open()) == 0 })
 }
 
 func TestReadAPIs(t *testing.T) {
+	t.Parallel()
 	type result struct {
 		peek, next, read string
 		disc, buffered   int
@@ -511,6 +526,7 @@ func TestReadAPIs(t *testing.T) {
 }
 
 func TestOnOpenOutputAndPeerHalfClose(t *testing.T) {
+	t.Parallel()
 	got := make(chan string, 1)
 	h := &funcHandler{
 		open: func(Conn) ([]byte, Action) { return []byte("welcome\n"), None },
@@ -536,6 +552,7 @@ func TestOnOpenOutputAndPeerHalfClose(t *testing.T) {
 // methods, still runs fn once the connection closed, and fails once the
 // loop has stopped.
 func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
+	t.Parallel()
 	h := &funcHandler{conns: make(chan Conn, 1)}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
 	if err != nil {
@@ -578,6 +595,7 @@ func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
 }
 
 func TestDoPanicClosesConn(t *testing.T) {
+	t.Parallel()
 	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1))
 	dial(t, s)

@@ -565,6 +565,7 @@ func isResetErr(err error) bool {
 // error, SIGPIPE must not kill the process (a write that returns EPIPE
 // raises it), and other connections must not notice.
 func TestWriteToResetPeer(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		consume   bool          // read SO_ERROR first, so the write gets EPIPE (and raises SIGPIPE)
@@ -744,6 +745,7 @@ func (h *bigReply) OnClose(_ Conn, err error) Action {
 // closed the descriptor, so the client saw a clean EOF after a few
 // hundred KiB.
 func TestHalfCloseLargeResponse(t *testing.T) {
+	t.Parallel()
 	resp := make([]byte, 8<<20)
 	for i := 0; i < len(resp); i += 4096 {
 		copy(resp[i:], fmt.Sprintf("%08x", i)) // an offset every 4 KiB, so no shift goes unnoticed

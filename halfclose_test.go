@@ -13,6 +13,7 @@ import (
 )
 
 func TestPeerHalfCloseGetsWholeReply(t *testing.T) {
+	t.Parallel()
 	const size = 8 << 20
 	h := answer(pattern(size))
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(32<<10))
@@ -59,6 +60,7 @@ func (h *halfOpen) OnClose(_ Conn, err error) Action {
 }
 
 func TestHalfOpenHandlerRepliesAfterFIN(t *testing.T) {
+	t.Parallel()
 	h := &halfOpen{closed: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(1), WithHalfOpen(true))
 	c := dial(t, s).(*net.TCPConn)
@@ -96,6 +98,7 @@ func (h *finisher) OnTraffic(c Conn) Action {
 }
 
 func TestCloseWriteKeepsReading(t *testing.T) {
+	t.Parallel()
 	h := &finisher{after: make(chan string, 1)}
 	s := serve(t, h, "", WithLoops(1))
 	c := dial(t, s)
@@ -192,6 +195,7 @@ func (h *laterAnswer) OnClose(c Conn, err error) Action {
 // the server has read the FIN. The client reads the whole answer, then
 // EOF, every time; the request, left unread, is still there in OnClose.
 func TestPeerFINWaitsForPendingWork(t *testing.T) {
+	t.Parallel()
 	const runs, size = 15, 1 << 20
 	for _, how := range []string{"AsyncWrite", "Do", "hold"} {
 		t.Run(how, func(t *testing.T) {
@@ -279,6 +283,7 @@ func (h *pacedEcho) OnClose(c Conn, err error) Action {
 // writable again, before the close: the echo is byte-identical, run
 // after run, with flow control on and off.
 func TestPeerFINKeepsHeldInput(t *testing.T) {
+	t.Parallel()
 	runs, size := 15, 8<<20
 	if raceEnabled || testing.Short() {
 		size = 2 << 20

@@ -72,6 +72,7 @@ func (h *rejecter) expectLateWritesFailed(t *testing.T) {
 // reset); the server drops the rest of the upload (counted) and closes
 // cleanly once the client's FIN comes.
 func TestCloseLingeringReplyReachesAnUploader(t *testing.T) {
+	t.Parallel()
 	const upload = 10 << 20
 	h := &rejecter{reply: pattern(256 << 10), after: make(chan error, 4), closed: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
@@ -171,6 +172,7 @@ func bigErrLines(reply []byte) *funcHandler {
 // the callback that met the decode error reaches it in full, then EOF,
 // while it is still sending.
 func TestDecodeErrorReplyReachesASender(t *testing.T) {
+	t.Parallel()
 	const upload = 10 << 20
 	reply := pattern(256 << 10)
 	h := bigErrLines(reply)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -216,6 +218,49 @@ func inspect(sc Conn, fn func(c *conn)) bool {
 	}
 	<-done
 	return true
+}
+
+// serverFDs is per-server descriptor accounting: add notes what each
+// descriptor it is given refers to (its socket), and open lists those
+// still referring to it. Unlike openFDs, tests running at the same time
+// (or a test before this one still closing its own) do not disturb it.
+// add is for a loop callback, open for the test's goroutine.
+type serverFDs struct {
+	mu     sync.Mutex
+	target map[int]string
+}
+
+// fdTarget is what fd refers to ("socket:[1234]"), or "" if it is closed.
+func fdTarget(fd int) string {
+	l, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	return l
+}
+
+// newServerFDs skips the test where descriptors cannot be looked at.
+func newServerFDs(t *testing.T) *serverFDs {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return &serverFDs{target: map[int]string{}}
+}
+
+func (s *serverFDs) add(fd int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.target[fd] = fdTarget(fd)
+}
+
+func (s *serverFDs) open() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var open []int
+	for fd, target := range s.target {
+		if fdTarget(fd) == target {
+			open = append(open, fd)
+		}
+	}
+	return open
 }
 
 // openFDs counts this process's open descriptors.

@@ -65,6 +65,7 @@ func (h *panicky) OnClose(c Conn, err error) Action {
 }
 
 func TestPanicsCloseOnlyTheirConnection(t *testing.T) {
+	t.Parallel()
 	h := &panicky{closes: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(2))
 	// A steady client that must see no error throughout.
@@ -153,6 +154,7 @@ func (panicCodec) Decode(in []byte) ([]byte, int, error) {
 func (panicCodec) Encode(dst, p []byte) ([]byte, error) { return append(dst, p...), nil }
 
 func TestPanicInCodec(t *testing.T) {
+	t.Parallel()
 	h := &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
 		for {
 			f, err := c.ReadFrame()

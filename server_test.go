@@ -352,6 +352,7 @@ func prefixEcho(prefix string) *funcHandler {
 }
 
 func TestTwoServersDoNotInterfere(t *testing.T) {
+	t.Parallel()
 	a := serve(t, prefixEcho("A:"), "", WithLoops(2))
 	b, err := NewServer(prefixEcho("B:"), "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
 	if err != nil {
@@ -374,6 +375,7 @@ func TestTwoServersDoNotInterfere(t *testing.T) {
 }
 
 func TestLoadBalancers(t *testing.T) {
+	t.Parallel()
 	for name, bal := range map[string]balancer.Balancer{
 		"roundrobin": balancer.NewRoundRobin(),
 		"leastconns": balancer.NewLeastConnections(),

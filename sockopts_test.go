@@ -116,6 +116,7 @@ func (h *sockoptSetter) OnClose(c Conn, _ error) Action {
 // connection, as getsockopt sees them; fail with ErrClosed once the
 // connection has closed; and SetNoDelay fails on a Unix-domain socket.
 func TestConnSocketSettings(t *testing.T) {
+	t.Parallel()
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			h := &sockoptSetter{unixSocket: network == "unix", opened: make(chan string, 1), closed: make(chan string, 1)}

@@ -60,6 +60,7 @@ func (h *offloader) OnTraffic(c Conn) Action {
 }
 
 func TestSubmitKeepsOrderAndLoopFree(t *testing.T) {
+	t.Parallel()
 	h := &offloader{gate: make(chan struct{}), started: make(chan int, 1)}
 	s := serve(t, h, "", WithLoops(1), WithCodec(lines))
 	worker, pinger := dial(t, s), dial(t, s)
@@ -92,6 +93,7 @@ func TestSubmitKeepsOrderAndLoopFree(t *testing.T) {
 }
 
 func TestSubmitManyConnectionsInParallel(t *testing.T) {
+	t.Parallel()
 	// Each connection's task waits until tasks of all connections have
 	// started: only parallel execution across connections lets it finish.
 	const conns = 8
@@ -120,6 +122,7 @@ func TestSubmitManyConnectionsInParallel(t *testing.T) {
 }
 
 func TestSubmitOverloadAndPanic(t *testing.T) {
+	t.Parallel()
 	gate := make(chan struct{})
 	errs := make(chan error, 16)
 	h := &funcHandler{closeErrs: make(chan error, 1)} // the first close is the one under test
@@ -168,6 +171,7 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 }
 
 func TestShutdownWaitsForTasks(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	finished := make(chan error, 1)
 	h := &funcHandler{}
