@@ -182,14 +182,19 @@ func (h *holder) OnTraffic(c Conn) Action {
 
 func (h *holder) limit() int { return 256 << 10 }
 
-// consume takes everything unread, in order, and resumes reading. Loop
-// goroutine (inside a Do, or OnClose).
-func (h *holder) consume(c Conn) {
+// take takes everything unread, in order. Loop goroutine.
+func (h *holder) take(c Conn) {
 	b, _ := c.Next(-1)
 	h.mu.Lock()
 	h.got = append(h.got, b...)
 	h.mu.Unlock()
 	h.consumed.Add(int64(len(b)))
+}
+
+// consume takes everything unread and resumes reading. Loop goroutine
+// (inside a Do).
+func (h *holder) consume(c Conn) {
+	h.take(c)
 	h.held.Store(false)
 	c.ResumeReading()
 }
@@ -201,11 +206,7 @@ func (h *holder) received() []byte {
 }
 
 func (h *holder) OnClose(c Conn, err error) Action {
-	b, _ := c.Next(-1) // the rest is still readable in OnClose
-	h.mu.Lock()
-	h.got = append(h.got, b...)
-	h.mu.Unlock()
-	h.consumed.Add(int64(len(b)))
+	h.take(c) // the rest is still readable in OnClose
 	return h.hoarder.OnClose(c, err)
 }
 
@@ -307,11 +308,7 @@ func (h *worker) OnTraffic(c Conn) Action {
 		return None
 	}
 	consume := func(c Conn) {
-		b, _ := c.Next(-1)
-		h.mu.Lock()
-		h.got = append(h.got, b...)
-		h.mu.Unlock()
-		h.consumed.Add(int64(len(b)))
+		h.take(c)
 		h.busy.Store(false)
 	}
 	if h.viaDo {
