@@ -16,23 +16,15 @@ import (
 // pusher hands each connection to the test and records writability
 // changes.
 type pusher struct {
-	asyncHandler
+	funcHandler
 	mu      sync.Mutex
 	changes []bool
-	closed  chan error
 }
 
 func (h *pusher) OnWritabilityChanged(_ Conn, w bool) {
 	h.mu.Lock()
 	h.changes = append(h.changes, w)
 	h.mu.Unlock()
-}
-
-func (h *pusher) OnClose(_ Conn, err error) Action {
-	if h.closed != nil {
-		h.closed <- err
-	}
-	return None
 }
 
 func (h *pusher) seen() []bool {
@@ -42,7 +34,8 @@ func (h *pusher) seen() []bool {
 }
 
 func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}}
+	t.Parallel()
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithOutboundLimit(1<<20, FailWrite))
 	c := dial(t, s).(*net.TCPConn)
@@ -101,7 +94,8 @@ func TestOutboundLimitFailsWritesAndWatermarksTell(t *testing.T) {
 }
 
 func TestSlowConsumerClosed(t *testing.T) {
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}
+	t.Parallel()
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithOutboundLimit(512<<10, CloseSlowConsumer))
 	c := dial(t, s).(*net.TCPConn)
@@ -111,13 +105,8 @@ func TestSlowConsumerClosed(t *testing.T) {
 	for i := 0; i < 16; i++ {
 		sc.AsyncWrite(chunk, nil)
 	}
-	select {
-	case err := <-h.closed:
-		if !errors.Is(err, ErrSlowConsumer) {
-			t.Fatalf("OnClose err = %v, want ErrSlowConsumer", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("slow consumer not closed")
+	if err := recv(t, h.closeErrs, "the slow consumer's close"); !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("OnClose err = %v, want ErrSlowConsumer", err)
 	}
 }
 
@@ -125,10 +114,9 @@ func TestSlowConsumerClosed(t *testing.T) {
 // unread input reaches the inbound limit nothing can ever consume it,
 // and the connection closes with ErrInboundLimit.
 type hoarder struct {
-	asyncHandler
+	funcHandler
 	maxBuffered atomic.Int64
 	consumed    atomic.Int64
-	closed      chan error // if not nil, receives every OnClose error
 }
 
 func (h *hoarder) OnTraffic(c Conn) Action {
@@ -143,20 +131,14 @@ func (h *hoarder) note(c Conn) {
 	}
 }
 
-func (h *hoarder) OnClose(_ Conn, err error) Action {
-	if h.closed != nil {
-		h.closed <- err
-	}
-	return None
-}
-
 // TestInboundLimitClosesAHoarder: a handler that never consumes, with
 // nothing pending that could, is closed with ErrInboundLimit (counted)
 // once its unread input passes the limit, having buffered no more than
 // the limit and one read, instead of holding the connection forever.
 func TestInboundLimitClosesAHoarder(t *testing.T) {
+	t.Parallel()
 	const limit, readCap = 256 << 10, 16 << 10
-	h := &hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}
+	h := &hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap),
 		WithSocketRecvBuffer(16<<10))
 	c := dial(t, s)
@@ -167,7 +149,7 @@ func TestInboundLimitClosesAHoarder(t *testing.T) {
 		_, err := c.Write(make([]byte, 8<<20)) // ends with the reset of the close
 		wrote <- err
 	}()
-	expectClose(t, h.closed, ErrInboundLimit, 10*time.Second)
+	expectClose(t, h.closeErrs, ErrInboundLimit, 10*time.Second)
 	if m := h.maxBuffered.Load(); m <= limit || m > limit+readCap {
 		t.Fatalf("OnTraffic saw at most %d unread bytes; want past the limit %d by at most one read (%d)", m, limit, readCap)
 	}
@@ -200,14 +182,19 @@ func (h *holder) OnTraffic(c Conn) Action {
 
 func (h *holder) limit() int { return 256 << 10 }
 
-// consume takes everything unread, in order, and resumes reading. Loop
-// goroutine (inside a Do, or OnClose).
-func (h *holder) consume(c Conn) {
+// take takes everything unread, in order. Loop goroutine.
+func (h *holder) take(c Conn) {
 	b, _ := c.Next(-1)
 	h.mu.Lock()
 	h.got = append(h.got, b...)
 	h.mu.Unlock()
 	h.consumed.Add(int64(len(b)))
+}
+
+// consume takes everything unread and resumes reading. Loop goroutine
+// (inside a Do).
+func (h *holder) consume(c Conn) {
+	h.take(c)
 	h.held.Store(false)
 	c.ResumeReading()
 }
@@ -219,11 +206,7 @@ func (h *holder) received() []byte {
 }
 
 func (h *holder) OnClose(c Conn, err error) Action {
-	b, _ := c.Next(-1) // the rest is still readable in OnClose
-	h.mu.Lock()
-	h.got = append(h.got, b...)
-	h.mu.Unlock()
-	h.consumed.Add(int64(len(b)))
+	h.take(c) // the rest is still readable in OnClose
 	return h.hoarder.OnClose(c, err)
 }
 
@@ -239,8 +222,9 @@ func wantsRead(sc Conn) (open, reading bool) {
 // stops reading while held, buffers no more than the limit and one read,
 // and every byte arrives, in order.
 func TestInboundLimitPausesReading(t *testing.T) {
+	t.Parallel()
 	const readCap = 16 << 10
-	h := &holder{hoarder: hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}}
+	h := &holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}}
 	limit := h.limit()
 	s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap),
 		WithSocketRecvBuffer(16<<10))
@@ -300,7 +284,7 @@ func TestInboundLimitPausesReading(t *testing.T) {
 		t.Fatalf("%d connections closed at the inbound limit", n)
 	}
 	select {
-	case err := <-h.closed:
+	case err := <-h.closeErrs:
 		t.Fatalf("closed: %v", err)
 	default:
 	}
@@ -324,11 +308,7 @@ func (h *worker) OnTraffic(c Conn) Action {
 		return None
 	}
 	consume := func(c Conn) {
-		b, _ := c.Next(-1)
-		h.mu.Lock()
-		h.got = append(h.got, b...)
-		h.mu.Unlock()
-		h.consumed.Add(int64(len(b)))
+		h.take(c)
 		h.busy.Store(false)
 	}
 	if h.viaDo {
@@ -356,6 +336,7 @@ func (h *worker) OnTraffic(c Conn) Action {
 // reading but does not close the connection; the work consumes, reading
 // resumes, and every byte arrives in order.
 func TestInboundLimitWaitsForPendingWork(t *testing.T) {
+	t.Parallel()
 	for _, viaDo := range []bool{false, true} {
 		name := "Submit"
 		if viaDo {
@@ -364,9 +345,8 @@ func TestInboundLimitWaitsForPendingWork(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			const readCap = 16 << 10
 			h := &worker{
-				holder: holder{hoarder: hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)},
-					closed: make(chan error, 1)}},
-				viaDo: viaDo, waiting: make(chan struct{}), release: make(chan struct{}), free: make(chan struct{}),
+				holder: holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}},
+				viaDo:  viaDo, waiting: make(chan struct{}), release: make(chan struct{}), free: make(chan struct{}),
 			}
 			limit := h.limit()
 			s := serve(t, h, "", WithLoops(1), WithInboundLimit(limit), WithReadBufferCap(readCap),
@@ -387,11 +367,7 @@ func TestInboundLimitWaitsForPendingWork(t *testing.T) {
 				// Each time the task waits, the connection is paused at
 				// the limit and still open.
 				for i := 0; i < 3; i++ {
-					select {
-					case <-h.waiting:
-					case <-time.After(10 * time.Second):
-						t.Fatal("no task at the limit")
-					}
+					recv(t, h.waiting, "a task at the limit")
 					waitFor(t, "reading paused at the limit", func() bool {
 						open, reading := wantsRead(sc)
 						if !open {
@@ -435,6 +411,7 @@ func TestInboundLimitWaitsForPendingWork(t *testing.T) {
 }
 
 func TestMaxConns(t *testing.T) {
+	t.Parallel()
 	h := &echoHandler{}
 	s := serve(t, h, "", WithLoops(2), WithMaxConns(5))
 	for i := 0; i < 5; i++ {
@@ -457,11 +434,12 @@ func TestMaxConns(t *testing.T) {
 // server pushes to each far more than the limit: memory stays within the
 // limits and every push beyond them is refused, not queued.
 func TestManyNonReadersStayBounded(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("pushes 1,000 connections past their limits")
 	}
 	const conns, limit, push, pushes = 1000, 64 << 10, 32 << 10, 8
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, conns)}}
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, conns)}}
 	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(4<<10),
 		WithWriteWatermarks(16<<10, 32<<10), WithOutboundLimit(limit, FailWrite))
 	var clients []net.Conn
@@ -528,7 +506,8 @@ func (h *drainer) OnTraffic(c Conn) Action {
 // hear false and then true, even when the queue drained before the
 // first notification could run.
 func TestWritabilityToldInPairs(t *testing.T) {
-	h := &drainer{pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}}}
+	t.Parallel()
+	h := &drainer{pusher{funcHandler: funcHandler{conns: make(chan Conn, 1)}}}
 	s := serve(t, h, "", WithLoops(1))
 	c := dial(t, s)
 	go io.Copy(io.Discard, c)
@@ -545,8 +524,9 @@ func TestWritabilityToldInPairs(t *testing.T) {
 // be closed, and once consumed from a Do every byte arrives, the last
 // ones in OnClose.
 func TestInboundLimitHoldsAfterHangup(t *testing.T) {
+	t.Parallel()
 	const readCap = 16 << 10
-	h := &holder{hoarder: hoarder{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}}
+	h := &holder{hoarder: hoarder{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}}
 	limit := h.limit()
 	// The server's receive buffer must hold everything, so that the
 	// client's FIN arrives behind it while reading is paused.
@@ -584,7 +564,7 @@ func TestInboundLimitHoldsAfterHangup(t *testing.T) {
 			t.Fatalf("consumed %d of %d bytes; max buffered %d", h.consumed.Load(), total, h.maxBuffered.Load())
 		}
 		select {
-		case err := <-h.closed:
+		case err := <-h.closeErrs:
 			if err != nil {
 				t.Fatalf("OnClose err = %v, want nil", err)
 			}
@@ -639,6 +619,7 @@ func (h *watchedEcho) OnTraffic(c Conn) Action {
 // control stops reading the connection while its output is past the
 // high watermark, so the queue never holds more than that and one read.
 func TestFlowControlNaiveEchoIsLossless(t *testing.T) {
+	t.Parallel()
 	total := 64 << 20
 	if raceEnabled || testing.Short() {
 		total = 16 << 20
@@ -707,6 +688,7 @@ func TestFlowControlNaiveEchoIsLossless(t *testing.T) {
 // stays open: the client reads exactly the bytes accepted, in order,
 // and the echo still works.
 func TestFlowControlOffFailWrite(t *testing.T) {
+	t.Parallel()
 	const limit, total = 256 << 10, 4 << 20
 	h := &watchedEcho{echoHandler: echoHandler{closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithFlowControl(false), WithSocketSendBuffer(16<<10),
@@ -754,6 +736,7 @@ func TestFlowControlOffFailWrite(t *testing.T) {
 // read before the close is exactly what it sent up to some point: a
 // stream cut short, never one with a gap.
 func TestFlowControlOffClosesSlowConsumer(t *testing.T) {
+	t.Parallel()
 	h := &watchedEcho{echoHandler: echoHandler{closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithFlowControl(false), WithSocketSendBuffer(16<<10))
 	c := dial(t, s).(*net.TCPConn)
@@ -790,8 +773,9 @@ func TestFlowControlOffClosesSlowConsumer(t *testing.T) {
 // queued write may take it past), and every one of them, being slow, is
 // closed with ErrSlowConsumer and counted.
 func TestTotalOutboundLimit(t *testing.T) {
+	t.Parallel()
 	const conns, chunk, capTotal, pushes = 8, 16 << 10, 1 << 20, 256 // 4 MiB offered to each
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, conns)}, closed: make(chan error, conns)}
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, conns), closeErrs: make(chan error, conns)}}
 	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(4<<10),
 		WithWriteWatermarks(64<<10, 256<<10), WithTotalOutboundLimit(capTotal))
 	for i := 0; i < conns; i++ {
@@ -834,7 +818,7 @@ func TestTotalOutboundLimit(t *testing.T) {
 		}()
 	}
 	for i := 0; i < conns; i++ {
-		expectClose(t, h.closed, ErrSlowConsumer, 20*time.Second)
+		expectClose(t, h.closeErrs, ErrSlowConsumer, 20*time.Second)
 	}
 	wg.Wait()
 	waitFor(t, "the closes counted", func() bool { return s.Stats().Total.Closed.SlowConsumer == conns })

@@ -17,10 +17,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// byteEcho echoes its input one byte per Write.
-type byteEcho struct{ BuiltinHandler }
-
-func (byteEcho) OnTraffic(c Conn) Action {
+// echoBytewise echoes its input one byte per Write.
+func echoBytewise(c Conn) Action {
 	b, _ := c.Next(-1)
 	for i := range b {
 		c.Write(b[i : i+1])
@@ -31,9 +29,10 @@ func (byteEcho) OnTraffic(c Conn) Action {
 // With batching, the many writes of one callback leave in one writev;
 // without, each is its own system call.
 func TestWriteBatchingOneSendPerCallback(t *testing.T) {
+	t.Parallel()
 	for _, batched := range []bool{false, true} {
 		t.Run(fmt.Sprint("batched=", batched), func(t *testing.T) {
-			s := serve(t, byteEcho{}, "", WithLoops(1), WithWriteBatching(batched))
+			s := serve(t, &funcHandler{traffic: echoBytewise}, "", WithLoops(1), WithWriteBatching(batched))
 			c := dial(t, s)
 			msg := bytes.Repeat([]byte("0123456789"), 10)
 			for i := 0; i < 20; i++ {
@@ -53,11 +52,14 @@ func TestWriteBatchingOneSendPerCallback(t *testing.T) {
 	}
 }
 
-func TestWriteBatchingEchoManyConns(t *testing.T) { echoManyConns(t, WithWriteBatching(true)) }
+func TestWriteBatchingEchoManyConns(t *testing.T) {
+	t.Parallel()
+	echoManyConns(t, WithWriteBatching(true))
+}
 
 // laterWriter writes from callbacks that run outside any poll event: Do,
 // and an AsyncWrite callback that runs while the loop sends its batches.
-type laterWriter struct{ asyncHandler }
+type laterWriter struct{ funcHandler }
 
 func (h *laterWriter) OnTraffic(c Conn) Action {
 	c.Discard(-1)
@@ -76,7 +78,8 @@ func (h *laterWriter) OnTraffic(c Conn) Action {
 // A write made in a Do callback, or in a write callback run while the
 // batches go out, must not wait for another event to wake the loop.
 func TestWriteBatchingOutsideEvents(t *testing.T) {
-	h := &laterWriter{asyncHandler{conns: make(chan Conn, 1)}}
+	t.Parallel()
+	h := &laterWriter{funcHandler{conns: make(chan Conn, 1)}}
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
 	c := dial(t, s)
 	sc := <-h.conns
@@ -92,32 +95,22 @@ func TestWriteBatchingOutsideEvents(t *testing.T) {
 
 // pieces answers any input with size bytes of pattern in piece-sized
 // writes, and closes after them if closeAfter.
-type pieces struct {
-	BuiltinHandler
-	size, piece int
-	closeAfter  bool
-	errs        chan error
-}
-
-func (h *pieces) OnTraffic(c Conn) Action {
-	c.Discard(-1)
-	p := pattern(h.size)
-	for len(p) > 0 {
-		n := min(h.piece, len(p))
-		if _, err := c.Write(p[:n]); err != nil {
+func pieces(size, piece int, closeAfter bool) *funcHandler {
+	return &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		c.Discard(-1)
+		p := pattern(size)
+		for len(p) > 0 {
+			n := min(piece, len(p))
+			if _, err := c.Write(p[:n]); err != nil {
+				return Close
+			}
+			p = p[n:]
+		}
+		if closeAfter {
 			return Close
 		}
-		p = p[n:]
-	}
-	if h.closeAfter {
-		return Close
-	}
-	return None
-}
-
-func (h *pieces) OnClose(_ Conn, err error) Action {
-	h.errs <- err
-	return None
+		return None
+	}}
 }
 
 // A batch that reaches the limit goes out at once and the rest queues as
@@ -125,8 +118,9 @@ func (h *pieces) OnClose(_ Conn, err error) Action {
 // FIN, arriving while it is queued, ends the connection only after the
 // last byte.
 func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
+	t.Parallel()
 	const size = 4 << 20
-	h := &pieces{size: size, piece: 1000, errs: make(chan error, 1)}
+	h := pieces(size, 1000, false)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true), WithSocketSendBuffer(32<<10))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(32 << 10)
@@ -140,7 +134,7 @@ func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
 	if !bytes.Equal(got, pattern(size)) {
 		t.Fatalf("got %d bytes of a %d-byte reply before EOF", len(got), size)
 	}
-	expectClose(t, h.errs, nil, 5*time.Second)
+	expectClose(t, h.closeErrs, nil, 5*time.Second)
 	if st := s.Stats().Total; st.Writes < size/batchLimit {
 		t.Errorf("%d writes for %d bytes", st.Writes, size)
 	}
@@ -149,7 +143,8 @@ func TestWriteBatchingLargeReplyAndHalfClose(t *testing.T) {
 // A callback that writes and then returns Close gets its batch sent
 // before the connection closes.
 func TestWriteBatchingCloseAfterWrite(t *testing.T) {
-	h := &pieces{size: 5000, piece: 100, closeAfter: true, errs: make(chan error, 1)}
+	t.Parallel()
+	h := pieces(5000, 100, true)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
 	c := dial(t, s)
 	c.Write([]byte("x"))
@@ -158,19 +153,20 @@ func TestWriteBatchingCloseAfterWrite(t *testing.T) {
 	if err != nil || !bytes.Equal(got, pattern(5000)) {
 		t.Fatalf("read %d bytes, %v; want the 5000-byte reply, then EOF", len(got), err)
 	}
-	expectClose(t, h.errs, nil, 5*time.Second)
+	expectClose(t, h.closeErrs, nil, 5*time.Second)
 }
 
 // Output left over from a batch's send starts the write timeout, as a
 // write the socket did not take does.
 func TestWriteBatchingWriteTimeout(t *testing.T) {
-	h := &pieces{size: 8 << 20, piece: 1000, errs: make(chan error, 1)}
+	t.Parallel()
+	h := pieces(8<<20, 1000, false)
 	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true), WithSocketSendBuffer(16<<10),
 		WithWriteTimeout(150*time.Millisecond))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(16 << 10)
 	c.Write([]byte("go")) // and never read the answer
-	expectClose(t, h.errs, ErrWriteTimeout, 5*time.Second)
+	expectClose(t, h.closeErrs, ErrWriteTimeout, 5*time.Second)
 }
 
 // doPusher streams numbered lines to each client from a goroutine, each
@@ -224,6 +220,7 @@ func (h *doPusher) OnOpen(c Conn) ([]byte, Action) {
 // every write that was accepted: each client reads exactly the lines
 // whose Write returned nil, in order, nothing cut.
 func TestWriteBatchingDrain(t *testing.T) {
+	t.Parallel()
 	const clients = 50
 	h := &doPusher{acked: map[string]int{}, opened: make(chan struct{}, clients)}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(2), WithWriteBatching(true), WithLogger(zap.NewNop()))

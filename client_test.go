@@ -166,16 +166,19 @@ func testManyDials(t *testing.T, network, addr string, n int) {
 }
 
 func TestClientThousandsToMillServer(t *testing.T) {
+	t.Parallel()
 	s := serve(t, &echoHandler{}, "tcp://127.0.0.1:0", WithLoops(2))
 	testManyDials(t, "tcp", s.Addr().String(), 2000)
 }
 
 func TestClientThousandsToStdlibServer(t *testing.T) {
+	t.Parallel()
 	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
 	testManyDials(t, "tcp", ln.Addr().String(), 2000)
 }
 
 func TestClientUnixAndIPv6(t *testing.T) {
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "e.sock")
 	ln := stdEchoServer(t, "unix", sock)
 	testManyDials(t, "unix", ln.Addr().String(), 50)
@@ -250,6 +253,7 @@ func fullBacklog(t *testing.T) string {
 }
 
 func TestClientDialTimeoutAndContext(t *testing.T) {
+	t.Parallel()
 	addr := fullBacklog(t)
 	h := newClientHandler()
 	cl := startClient(t, h, WithLoops(1), WithDialTimeout(150*time.Millisecond))
@@ -276,18 +280,14 @@ func TestClientDialTimeoutAndContext(t *testing.T) {
 }
 
 func TestClientDialAsyncCarriesContext(t *testing.T) {
+	t.Parallel()
 	s := serve(t, &echoHandler{}, "tcp://127.0.0.1:0", WithLoops(1))
 	h := newClientHandler()
 	cl := startClient(t, h, WithLoops(2), WithDialTimeout(3*time.Second))
 	if err := cl.DialAsync("tcp", s.Addr().String(), "upstream-1"); err != nil {
 		t.Fatal(err)
 	}
-	var c Conn
-	select {
-	case c = <-h.opened:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no OnOpen for the async dial")
-	}
+	c := recv(t, h.opened, "OnOpen for the async dial")
 	if c.Context() != "upstream-1" {
 		t.Fatalf("Context() = %v", c.Context())
 	}
@@ -316,13 +316,8 @@ func TestClientDialAsyncCarriesContext(t *testing.T) {
 	if err := cl.DialAsync("tcp", fmt.Sprintf("localhost:%d", port), "by-name"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case c := <-h.opened:
-		if c.Context() != "by-name" {
-			t.Fatalf("Context() = %v", c.Context())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no OnOpen for the dial by name")
+	if c := recv(t, h.opened, "OnOpen for the dial by name"); c.Context() != "by-name" {
+		t.Fatalf("Context() = %v", c.Context())
 	}
 	// A name that does not resolve ends in OnClose too.
 	if err := cl.DialAsync("tcp", "no-such-host.invalid:80", "bad-name"); err != nil {
@@ -341,6 +336,7 @@ func TestClientDialAsyncCarriesContext(t *testing.T) {
 }
 
 func TestClientEnroll(t *testing.T) {
+	t.Parallel()
 	ln := stdEchoServer(t, "tcp", "127.0.0.1:0")
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -363,6 +359,7 @@ func TestClientEnroll(t *testing.T) {
 }
 
 func TestClientStopFailsPendingDials(t *testing.T) {
+	t.Parallel()
 	addr := fullBacklog(t)
 	h := newClientHandler()
 	cl, err := NewClient(h, WithLogger(zap.NewNop()), WithLoops(1))
@@ -406,6 +403,7 @@ func (h *udpClientHandler) OnDatagramError(_ Conn, err error) {
 }
 
 func TestClientDialUDP(t *testing.T) {
+	t.Parallel()
 	s := serve(t, &echoHandler{}, "udp://127.0.0.1:0", WithLoops(1))
 	h := &udpClientHandler{clientHandler: *newClientHandler(), dgErrs: make(chan error, 4)}
 	cl := startClient(t, h, WithLoops(1))
@@ -437,13 +435,8 @@ func TestClientDialUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.AsyncWrite([]byte("anyone?"), nil)
-	select {
-	case err := <-h.dgErrs:
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Fatalf("OnDatagramError(%v), want ECONNREFUSED", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no ICMP error reported")
+	if err := recv(t, h.dgErrs, "the ICMP error reported"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("OnDatagramError(%v), want ECONNREFUSED", err)
 	}
 	c.AsyncWrite([]byte("after"), nil)
 	waitFor(t, "the echo after the ICMP error", func() bool { return h.received(c) == want+"after" })
@@ -477,6 +470,7 @@ func (h *closeInOnClose) OnClose(c Conn, err error) Action {
 // reaches OnClose with a PacketConn that refuses writes and whose Close
 // is harmless.
 func TestClientFailedUDPDialOnClose(t *testing.T) {
+	t.Parallel()
 	h := &closeInOnClose{errs: make(chan error, 4)}
 	cl := startClient(t, h, WithLoops(1), WithDialTimeout(3*time.Second))
 	if _, err := cl.Dial("udp", "no-such-host.invalid:53"); err == nil {
@@ -587,16 +581,12 @@ func TestClientBlockingCallsOnLoopAreRefused(t *testing.T) {
 	h.cl.Store(cl)
 	expect := func(what string) {
 		t.Helper()
-		select {
-		case r := <-h.results:
-			if r.what != what || !errors.Is(r.err, ErrOnEventLoop) {
-				t.Fatalf("%s returned %v, want %s to return ErrOnEventLoop", r.what, r.err, what)
-			}
-			if r.took > time.Second {
-				t.Fatalf("%s took %v to return", r.what, r.took)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not return", what)
+		r := recv(t, h.results, what+" to return")
+		if r.what != what || !errors.Is(r.err, ErrOnEventLoop) {
+			t.Fatalf("%s returned %v, want %s to return ErrOnEventLoop", r.what, r.err, what)
+		}
+		if r.took > time.Second {
+			t.Fatalf("%s took %v to return", r.what, r.took)
 		}
 	}
 	c, err := cl.Dial("tcp", h.target) // from the test's goroutine: fine

@@ -50,6 +50,7 @@ func (h *upperLines) OnClose(c Conn, err error) Action {
 }
 
 func TestCodecLinesSplitAndBatched(t *testing.T) {
+	t.Parallel()
 	h := &upperLines{errs: make(chan error, 10)}
 	s := serve(t, h, "", WithCodec(lines), WithLoops(1))
 	c := dial(t, s)
@@ -77,19 +78,15 @@ func TestCodecLinesSplitAndBatched(t *testing.T) {
 }
 
 func TestCodecErrorClosesOnlyThatConnection(t *testing.T) {
+	t.Parallel()
 	h := &upperLines{errs: make(chan error, 10)}
 	s := serve(t, h, "", WithCodec(lines), WithLoops(1))
 	good, bad := dial(t, s), dial(t, s)
 	good.Write([]byte("first\n"))
 	expectRead(t, good, []byte("FIRST\n"))
 	bad.Write(bytes.Repeat([]byte("x"), 4096)) // no newline, far past the limit
-	select {
-	case err := <-h.errs:
-		if !errors.Is(err, codec.ErrFrameTooLong) {
-			t.Fatalf("OnClose err = %v, want ErrFrameTooLong", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("over-long line did not close the connection")
+	if err := recv(t, h.errs, "the over-long line's close"); !errors.Is(err, codec.ErrFrameTooLong) {
+		t.Fatalf("OnClose err = %v, want ErrFrameTooLong", err)
 	}
 	bad.SetReadDeadline(time.Now().Add(5 * time.Second))
 	reply, err := io.ReadAll(bad)
@@ -102,6 +99,7 @@ func TestCodecErrorClosesOnlyThatConnection(t *testing.T) {
 }
 
 func TestSetCodecSwitchesMidStream(t *testing.T) {
+	t.Parallel()
 	h := &upperLines{errs: make(chan error, 10)}
 	s := serve(t, h, "", WithCodec(lines), WithLoops(1))
 	c := dial(t, s)
@@ -124,7 +122,8 @@ func TestSetCodecSwitchesMidStream(t *testing.T) {
 }
 
 func TestAsyncWriteFrame(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	t.Parallel()
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithCodec(lines))
 	c := dial(t, s)
 	sc := <-h.conns
@@ -152,6 +151,7 @@ func TestAsyncWriteFrame(t *testing.T) {
 }
 
 func TestFrameMethodsWithoutCodec(t *testing.T) {
+	t.Parallel()
 	errs := make(chan error, 2)
 	h := &funcHandler{traffic: func(c Conn) Action {
 		_, err := c.ReadFrame()

@@ -21,7 +21,10 @@ import (
 	"go.uber.org/zap"
 )
 
-func TestEchoManyConnsRandomSizes(t *testing.T) { echoManyConns(t) }
+func TestEchoManyConnsRandomSizes(t *testing.T) {
+	t.Parallel()
+	echoManyConns(t)
+}
 
 // echoManyConns: 64 clients each send 20 random messages of up to 200
 // KiB, each echoed intact through 4 KiB reads.
@@ -102,6 +105,7 @@ func (h *frameHandler) OnTraffic(c Conn) Action {
 }
 
 func TestFramesSplitAtEveryBoundary(t *testing.T) {
+	t.Parallel()
 	h := &frameHandler{}
 	s := serve(t, h, "", WithLoops(1))
 	var stream []byte
@@ -159,6 +163,7 @@ func (h *bulkHandler) OnTraffic(c Conn) Action {
 }
 
 func TestLargeWriteQueuesAndDrains(t *testing.T) {
+	t.Parallel()
 	const size = 32 << 20
 	h := &bulkHandler{size: size, queued: make(chan int, 1), writeRets: make(chan int, 1)}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(64<<10), WithOutboundLimit(64<<20, FailWrite))
@@ -191,20 +196,10 @@ func TestLargeWriteQueuesAndDrains(t *testing.T) {
 	}
 }
 
-// asyncHandler remembers the connection so other goroutines can write.
-type asyncHandler struct {
-	BuiltinHandler
-	conns chan Conn
-}
-
-func (h *asyncHandler) OnOpen(c Conn) ([]byte, Action) {
-	h.conns <- c
-	return nil, None
-}
-
 func TestAsyncWriteOrderAndExactlyOnce(t *testing.T) {
+	t.Parallel()
 	const writers, perWriter = 8, 1000
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithLoops(2))
 	c := dial(t, s)
 	sc := <-h.conns
@@ -268,7 +263,8 @@ func TestAsyncWriteOrderAndExactlyOnce(t *testing.T) {
 }
 
 func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	t.Parallel()
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10), WithOutboundLimit(64<<20, FailWrite))
 	c := dial(t, s)
 	c.(*net.TCPConn).SetReadBuffer(16 << 10)
@@ -282,18 +278,13 @@ func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, func() { sc.Close() })
 	var nils, closed int
 	for i := 0; i < 10; i++ {
-		select {
-		case err := <-results:
-			switch {
-			case err == nil:
-				nils++
-			case errors.Is(err, ErrClosed):
-				closed++
-			default:
-				t.Fatalf("callback error %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("callbacks did not all run")
+		switch err := recv(t, results, "every callback to run"); {
+		case err == nil:
+			nils++
+		case errors.Is(err, ErrClosed):
+			closed++
+		default:
+			t.Fatalf("callback error %v", err)
 		}
 	}
 	if closed == 0 {
@@ -310,7 +301,8 @@ func TestAsyncWritePendingCallbacksGetErrClosed(t *testing.T) {
 }
 
 func TestAsyncWriteAfterServerStopped(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	t.Parallel()
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s := serve(t, h, "")
 	dial(t, s)
 	sc := <-h.conns
@@ -421,6 +413,12 @@ func TestStaleHandlesNeverReachNewConnections(t *testing.T) {
 type closer struct {
 	echoHandler
 	unread atomic.Int64
+	fds    *serverFDs
+}
+
+func (h *closer) OnOpen(c Conn) ([]byte, Action) {
+	h.fds.add(c.Fd())
+	return h.echoHandler.OnOpen(c)
 }
 
 func (h *closer) OnTraffic(c Conn) Action {
@@ -445,9 +443,9 @@ func (h *closer) OnClose(c Conn, err error) Action {
 }
 
 func TestOnCloseOncePerOnOpenAndBuffersReturn(t *testing.T) {
-	h := &closer{}
+	t.Parallel()
+	h := &closer{fds: newServerFDs(t)}
 	s := serve(t, h, "", WithLoops(3))
-	fds := openFDs(t)
 	var wg sync.WaitGroup
 	for i := 0; i < 300; i++ {
 		wg.Add(1)
@@ -485,10 +483,11 @@ func TestOnCloseOncePerOnOpenAndBuffersReturn(t *testing.T) {
 	// after its OnClose returns.
 	waitFor(t, "no connection counted", func() bool { return s.CountConnections() == 0 })
 	waitFor(t, "every pooled buffer back", func() bool { return s.eng.pool.Outstanding() == 0 })
-	waitFor(t, "descriptors back to baseline", func() bool { return openFDs(t) == fds })
+	waitFor(t, "the connections' descriptors closed", func() bool { return len(h.fds.open()) == 0 })
 }
 
 func TestReadAPIs(t *testing.T) {
+	t.Parallel()
 	type result struct {
 		peek, next, read string
 		disc, buffered   int
@@ -526,43 +525,25 @@ func TestReadAPIs(t *testing.T) {
 	}
 }
 
-type funcHandler struct {
-	BuiltinHandler
-	traffic func(Conn) Action
-}
-
-func (h *funcHandler) OnTraffic(c Conn) Action { return h.traffic(c) }
-
 func TestOnOpenOutputAndPeerHalfClose(t *testing.T) {
-	h := &greeter{got: make(chan string, 1)}
+	t.Parallel()
+	got := make(chan string, 1)
+	h := &funcHandler{
+		open: func(Conn) ([]byte, Action) { return []byte("welcome\n"), None },
+		close: func(c Conn, _ error) Action {
+			b, _ := c.Next(-1)
+			got <- string(b)
+			return None
+		},
+	}
 	s := serve(t, h, "", WithLoops(1))
 	c := dial(t, s)
 	expectRead(t, c, []byte("welcome\n"))
 	c.Write([]byte("last words"))
 	c.(*net.TCPConn).CloseWrite()
-	select {
-	case got := <-h.got:
-		if got != "last words" {
-			t.Fatalf("server got %q before EOF", got)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("OnClose did not run after the peer's FIN")
+	if got := recv(t, got, "OnClose after the peer's FIN"); got != "last words" {
+		t.Fatalf("server got %q before EOF", got)
 	}
-}
-
-type greeter struct {
-	BuiltinHandler
-	got chan string
-}
-
-func (h *greeter) OnOpen(Conn) ([]byte, Action) {
-	return []byte("welcome\n"), None
-}
-
-func (h *greeter) OnClose(c Conn, err error) Action {
-	b, _ := c.Next(-1)
-	h.got <- string(b)
-	return None
 }
 
 // TestDoDoesNotWaitForQueuedOutput: Do runs fn on the loop even while
@@ -571,7 +552,8 @@ func (h *greeter) OnClose(c Conn, err error) Action {
 // methods, still runs fn once the connection closed, and fails once the
 // loop has stopped.
 func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
-	h := &asyncHandler{conns: make(chan Conn, 1)}
+	t.Parallel()
+	h := &funcHandler{conns: make(chan Conn, 1)}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
@@ -591,13 +573,8 @@ func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
 	if err := sc.Do(func(c Conn) { ran <- c.OutboundBuffered() }); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case n := <-ran:
-		if n == 0 {
-			t.Fatal("the queue drained although the peer reads nothing")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Do waited for queued output")
+	if n := recv(t, ran, "Do, which must not wait for queued output"); n == 0 {
+		t.Fatal("the queue drained although the peer reads nothing")
 	}
 	c.Close()
 	sc.Close()
@@ -618,14 +595,15 @@ func TestDoDoesNotWaitForQueuedOutput(t *testing.T) {
 }
 
 func TestDoPanicClosesConn(t *testing.T) {
-	h := &pusher{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, closed: make(chan error, 1)}
+	t.Parallel()
+	h := &pusher{funcHandler: funcHandler{conns: make(chan Conn, 1), closeErrs: make(chan error, 1)}}
 	s := serve(t, h, "", WithLoops(1))
 	dial(t, s)
 	sc := <-h.conns
 	if err := sc.Do(func(Conn) { panic("in Do") }); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-h.closed; !errors.Is(err, ErrHandlerPanic) {
+	if err := <-h.closeErrs; !errors.Is(err, ErrHandlerPanic) {
 		t.Fatalf("OnClose(%v), want ErrHandlerPanic", err)
 	}
 }

@@ -31,13 +31,17 @@ import (
 // was accepted before it began, which a loaded machine can still send
 // within the grace.
 func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
+	t.Parallel()
 	conns, perConn := 1000, 1000
 	if raceEnabled || testing.Short() {
 		conns, perConn = 200, 200
 	}
 	const writers, msgSize = 8, 16
-	fds := openFDs(t)
-	h := &asyncHandler{conns: make(chan Conn, conns)}
+	fds := newServerFDs(t)
+	h := &funcHandler{conns: make(chan Conn, conns), open: func(c Conn) ([]byte, Action) {
+		fds.add(c.Fd())
+		return nil, None
+	}}
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
@@ -177,13 +181,13 @@ func TestShutdownDrainDeliversExactlyTheAckedBytes(t *testing.T) {
 	}
 	t.Logf("%d connections: %d of %d writes acknowledged and delivered before the shutdown closed them, %d refused by the drain, %d met a closed connection; Shutdown took %v",
 		conns, nils.Load(), calls.Load(), refused.Load(), closed.Load(), took)
-	waitFor(t, "descriptors back to baseline", func() bool { return openFDs(t) == fds })
+	waitFor(t, "the connections' descriptors closed", func() bool { return len(fds.open()) == 0 })
 }
 
 func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
-	closes := make(chan error, 4)
-	h := &funcHandler{}
+	h := &funcHandler{closeErrs: make(chan error, 4)}
 	h.traffic = func(c Conn) Action {
 		b, _ := c.Next(-1)
 		if string(b) == "slow" {
@@ -194,8 +198,7 @@ func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 		}
 		return None
 	}
-	hc := &closeRecorder{funcHandler: h, errs: closes}
-	s, err := NewServer(hc, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
+	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +221,7 @@ func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("idle connection: %v, want EOF", err)
 	}
-	if err := <-closes; !errors.Is(err, ErrServerClosed) {
+	if err := <-h.closeErrs; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("OnClose: %v", err)
 	}
 	close(release)
@@ -236,7 +239,8 @@ func TestShutdownDrainWaitsForTasksAndQueuedOutput(t *testing.T) {
 }
 
 func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
-	h := &bigReplyTimeout{errs: make(chan error, 1)}
+	t.Parallel()
+	h := answer(make([]byte, 8<<20))
 	s, err := NewServer(h, "tcp://127.0.0.1:0", WithLoops(1), WithSocketSendBuffer(16<<10),
 		WithLogger(zap.NewNop()))
 	if err != nil {
@@ -258,7 +262,7 @@ func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
 	if el := time.Since(begin); el > 5*time.Second {
 		t.Fatalf("shutdown took %v past a 200 ms deadline", el)
 	}
-	if err := <-h.errs; !errors.Is(err, ErrServerClosed) {
+	if err := <-h.closeErrs; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("OnClose: %v", err)
 	}
 }
@@ -266,7 +270,7 @@ func TestShutdownDrainGivesUpAtTheDeadline(t *testing.T) {
 // drainTask answers "task" from a worker-pool task that waits for the
 // test, and reports the answer's callback.
 type drainTask struct {
-	asyncHandler
+	funcHandler
 	answer   []byte
 	running  chan struct{}
 	release  chan struct{}
@@ -296,7 +300,7 @@ func (h *drainTask) OnTraffic(c Conn) Action {
 // drain waits for it.
 func TestShutdownNotHeldUpByProducers(t *testing.T) {
 	const producers, window, msgSize = 4, 64, 16 << 10
-	h := &drainTask{asyncHandler: asyncHandler{conns: make(chan Conn, producers+1)},
+	h := &drainTask{funcHandler: funcHandler{conns: make(chan Conn, producers+1)},
 		answer: pattern(256 << 10), running: make(chan struct{}), release: make(chan struct{}),
 		answered: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(2), WithSocketSendBuffer(16<<10))
@@ -310,11 +314,7 @@ func TestShutdownNotHeldUpByProducers(t *testing.T) {
 	worker := dial(t, s)
 	<-h.conns
 	worker.Write([]byte("task"))
-	select {
-	case <-h.running:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the task never ran")
-	}
+	recv(t, h.running, "the task to run")
 	// Producers, each with a client that does not read yet: each has its
 	// window of writes outstanding, most of it queued.
 	clients := make([]net.Conn, producers)

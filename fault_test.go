@@ -565,6 +565,7 @@ func isResetErr(err error) bool {
 // error, SIGPIPE must not kill the process (a write that returns EPIPE
 // raises it), and other connections must not notice.
 func TestWriteToResetPeer(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		consume   bool          // read SO_ERROR first, so the write gets EPIPE (and raises SIGPIPE)
@@ -582,12 +583,7 @@ func TestWriteToResetPeer(t *testing.T) {
 			}
 			victim := dial(t, s)
 			victim.Write([]byte("wrt!"))
-			var sc Conn
-			select {
-			case sc = <-h.ready:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the handler never saw the request")
-			}
+			sc := recv(t, h.ready, "the handler to see the request")
 			resetClient(t, victim)
 			awaitReset(t, sc.Fd())
 			if tc.consume {
@@ -627,11 +623,7 @@ func TestWriteToResetPeer(t *testing.T) {
 		}
 		staller := dial(t, s)
 		staller.Write([]byte("blk!"))
-		select {
-		case <-h.ready:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the handler never saw the request")
-		}
+		recv(t, h.ready, "the handler to see the request")
 		// The loop is stalled inside the staller's OnTraffic: reset the
 		// victim and queue a write to it, which the loop runs before it
 		// polls again and so before it can read the reset.
@@ -642,12 +634,7 @@ func TestWriteToResetPeer(t *testing.T) {
 			t.Fatal("AsyncWrite:", err)
 		}
 		close(h.release)
-		var werr error
-		select {
-		case werr = <-cbErr:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the AsyncWrite callback never ran")
-		}
+		werr := recv(t, cbErr, "the AsyncWrite callback")
 		t.Logf("AsyncWrite: %v", werr)
 		if !isResetErr(werr) {
 			t.Errorf("AsyncWrite to a reset peer reported %v (%T), want an *os.SyscallError with EPIPE or ECONNRESET", werr, werr)
@@ -758,6 +745,7 @@ func (h *bigReply) OnClose(_ Conn, err error) Action {
 // closed the descriptor, so the client saw a clean EOF after a few
 // hundred KiB.
 func TestHalfCloseLargeResponse(t *testing.T) {
+	t.Parallel()
 	resp := make([]byte, 8<<20)
 	for i := 0; i < len(resp); i += 4096 {
 		copy(resp[i:], fmt.Sprintf("%08x", i)) // an offset every 4 KiB, so no shift goes unnoticed
@@ -792,13 +780,7 @@ func TestHalfCloseLargeResponse(t *testing.T) {
 		return s, c
 	}
 	closeErr := func(t *testing.T, h *bigReply) error {
-		select {
-		case err := <-h.closed:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatal("no OnClose")
-			return nil
-		}
+		return recv(t, h.closed, "OnClose")
 	}
 	gone := func(t *testing.T, s *Server) {
 		waitFor(t, "no connections", func() bool { return s.CountConnections() == 0 })

@@ -12,27 +12,10 @@ import (
 	"time"
 )
 
-// fatReply answers any input with size bytes of pattern.
-type fatReply struct {
-	BuiltinHandler
-	size   int
-	closed chan error
-}
-
-func (h *fatReply) OnTraffic(c Conn) Action {
-	c.Discard(-1)
-	c.Write(pattern(h.size))
-	return None
-}
-
-func (h *fatReply) OnClose(_ Conn, err error) Action {
-	h.closed <- err
-	return None
-}
-
 func TestPeerHalfCloseGetsWholeReply(t *testing.T) {
+	t.Parallel()
 	const size = 8 << 20
-	h := &fatReply{size: size, closed: make(chan error, 1)}
+	h := answer(pattern(size))
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(32<<10))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(32 << 10)
@@ -47,7 +30,7 @@ func TestPeerHalfCloseGetsWholeReply(t *testing.T) {
 	if !bytes.Equal(got, pattern(size)) {
 		t.Fatalf("got %d bytes of an %d-byte reply before EOF", len(got), size)
 	}
-	if err := <-h.closed; err != nil {
+	if err := <-h.closeErrs; err != nil {
 		t.Fatalf("OnClose err = %v, want nil", err)
 	}
 }
@@ -77,6 +60,7 @@ func (h *halfOpen) OnClose(_ Conn, err error) Action {
 }
 
 func TestHalfOpenHandlerRepliesAfterFIN(t *testing.T) {
+	t.Parallel()
 	h := &halfOpen{closed: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(1), WithHalfOpen(true))
 	c := dial(t, s).(*net.TCPConn)
@@ -87,13 +71,8 @@ func TestHalfOpenHandlerRepliesAfterFIN(t *testing.T) {
 	if err != nil || string(got) != "bye after all of it" {
 		t.Fatalf("read %q, %v", got, err)
 	}
-	select {
-	case err := <-h.closed:
-		if err != nil {
-			t.Fatalf("OnClose err = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("connection not closed once both sides were shut")
+	if err := recv(t, h.closed, "the close once both sides were shut"); err != nil {
+		t.Fatalf("OnClose err = %v", err)
 	}
 }
 
@@ -119,6 +98,7 @@ func (h *finisher) OnTraffic(c Conn) Action {
 }
 
 func TestCloseWriteKeepsReading(t *testing.T) {
+	t.Parallel()
 	h := &finisher{after: make(chan string, 1)}
 	s := serve(t, h, "", WithLoops(1))
 	c := dial(t, s)
@@ -129,13 +109,8 @@ func TestCloseWriteKeepsReading(t *testing.T) {
 		t.Fatalf("read %q, %v", got, err)
 	}
 	c.Write([]byte("still listening?"))
-	select {
-	case s := <-h.after:
-		if s != "still listening?" {
-			t.Fatalf("server read %q", s)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("server stopped reading after CloseWrite")
+	if s := recv(t, h.after, "the server to read on after CloseWrite"); s != "still listening?" {
+		t.Fatalf("server read %q", s)
 	}
 }
 
@@ -157,7 +132,7 @@ func sawFIN(sc Conn) bool {
 // the connection waits for it. It leaves the last request unread, for
 // OnClose.
 type laterAnswer struct {
-	asyncHandler
+	funcHandler
 	answer  []byte
 	how     string // "AsyncWrite", "Do" (from a task) or "hold" (PauseReading, a goroutine, Do)
 	release chan struct{}
@@ -220,10 +195,11 @@ func (h *laterAnswer) OnClose(c Conn, err error) Action {
 // the server has read the FIN. The client reads the whole answer, then
 // EOF, every time; the request, left unread, is still there in OnClose.
 func TestPeerFINWaitsForPendingWork(t *testing.T) {
+	t.Parallel()
 	const runs, size = 15, 1 << 20
 	for _, how := range []string{"AsyncWrite", "Do", "hold"} {
 		t.Run(how, func(t *testing.T) {
-			h := &laterAnswer{asyncHandler: asyncHandler{conns: make(chan Conn, 1)}, answer: pattern(size),
+			h := &laterAnswer{funcHandler: funcHandler{conns: make(chan Conn, 1)}, answer: pattern(size),
 				how: how, release: make(chan struct{}), closed: make(chan string, 1)}
 			s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(32<<10))
 			t.Cleanup(func() { close(h.release) }) // a failed run leaves no work waiting
@@ -252,13 +228,9 @@ func TestPeerFINWaitsForPendingWork(t *testing.T) {
 				if err != nil || !bytes.Equal(got, h.answer) {
 					t.Fatalf("run %d: read %d bytes of a %d-byte answer, then %v", i, len(got), size, err)
 				}
-				select {
-				case left := <-h.closed:
-					if want := "work 7\n"; left != want {
-						t.Fatalf("run %d: OnClose read %q, want %q", i, left, want)
-					}
-				case <-time.After(10 * time.Second):
-					t.Fatalf("run %d: no close after the answer", i)
+				left := recv(t, h.closed, fmt.Sprintf("run %d: the close after the answer", i))
+				if want := "work 7\n"; left != want {
+					t.Fatalf("run %d: OnClose read %q, want %q", i, left, want)
 				}
 				c.Close()
 			}
@@ -311,6 +283,7 @@ func (h *pacedEcho) OnClose(c Conn, err error) Action {
 // writable again, before the close: the echo is byte-identical, run
 // after run, with flow control on and off.
 func TestPeerFINKeepsHeldInput(t *testing.T) {
+	t.Parallel()
 	runs, size := 15, 8<<20
 	if raceEnabled || testing.Short() {
 		size = 2 << 20

@@ -60,13 +60,8 @@ func (h *rejecter) OnClose(_ Conn, err error) Action {
 func (h *rejecter) expectLateWritesFailed(t *testing.T) {
 	t.Helper()
 	for i := 0; i < 2; i++ {
-		select {
-		case err := <-h.after:
-			if !errors.Is(err, ErrClosed) {
-				t.Fatalf("a write after CloseLingering: %v, want ErrClosed", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("a write after CloseLingering never reported")
+		if err := recv(t, h.after, "a write after CloseLingering to report"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("a write after CloseLingering: %v, want ErrClosed", err)
 		}
 	}
 }
@@ -77,6 +72,7 @@ func (h *rejecter) expectLateWritesFailed(t *testing.T) {
 // reset); the server drops the rest of the upload (counted) and closes
 // cleanly once the client's FIN comes.
 func TestCloseLingeringReplyReachesAnUploader(t *testing.T) {
+	t.Parallel()
 	const upload = 10 << 20
 	h := &rejecter{reply: pattern(256 << 10), after: make(chan error, 4), closed: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10),
@@ -131,13 +127,8 @@ func TestCloseLingeringTimeout(t *testing.T) {
 	}
 	c.Write([]byte("more")) // dropped, and it does not end the lingering
 	cpu := processCPU()
-	select {
-	case err := <-h.closed:
-		if err != nil {
-			t.Fatalf("OnClose err = %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("never closed: the linger timeout was not honoured")
+	if err := recv(t, h.closed, "the close at the linger timeout"); err != nil {
+		t.Fatalf("OnClose err = %v, want nil", err)
 	}
 	cpu = processCPU() - cpu
 	el := time.Duration(h.closedAt.Load() - h.lingering.Load())
@@ -158,31 +149,22 @@ func TestCloseLingeringTimeout(t *testing.T) {
 // bigErrLines answers a line too long for its codec with a large error
 // reply, written in the callback that met the decode error; the
 // connection then closes lingering, with the decode error.
-type bigErrLines struct {
-	BuiltinHandler
-	reply  []byte
-	closed chan error
-}
-
-func (h *bigErrLines) OnTraffic(c Conn) Action {
-	for {
-		f, err := c.ReadFrame()
-		if err != nil {
-			if _, err := c.Write(h.reply); err != nil {
-				panic(err)
+func bigErrLines(reply []byte) *funcHandler {
+	return &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		for {
+			f, err := c.ReadFrame()
+			if err != nil {
+				if _, err := c.Write(reply); err != nil {
+					panic(err)
+				}
+				return None
 			}
-			return None
+			if f == nil {
+				return None
+			}
+			c.WriteFrame(f)
 		}
-		if f == nil {
-			return None
-		}
-		c.WriteFrame(f)
-	}
-}
-
-func (h *bigErrLines) OnClose(_ Conn, err error) Action {
-	h.closed <- err
-	return None
+	}}
 }
 
 // TestDecodeErrorReplyReachesASender: a client sends a line far longer
@@ -190,8 +172,10 @@ func (h *bigErrLines) OnClose(_ Conn, err error) Action {
 // the callback that met the decode error reaches it in full, then EOF,
 // while it is still sending.
 func TestDecodeErrorReplyReachesASender(t *testing.T) {
+	t.Parallel()
 	const upload = 10 << 20
-	h := &bigErrLines{reply: pattern(256 << 10), closed: make(chan error, 1)}
+	reply := pattern(256 << 10)
+	h := bigErrLines(reply)
 	s := serve(t, h, "", WithLoops(1), WithCodec(lines), WithSocketSendBuffer(16<<10),
 		WithLingerTimeout(30*time.Second))
 	c := dial(t, s).(*net.TCPConn)
@@ -221,8 +205,8 @@ func TestDecodeErrorReplyReachesASender(t *testing.T) {
 	}()
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	got, err := io.ReadAll(c)
-	if err != nil || !bytes.Equal(got, h.reply) {
-		t.Fatalf("read %d bytes of a %d-byte error reply, then %v", len(got), len(h.reply), err)
+	if err != nil || !bytes.Equal(got, reply) {
+		t.Fatalf("read %d bytes of a %d-byte error reply, then %v", len(got), len(reply), err)
 	}
 	if sent.Load() >= upload {
 		t.Logf("the upload ended before the reply was read")
@@ -230,15 +214,11 @@ func TestDecodeErrorReplyReachesASender(t *testing.T) {
 	if err := <-wrote; err != nil {
 		t.Fatalf("the upload failed: %v", err)
 	}
-	select {
-	case err := <-h.closed:
-		if err == nil {
-			t.Fatal("OnClose err = nil, want the decode error")
-		}
-		t.Logf("OnClose: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not closed after the client's FIN")
+	err = recv(t, h.closeErrs, "the close after the client's FIN")
+	if err == nil {
+		t.Fatal("OnClose err = nil, want the decode error")
 	}
+	t.Logf("OnClose: %v", err)
 	waitFor(t, "the close counted", func() bool { return s.Stats().Total.Closed.Codec == 1 })
 	if s.Stats().Total.LingerDropped == 0 {
 		t.Fatal("nothing dropped while lingering")

@@ -132,7 +132,7 @@ func TestReuseAddrRebindsOverTimeWait(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("TIME_WAIT bind rules differ by system")
 	}
-	closer := &closeOnTraffic{}
+	closer := &funcHandler{traffic: func(Conn) Action { return Close }}
 	first, err := NewServer(closer, "tcp://127.0.0.1:0", WithLoops(1))
 	if err != nil {
 		t.Fatal(err)
@@ -163,10 +163,6 @@ func TestReuseAddrRebindsOverTimeWait(t *testing.T) {
 	second := serve(t, &echoHandler{}, "tcp://"+addr)
 	echoVia(t, "tcp", second.Addr().String(), "again")
 }
-
-type closeOnTraffic struct{ BuiltinHandler }
-
-func (closeOnTraffic) OnTraffic(Conn) Action { return Close }
 
 func TestBindToDevice(t *testing.T) {
 	if runtime.GOOS != "linux" {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,12 +90,38 @@ func trunc(b []byte) string {
 // waitFor polls cond until it holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitBound is how long the wait helpers (recv, waitFor) give something
+// that should happen: generous, so that a loaded machine makes a test slow
+// rather than red.
+const waitBound = 10 * time.Second
+
+// recv receives a value from ch, failing the test if none comes within
+// waitBound; what names the awaited event ("timed out waiting for what").
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	return recvWithin(t, ch, waitBound, what)
+}
+
+// recvWithin is recv with a bound of d, for a test whose bound matters.
+func recvWithin[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+		panic("unreachable")
 	}
 }
 
@@ -123,6 +151,62 @@ func (h *echoHandler) OnClose(_ Conn, err error) Action {
 	return None
 }
 
+// funcHandler is the configurable test handler, for a test whose handler
+// is a callback or two (tests that need state of their own embed it): a
+// hook that is set is that callback, one that is not does what
+// BuiltinHandler does. When not nil, conns receives every opened Conn
+// (after open; a send that blocks holds the loop, so size it) and
+// closeErrs every OnClose error (after close; when it is full the error is
+// dropped, never blocking the loop).
+type funcHandler struct {
+	BuiltinHandler
+	open      func(Conn) ([]byte, Action)
+	traffic   func(Conn) Action
+	close     func(Conn, error) Action
+	conns     chan Conn
+	closeErrs chan error
+}
+
+func (h *funcHandler) OnOpen(c Conn) (out []byte, a Action) {
+	if h.open != nil {
+		out, a = h.open(c)
+	}
+	if h.conns != nil {
+		h.conns <- c
+	}
+	return out, a
+}
+
+func (h *funcHandler) OnTraffic(c Conn) Action {
+	if h.traffic == nil {
+		return None
+	}
+	return h.traffic(c)
+}
+
+func (h *funcHandler) OnClose(c Conn, err error) (a Action) {
+	if h.close != nil {
+		a = h.close(c, err)
+	}
+	if h.closeErrs != nil {
+		select {
+		case h.closeErrs <- err:
+		default:
+		}
+	}
+	return a
+}
+
+// answer is a handler that answers any input (discarding it) with reply,
+// and sends each OnClose error to its closeErrs.
+func answer(reply []byte) *funcHandler {
+	return &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		c.Discard(-1)
+		c.Write(reply)
+		return None
+	}}
+}
+
 // inspect runs fn on sc's loop and waits for it: the way for a test to
 // look at a connection's loop-only state. It reports false if the loop
 // has stopped.
@@ -134,6 +218,49 @@ func inspect(sc Conn, fn func(c *conn)) bool {
 	}
 	<-done
 	return true
+}
+
+// serverFDs is per-server descriptor accounting: add notes what each
+// descriptor it is given refers to (its socket), and open lists those
+// still referring to it. Unlike openFDs, tests running at the same time
+// (or a test before this one still closing its own) do not disturb it.
+// add is for a loop callback, open for the test's goroutine.
+type serverFDs struct {
+	mu     sync.Mutex
+	target map[int]string
+}
+
+// fdTarget is what fd refers to ("socket:[1234]"), or "" if it is closed.
+func fdTarget(fd int) string {
+	l, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	return l
+}
+
+// newServerFDs skips the test where descriptors cannot be looked at.
+func newServerFDs(t *testing.T) *serverFDs {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return &serverFDs{target: map[int]string{}}
+}
+
+func (s *serverFDs) add(fd int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.target[fd] = fdTarget(fd)
+}
+
+func (s *serverFDs) open() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var open []int
+	for fd, target := range s.target {
+		if fdTarget(fd) == target {
+			open = append(open, fd)
+		}
+	}
+	return open
 }
 
 // openFDs counts this process's open descriptors.

@@ -30,6 +30,7 @@ type outboxModel struct {
 // every byte accepted before it has gone, and that callbacks come out
 // once each, oldest first.
 func TestOutboxModel(t *testing.T) {
+	t.Parallel()
 	src := make([]byte, 1<<20)
 	for i := range src {
 		src[i] = byte(i*7 + i>>8)

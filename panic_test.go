@@ -65,6 +65,7 @@ func (h *panicky) OnClose(c Conn, err error) Action {
 }
 
 func TestPanicsCloseOnlyTheirConnection(t *testing.T) {
+	t.Parallel()
 	h := &panicky{closes: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(2))
 	// A steady client that must see no error throughout.
@@ -153,8 +154,8 @@ func (panicCodec) Decode(in []byte) ([]byte, int, error) {
 func (panicCodec) Encode(dst, p []byte) ([]byte, error) { return append(dst, p...), nil }
 
 func TestPanicInCodec(t *testing.T) {
-	errs := make(chan error, 1)
-	h := &funcHandler{traffic: func(c Conn) Action {
+	t.Parallel()
+	h := &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
 		for {
 			f, err := c.ReadFrame()
 			if f == nil || err != nil {
@@ -163,33 +164,14 @@ func TestPanicInCodec(t *testing.T) {
 			c.WriteFrame(f)
 		}
 	}}
-	hc := &closeRecorder{funcHandler: h, errs: errs}
-	s := serve(t, hc, "", WithCodec(codec.Shared(panicCodec{})))
+	s := serve(t, h, "", WithCodec(codec.Shared(panicCodec{})))
 	c := dial(t, s)
 	c.Write([]byte("ok"))
 	expectRead(t, c, []byte("ok"))
 	c.Write([]byte("!"))
-	select {
-	case err := <-errs:
-		if !errors.Is(err, ErrHandlerPanic) {
-			t.Fatalf("OnClose err = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("codec panic did not close the connection")
+	if err := recv(t, h.closeErrs, "the codec panic's close"); !errors.Is(err, ErrHandlerPanic) {
+		t.Fatalf("OnClose err = %v", err)
 	}
-}
-
-type closeRecorder struct {
-	*funcHandler
-	errs chan error
-}
-
-func (h *closeRecorder) OnClose(_ Conn, err error) Action {
-	select {
-	case h.errs <- err: // the first close is the one under test
-	default: // never block the loop
-	}
-	return None
 }
 
 type tickPanic struct {

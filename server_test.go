@@ -293,13 +293,8 @@ func TestShutdownAction(t *testing.T) {
 	go func() { done <- s.Serve() }()
 	c := dial(t, s)
 	c.Write([]byte("bye"))
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrServerClosed) {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown action did not stop the server")
+	if err := recv(t, done, "the Shutdown action to stop the server"); !errors.Is(err, ErrServerClosed) {
+		t.Fatal(err)
 	}
 }
 
@@ -348,20 +343,18 @@ func TestTicker(t *testing.T) {
 }
 
 // prefixEcho echoes with a prefix, so two servers' replies differ.
-type prefixEcho struct {
-	BuiltinHandler
-	prefix string
-}
-
-func (h prefixEcho) OnTraffic(c Conn) Action {
-	b, _ := c.Next(-1)
-	c.Writev([][]byte{[]byte(h.prefix), b})
-	return None
+func prefixEcho(prefix string) *funcHandler {
+	return &funcHandler{traffic: func(c Conn) Action {
+		b, _ := c.Next(-1)
+		c.Writev([][]byte{[]byte(prefix), b})
+		return None
+	}}
 }
 
 func TestTwoServersDoNotInterfere(t *testing.T) {
-	a := serve(t, prefixEcho{prefix: "A:"}, "", WithLoops(2))
-	b, err := NewServer(prefixEcho{prefix: "B:"}, "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
+	t.Parallel()
+	a := serve(t, prefixEcho("A:"), "", WithLoops(2))
+	b, err := NewServer(prefixEcho("B:"), "tcp://127.0.0.1:0", WithLoops(2), WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,6 +375,7 @@ func TestTwoServersDoNotInterfere(t *testing.T) {
 }
 
 func TestLoadBalancers(t *testing.T) {
+	t.Parallel()
 	for name, bal := range map[string]balancer.Balancer{
 		"roundrobin": balancer.NewRoundRobin(),
 		"leastconns": balancer.NewLeastConnections(),
@@ -451,24 +445,15 @@ func TestShutdownOnLoopIsRefused(t *testing.T) {
 	go func() { served <- s.Serve() }()
 	c := dial(t, s)
 	c.Write([]byte("stop"))
-	select {
-	case took := <-h.took:
-		if err := <-h.result; !errors.Is(err, ErrOnEventLoop) {
-			t.Fatalf("Shutdown on a loop returned %v, want ErrOnEventLoop", err)
-		}
-		if took > time.Second {
-			t.Fatalf("Shutdown on a loop took %v to return", took)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown on a loop did not return")
+	took := recv(t, h.took, "Shutdown on a loop to return")
+	if err := <-h.result; !errors.Is(err, ErrOnEventLoop) {
+		t.Fatalf("Shutdown on a loop returned %v, want ErrOnEventLoop", err)
 	}
-	select {
-	case err := <-served:
-		if !errors.Is(err, ErrServerClosed) {
-			t.Fatalf("Serve returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the shutdown started on a loop did not complete")
+	if took > time.Second {
+		t.Fatalf("Shutdown on a loop took %v to return", took)
+	}
+	if err := recv(t, served, "the shutdown started on a loop to complete"); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {

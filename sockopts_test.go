@@ -116,6 +116,7 @@ func (h *sockoptSetter) OnClose(c Conn, _ error) Action {
 // connection, as getsockopt sees them; fail with ErrClosed once the
 // connection has closed; and SetNoDelay fails on a Unix-domain socket.
 func TestConnSocketSettings(t *testing.T) {
+	t.Parallel()
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			h := &sockoptSetter{unixSocket: network == "unix", opened: make(chan string, 1), closed: make(chan string, 1)}
@@ -125,22 +126,12 @@ func TestConnSocketSettings(t *testing.T) {
 			}
 			s := serve(t, h, addr, WithLoops(1))
 			c := dial(t, s)
-			select {
-			case bad := <-h.opened:
-				if bad != "" {
-					t.Fatal(bad)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no OnOpen")
+			if bad := recv(t, h.opened, "OnOpen"); bad != "" {
+				t.Fatal(bad)
 			}
 			c.Close()
-			select {
-			case bad := <-h.closed:
-				if bad != "[]" {
-					t.Fatal(bad)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no OnClose")
+			if bad := recv(t, h.closed, "OnClose"); bad != "[]" {
+				t.Fatal(bad)
 			}
 		})
 	}

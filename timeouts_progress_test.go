@@ -10,22 +10,12 @@ import (
 	"time"
 )
 
-// lineEater consumes whole lines and leaves a partial one unread.
-type lineEater struct {
-	BuiltinHandler
-	closed chan error
-}
-
-func (h *lineEater) OnTraffic(c Conn) Action {
+// eatLines consumes whole lines and leaves a partial one unread.
+func eatLines(c Conn) Action {
 	b, _ := c.Peek(-1)
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		c.Discard(i + 1)
 	}
-	return None
-}
-
-func (h *lineEater) OnClose(_ Conn, err error) Action {
-	h.closed <- err
 	return None
 }
 
@@ -35,7 +25,7 @@ func (h *lineEater) OnClose(_ Conn, err error) Action {
 // client that stops completing lines is closed with ErrReadTimeout.
 func TestReadTimeoutRestartsOnProgress(t *testing.T) {
 	const d = 150 * time.Millisecond
-	h := &lineEater{closed: make(chan error, 1)}
+	h := &funcHandler{traffic: eatLines, closeErrs: make(chan error, 1)}
 	s := serve(t, h, "", WithLoops(1), WithReadTimeout(d))
 	c := dial(t, s)
 	if _, err := c.Write([]byte("par")); err != nil {
@@ -50,18 +40,13 @@ func TestReadTimeoutRestartsOnProgress(t *testing.T) {
 		time.Sleep(d / 5)
 	}
 	select {
-	case err := <-h.closed:
+	case err := <-h.closeErrs:
 		t.Fatalf("closed while making progress: %v", err)
 	default:
 	}
 	// Now stall mid-line: the timeout must close it.
-	select {
-	case err := <-h.closed:
-		if !errors.Is(err, ErrReadTimeout) {
-			t.Fatalf("closed with %v, want ErrReadTimeout", err)
-		}
-	case <-time.After(10 * d):
-		t.Fatal("a stalled partial line was not closed by the read timeout")
+	if err := recvWithin(t, h.closeErrs, 10*d, "the read timeout to close a stalled partial line"); !errors.Is(err, ErrReadTimeout) {
+		t.Fatalf("closed with %v, want ErrReadTimeout", err)
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadAll(c); err != nil {

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -12,13 +13,8 @@ import (
 func expectClose(t *testing.T, errs chan error, want error, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	select {
-	case err := <-errs:
-		if !errors.Is(err, want) {
-			t.Fatalf("OnClose err = %v, want %v", err, want)
-		}
-	case <-time.After(within):
-		t.Fatalf("no %v within %v", want, within)
+	if err := recvWithin(t, errs, within, fmt.Sprintf("OnClose with %v", want)); !errors.Is(err, want) {
+		t.Fatalf("OnClose err = %v, want %v", err, want)
 	}
 	return time.Since(start)
 }
@@ -73,28 +69,12 @@ func TestReadTimeoutStopsSlowloris(t *testing.T) {
 }
 
 func TestWriteTimeout(t *testing.T) {
-	h := &bigReplyTimeout{errs: make(chan error, 1)}
+	h := answer(make([]byte, 8<<20))
 	s := serve(t, h, "", WithLoops(1), WithSocketSendBuffer(16<<10), WithWriteTimeout(150*time.Millisecond))
 	c := dial(t, s).(*net.TCPConn)
 	c.SetReadBuffer(16 << 10)
 	c.Write([]byte("go")) // and never read the 8 MiB answer
-	expectClose(t, h.errs, ErrWriteTimeout, 5*time.Second)
-}
-
-type bigReplyTimeout struct {
-	BuiltinHandler
-	errs chan error
-}
-
-func (h *bigReplyTimeout) OnTraffic(c Conn) Action {
-	c.Discard(-1)
-	c.Write(make([]byte, 8<<20))
-	return None
-}
-
-func (h *bigReplyTimeout) OnClose(_ Conn, err error) Action {
-	h.errs <- err
-	return None
+	expectClose(t, h.closeErrs, ErrWriteTimeout, 5*time.Second)
 }
 
 // perConn gives connections that say "short" a 100 ms idle timeout.

@@ -226,7 +226,13 @@ func TestUDPSendToUnreachableKeepsServing(t *testing.T) {
 	}
 	deadAddr := dead.LocalAddr()
 	dead.Close()
-	h := &sendToHandler{to: deadAddr}
+	// The handler echoes and also sends every datagram to deadAddr.
+	h := &funcHandler{traffic: func(c Conn) Action {
+		b, _ := c.Next(-1)
+		c.(PacketConn).SendTo(b, deadAddr)
+		c.Write(b)
+		return None
+	}}
 	s := serve(t, h, "udp://127.0.0.1:0", WithLoops(1))
 	c := dialUDP(t, s.Addr())
 	buf := make([]byte, 64)
@@ -236,19 +242,6 @@ func TestUDPSendToUnreachableKeepsServing(t *testing.T) {
 			t.Fatalf("round %d: %q, %v", i, got, err)
 		}
 	}
-}
-
-// sendToHandler echoes and also sends every datagram to to.
-type sendToHandler struct {
-	BuiltinHandler
-	to net.Addr
-}
-
-func (h *sendToHandler) OnTraffic(c Conn) Action {
-	b, _ := c.Next(-1)
-	c.(PacketConn).SendTo(b, h.to)
-	c.Write(b)
-	return None
 }
 
 func TestUDPAndTCPOnOneServer(t *testing.T) {
@@ -305,9 +298,16 @@ func TestUDPMulticast(t *testing.T) {
 
 	// Two loops: every socket on the group's port would get each
 	// datagram, so the server must keep one.
-	s := serve(t, &recordHandler{got: make(chan string, 16)}, "udp4://0.0.0.0:0", WithLoops(2),
-		WithMulticastGroup(group, lo))
-	h := s.h.(*recordHandler)
+	datagrams := make(chan string, 16)
+	h := &funcHandler{traffic: func(c Conn) Action {
+		b, _ := c.Next(-1)
+		select {
+		case datagrams <- string(b):
+		default:
+		}
+		return None
+	}}
+	s := serve(t, h, "udp4://0.0.0.0:0", WithLoops(2), WithMulticastGroup(group, lo))
 	port := s.Addr().(*net.UDPAddr).Port
 	c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, &net.UDPAddr{IP: group.AsSlice(), Port: port})
 	if err != nil {
@@ -320,21 +320,21 @@ func TestUDPMulticast(t *testing.T) {
 	for {
 		c.Write([]byte("to the group"))
 		select {
-		case got := <-h.got:
+		case got := <-datagrams:
 			if got != "to the group" {
 				t.Fatalf("got %q", got)
 			}
 			// One more datagram must reach OnTraffic exactly once.
 			time.Sleep(100 * time.Millisecond) // let retries of the first arrive
-			for len(h.got) > 0 {
-				<-h.got
+			for len(datagrams) > 0 {
+				<-datagrams
 			}
 			if _, err := c.Write([]byte("second")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the second datagram", func() bool { return len(h.got) > 0 })
+			waitFor(t, "the second datagram", func() bool { return len(datagrams) > 0 })
 			time.Sleep(200 * time.Millisecond) // a duplicate would arrive at once
-			if n := len(h.got); n != 1 {
+			if n := len(datagrams); n != 1 {
 				t.Fatalf("one datagram to the group reached OnTraffic %d times", n)
 			}
 			return
@@ -343,20 +343,6 @@ func TestUDPMulticast(t *testing.T) {
 			t.Skip("multicast datagrams are not looped back on this host (no multicast route on lo)")
 		}
 	}
-}
-
-type recordHandler struct {
-	BuiltinHandler
-	got chan string
-}
-
-func (h *recordHandler) OnTraffic(c Conn) Action {
-	b, _ := c.Next(-1)
-	select {
-	case h.got <- string(b):
-	default:
-	}
-	return None
 }
 
 func loopbackInterface(t *testing.T) *net.Interface {

@@ -60,6 +60,7 @@ func (h *offloader) OnTraffic(c Conn) Action {
 }
 
 func TestSubmitKeepsOrderAndLoopFree(t *testing.T) {
+	t.Parallel()
 	h := &offloader{gate: make(chan struct{}), started: make(chan int, 1)}
 	s := serve(t, h, "", WithLoops(1), WithCodec(lines))
 	worker, pinger := dial(t, s), dial(t, s)
@@ -92,6 +93,7 @@ func TestSubmitKeepsOrderAndLoopFree(t *testing.T) {
 }
 
 func TestSubmitManyConnectionsInParallel(t *testing.T) {
+	t.Parallel()
 	// Each connection's task waits until tasks of all connections have
 	// started: only parallel execution across connections lets it finish.
 	const conns = 8
@@ -120,9 +122,10 @@ func TestSubmitManyConnectionsInParallel(t *testing.T) {
 }
 
 func TestSubmitOverloadAndPanic(t *testing.T) {
+	t.Parallel()
 	gate := make(chan struct{})
 	errs := make(chan error, 16)
-	h := &funcHandler{}
+	h := &funcHandler{closeErrs: make(chan error, 1)} // the first close is the one under test
 	h.traffic = func(c Conn) Action {
 		b, _ := c.Next(-1)
 		switch string(b) {
@@ -133,8 +136,7 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 		}
 		return None
 	}
-	hc := &closeRecorder{funcHandler: h, errs: make(chan error, 1)}
-	s := serve(t, hc, "", WithLoops(1), WithWorkerPool(workerpool.Config{Size: 1, Capacity: 1}))
+	s := serve(t, h, "", WithLoops(1), WithWorkerPool(workerpool.Config{Size: 1, Capacity: 1}))
 	c := dial(t, s)
 	var overloads int
 	for i := 0; i < 3; i++ {
@@ -159,13 +161,8 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Fatalf("Submit of the panicking task: %v", err)
 	}
-	select {
-	case err := <-hc.errs:
-		if !errors.Is(err, ErrHandlerPanic) {
-			t.Fatalf("OnClose err = %v, want ErrHandlerPanic", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a panicking task did not close its connection")
+	if err := recv(t, h.closeErrs, "a panicking task to close its connection"); !errors.Is(err, ErrHandlerPanic) {
+		t.Fatalf("OnClose err = %v, want ErrHandlerPanic", err)
 	}
 	waitFor(t, "panic counted", func() bool {
 		wp, _ := s.eng.workers()
@@ -174,6 +171,7 @@ func TestSubmitOverloadAndPanic(t *testing.T) {
 }
 
 func TestShutdownWaitsForTasks(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	finished := make(chan error, 1)
 	h := &funcHandler{}
