@@ -58,6 +58,10 @@ type AsyncCallback func(c Conn, err error)
 type Conn interface {
 	// LocalAddr is the connection's local address: the address it was
 	// accepted on, or the one the system chose for a Client's connection.
+	// Where the server listens on one specific address it is that one;
+	// otherwise (a wildcard or several addresses, a Client) it is asked
+	// of the socket on each call, and is nil once the descriptor has
+	// closed (after OnClose), when its number may name another socket.
 	LocalAddr() net.Addr
 	// RemoteAddr is the peer's address (a new value on each call); an
 	// unnamed *net.UnixAddr for a Unix-domain peer.
