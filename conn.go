@@ -266,8 +266,9 @@ type Conn interface {
 	// its handler is not closed for its unread input at the inbound
 	// limit or after the peer's FIN: use it to hold input on purpose
 	// until another event says so (a proxy whose other side is full, say,
-	// resumed from a Do). A graceful shutdown still closes it, and
-	// timeouts still apply. It returns ErrClosed once the connection is
+	// resumed from a Do). A graceful shutdown still closes it, and the
+	// idle and write timeouts still apply; the read timeout does not run
+	// while reading is paused. It returns ErrClosed once the connection is
 	// closed or lingering. Loop-only; on a UDP socket both fail.
 	PauseReading() error
 	// ResumeReading undoes PauseReading; reading resumes unless another
