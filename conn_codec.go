@@ -56,17 +56,23 @@ func (c *conn) ReadFrame() ([]byte, error) {
 // WriteFrame encodes p with the connection's codec and writes it as Write
 // does. Loop goroutine only; p is not retained.
 func (c *conn) WriteFrame(p []byte) error {
-	if c.codec == nil {
-		return ErrNoCodec
-	}
-	if err := c.writeErr(); err != nil {
-		return err
-	}
-	b, err := c.codec.Encode(c.loop.encBuf[:0], p)
+	b, err := c.encodeFrame(p)
 	if err != nil {
 		return err
 	}
 	return c.writeEncoded(b)
+}
+
+// encodeFrame encodes p with the connection's codec into the loop's
+// scratch buffer, if the connection can take output. Loop goroutine.
+func (c *conn) encodeFrame(p []byte) ([]byte, error) {
+	if c.codec == nil {
+		return nil, ErrNoCodec
+	}
+	if err := c.writeErr(); err != nil {
+		return nil, err
+	}
+	return c.codec.Encode(c.loop.encBuf[:0], p)
 }
 
 // writeEncoded writes a frame encoded into the loop's scratch buffer and
@@ -92,14 +98,7 @@ func (c *conn) AsyncWriteFrame(p []byte, cb AsyncCallback) error {
 		// itself, like AsyncWrite's, is not held back for a batch.
 		var b []byte
 		err := ErrClosed // what cb hears if the codec panics (c then closes)
-		c.run("AsyncWriteFrame (Encode)", func() Action {
-			if c.codec == nil {
-				err = ErrNoCodec
-			} else if err = c.writeErr(); err == nil {
-				b, err = c.codec.Encode(c.loop.encBuf[:0], p)
-			}
-			return None
-		})
+		c.run("AsyncWriteFrame (Encode)", func() Action { b, err = c.encodeFrame(p); return None })
 		if err == nil {
 			err = c.writeEncoded(b)
 		}

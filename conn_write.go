@@ -278,7 +278,6 @@ func (c *conn) asyncDone(cb AsyncCallback, err error) {
 	default:
 		c.await(cb)
 	}
-	c.closeIfFailed()
 }
 
 // await queues cb to run once every byte accepted so far has been handed

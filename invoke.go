@@ -48,14 +48,6 @@ func (c *conn) apply(a Action) {
 	}
 }
 
-// closeIfFailed closes a conn that a failure doomed, unless handler code
-// is still running for it. Loop goroutine.
-func (c *conn) closeIfFailed() {
-	if c.doomed() && !c.inCallback() && !c.closed() {
-		c.closeDoomed()
-	}
-}
-
 // safely runs handler code for a UDP socket: a panic in fn is logged and
 // returned, and the loop carries on. Loop goroutine.
 func (pc *packetConn) safely(where string, fn func()) *PanicError {
