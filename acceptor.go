@@ -24,15 +24,15 @@ const (
 // that loop. All of its state belongs to the goroutine of the loop that
 // runs it.
 type acceptor struct {
-	e       *engine
-	ep      *socket.Endpoint
-	loop    *reactor.Loop
-	ln      **socket.Listener // the endpoint's slot: nil once closed
-	home    *eventLoop        // nil on the main reactor
-	paused  bool
-	backoff time.Duration
-	lastLog time.Time
-	resume  *reactor.Timer
+	e        *engine
+	ep       *socket.Endpoint
+	loop     *reactor.Loop
+	ln       **socket.Listener // the endpoint's slot: nil once closed
+	home     *eventLoop        // nil on the main reactor
+	paused   bool
+	backoff  time.Duration
+	logLimit rateLimit
+	resume   *reactor.Timer
 }
 
 func (a *acceptor) start() {
@@ -92,9 +92,9 @@ func (a *acceptor) pause(fd int, err error) {
 	} else if a.backoff *= 2; a.backoff > maxAcceptBackoff {
 		a.backoff = maxAcceptBackoff
 	}
-	if now := time.Now(); now.Sub(a.lastLog) >= time.Second {
-		a.lastLog = now
-		a.e.log.Warn("accept failed; pausing", zap.Error(err), zap.Duration("backoff", a.backoff))
+	if ok, held := a.logLimit.allow(); ok {
+		a.e.log.Warn("accept failed; pausing", zap.Error(err), zap.Duration("backoff", a.backoff),
+			zap.Uint64("alsoSinceLastLog", held))
 	}
 	if err := a.loop.SetInterest(fd, 0); err != nil {
 		a.e.fail(err)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -61,7 +60,7 @@ type packetConn struct {
 	ctx   any
 	codec codec.Codec
 
-	lastLog time.Time
+	logLimit rateLimit
 }
 
 func newPacketConn(l *eventLoop, slot **socket.Listener) *packetConn {
@@ -156,9 +155,9 @@ func (pc *packetConn) report(from netip.AddrPort, err error) {
 		pc.from, pc.inCb = netip.AddrPort{}, false
 		return
 	}
-	if now := time.Now(); now.Sub(pc.lastLog) >= time.Second {
-		pc.lastLog = now
-		pc.l.e.log.Warn("datagram dropped", zap.Error(err), zap.Stringer("from", from))
+	if ok, held := pc.logLimit.allow(); ok {
+		pc.l.e.log.Warn("datagram dropped", zap.Error(err), zap.Stringer("from", from),
+			zap.Uint64("alsoSinceLastLog", held))
 	}
 }
 
