@@ -39,7 +39,7 @@ type dialing struct {
 func (e *engine) dial(ctx, lookup context.Context, network, address string, connCtx any, notify func(Conn, error)) {
 	if lookup == nil {
 		lookup = ctx
-		if t := e.loops[0].set.dialTimeout; t > 0 {
+		if t := e.set.dialTimeout; t > 0 {
 			var cancel context.CancelFunc
 			lookup, cancel = context.WithTimeout(ctx, t)
 			defer cancel()
@@ -57,7 +57,7 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 	c.ctx = connCtx
 	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify}
 	if err == nil {
-		c.fd, err = socket.Connect(network, to, path, socket.Options{BindToDevice: e.loops[0].set.bindToDevice})
+		c.fd, err = socket.Connect(network, to, path, socket.Options{BindToDevice: e.set.bindToDevice})
 	}
 	l := c.loop
 	inProgress := err == unix.EINPROGRESS
@@ -221,7 +221,7 @@ func (e *engine) dialPacket(network string, to netip.AddrPort, err error, connCt
 	pc.peer = to
 	pc.ctx = connCtx
 	if err == nil {
-		pc.fd, err = socket.Connect(network, to, "", socket.Options{BindToDevice: e.loops[0].set.bindToDevice})
+		pc.fd, err = socket.Connect(network, to, "", socket.Options{BindToDevice: e.set.bindToDevice})
 	}
 	if err == nil {
 		pc.family = unix.AF_INET6

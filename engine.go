@@ -27,6 +27,7 @@ type engine struct {
 	s     *Server
 	h     Handler
 	log   *zap.Logger
+	set   *connSettings // the connections' settings, handed to every loop
 	eps   []*socket.Endpoint
 	local net.Addr // every connection's local address, nil if it varies
 
@@ -60,7 +61,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	}
 	// e is not the named result: a failed return sets that to nil, and
 	// the deferred clean-up needs what was opened.
-	e := &engine{s: s, h: s.h, log: o.logger, bal: o.balancer}
+	e := &engine{s: s, h: s.h, log: o.logger, bal: o.balancer, set: o.connSettings()}
 	if e.bal == nil {
 		e.bal = balancer.NewRoundRobin()
 	}
@@ -98,7 +99,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 			return nil, err
 		}
 	}
-	set := o.connSettings()
+	set := e.set
 	for i := 0; i < n; i++ {
 		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU, BusyPoll: o.busyPoll}
 		if len(o.cpus) > 0 {

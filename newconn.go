@@ -39,7 +39,7 @@ func (e *engine) admit(fd int, sa unix.Sockaddr, ep *socket.Endpoint, home *even
 // A failure is only noted: the peer may already have reset the
 // connection, and reading will tell. Any goroutine.
 func (e *engine) tune(fd int, tcp bool) {
-	set := e.loops[0].set
+	set := e.set
 	if tcp {
 		e.sockopt(socket.SetNoDelay(fd, set.tcpNoDelay))
 		if set.tcpKeepAlive > 0 {
@@ -52,7 +52,7 @@ func (e *engine) tune(fd int, tcp bool) {
 // bufferOptions applies WithSocketRecvBuffer and WithSocketSendBuffer
 // (to UDP sockets too). Any goroutine.
 func (e *engine) bufferOptions(fd int) {
-	set := e.loops[0].set
+	set := e.set
 	if set.recvBuffer > 0 {
 		e.sockopt(socket.SetRecvBuffer(fd, set.recvBuffer))
 	}
