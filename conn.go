@@ -235,8 +235,9 @@ type Conn interface {
 	CloseWrite() error
 
 	// Close closes the connection: one last try to send queued output,
-	// without waiting (what the socket does not take then is lost;
-	// CloseLingering sends it all first), then the callbacks of
+	// without waiting (what the socket does not take then is lost, and
+	// counted in Stats' OutputDropped; CloseLingering sends it all
+	// first), then the callbacks of
 	// unfinished asynchronous writes hear ErrClosed and OnClose runs with
 	// a nil error. Any goroutine; the close happens on the loop once the
 	// current callback returns. It returns ErrClosed if the connection is
@@ -254,7 +255,8 @@ type Conn interface {
 	// read and dropped until the peer's FIN; then the connection closes
 	// (OnClose sees nil). WithLingerTimeout bounds all of it, from when
 	// it takes effect: if it passes first, the connection closes anyway,
-	// dropping any output still queued. Use it after an error reply to a
+	// dropping any output still queued (counted in OutputDropped). Use it
+	// after an error reply to a
 	// peer that may still be sending, where Close could make the kernel
 	// reset the connection and the peer lose the reply. Any goroutine;
 	// it takes effect, and returns ErrClosed, as Close does.

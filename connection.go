@@ -279,6 +279,7 @@ func (c *conn) closeNow(err error) {
 	c.in.Release()
 	if n := c.out.Len(); n > 0 {
 		l.ctr.outPending.Add(-int64(n))
+		l.ctr.outDropped.Add(uint64(n)) // accepted, never sent: counted, never silent
 	}
 	c.out.release()
 	l.ctr.closed[causeOf(err)].Add(1)

@@ -18,6 +18,7 @@ type loopCounters struct {
 	refused                                    atomic.Uint64 // writes refused by the outbound limits (FailWrite)
 	flowPauses                                 atomic.Uint64 // times flow control stopped reading a conn
 	lingerDropped                              atomic.Uint64 // input read and dropped by lingering closes
+	outDropped                                 atomic.Uint64 // queued output a close discarded
 	outPending                                 atomic.Int64
 	closed                                     [numCauses]atomic.Uint64
 }
@@ -85,6 +86,7 @@ func (l *eventLoop) stats() LoopStats {
 		WritesRefused:   k.refused.Load(),
 		FlowPauses:      k.flowPauses.Load(),
 		LingerDropped:   k.lingerDropped.Load(),
+		OutputDropped:   k.outDropped.Load(),
 	}
 }
 
@@ -108,6 +110,7 @@ func (e *engine) stats() Stats {
 		t.WritesRefused += ls.WritesRefused
 		t.FlowPauses += ls.FlowPauses
 		t.LingerDropped += ls.LingerDropped
+		t.OutputDropped += ls.OutputDropped
 	}
 	return st
 }

@@ -27,6 +27,7 @@ type LoopStats struct {
 	WritesRefused   uint64      // writes refused whole by the outbound limits under FailWrite (ErrOutboundFull)
 	FlowPauses      uint64      // times flow control stopped reading a connection whose queued output passed the high watermark
 	LingerDropped   uint64      // input bytes read and dropped by lingering closes
+	OutputDropped   uint64      // output bytes accepted by writes but still queued when their connection closed (a close's last flush could not send them; a linger timeout)
 }
 
 // CloseCounts counts closed connections by what closed them. Timeouts
