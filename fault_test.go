@@ -38,14 +38,15 @@ const (
 	emfileAddrPrefix = "mill-emfile-server "
 )
 
-// TestHelperProcessEMFILE is the child of TestAcceptEMFILE; run by hand it
-// skips. It lowers its descriptor limit, starts an echo server with the
-// default logger (JSON warnings on stderr), prints its address and its
-// open descriptor count, and serves until its standard input closes.
-func TestHelperProcessEMFILE(t *testing.T) {
-	spec := os.Getenv(emfileServerEnv)
+// lowerFDLimit is how a helper process starts: the descriptor limit its
+// parent chose is in the environment variable env (without it, the test
+// was run by hand and skips), and it lowers RLIMIT_NOFILE to it. It
+// returns the limit.
+func lowerFDLimit(t *testing.T, env, parent string) uint64 {
+	t.Helper()
+	spec := os.Getenv(env)
 	if spec == "" {
-		t.Skip("helper process of TestAcceptEMFILE")
+		t.Skip("helper process of " + parent)
 	}
 	limit, err := strconv.ParseUint(spec, 10, 64)
 	if err != nil {
@@ -59,6 +60,15 @@ func TestHelperProcessEMFILE(t *testing.T) {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		t.Fatal(err)
 	}
+	return limit
+}
+
+// TestHelperProcessEMFILE is the child of TestAcceptEMFILE; run by hand it
+// skips. It lowers its descriptor limit, starts an echo server with the
+// default logger (JSON warnings on stderr), prints its address and its
+// open descriptor count, and serves until its standard input closes.
+func TestHelperProcessEMFILE(t *testing.T) {
+	lowerFDLimit(t, emfileServerEnv, "TestAcceptEMFILE")
 	// A JSON logger like the old default, for the parent to parse.
 	jsonLog := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
 		zapcore.Lock(os.Stderr), zap.WarnLevel))

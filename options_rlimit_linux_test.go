@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 )
 
 // The server of TestNewServerTooManyLoopsForTheDescriptorLimit runs in a
@@ -25,22 +23,7 @@ const loopsLimitEnv = "MILL_TEST_LOOPS_RLIMIT"
 // descriptors than that, and checks that NewServer fails without a panic
 // and gives back every descriptor it took.
 func TestHelperProcessLoopsRLIMIT(t *testing.T) {
-	spec := os.Getenv(loopsLimitEnv)
-	if spec == "" {
-		t.Skip("helper process of TestNewServerTooManyLoopsForTheDescriptorLimit")
-	}
-	limit, err := strconv.ParseUint(spec, 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		t.Fatal(err)
-	}
-	rl.Cur = limit
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		t.Fatal(err)
-	}
+	limit := lowerFDLimit(t, loopsLimitEnv, "TestNewServerTooManyLoopsForTheDescriptorLimit")
 	fds := openFDs(t)
 	s, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", WithLoops(300), WithLogger(zap.NewNop()))
 	if err == nil {
