@@ -1,6 +1,7 @@
 package mill
 
 import (
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -68,8 +69,16 @@ type Conn interface {
 	RemoteAddr() net.Addr
 	// Fd is the socket descriptor, for socket options. Do not read,
 	// write or close it; it may belong to another connection once this
-	// one has closed.
+	// one has closed. On a TLS connection it carries the encrypted
+	// bytes.
 	Fd() int
+	// TLS reports what a TLS connection's handshake negotiated: the
+	// version, cipher suite, ALPN protocol, the server name the client
+	// asked for, the peer's certificates, whether the session was
+	// resumed. ok is false on a plaintext connection. Handlers see only
+	// connections whose handshake is done (see WithTLS and
+	// Client.DialTLS). Any goroutine.
+	TLS() (state tls.ConnectionState, ok bool)
 
 	// SetIdleTimeout, SetReadTimeout and SetWriteTimeout override the
 	// server's WithIdleTimeout, WithReadTimeout and WithWriteTimeout for

@@ -55,6 +55,11 @@ var (
 	// ErrInvalidAddress is matched (with errors.Is) by the error NewServer
 	// returns for an address it cannot parse.
 	ErrInvalidAddress = errors.New("mill: invalid address")
+	// ErrTLS is matched (with errors.Is) by the error a TLS connection
+	// closes with when its TLS failed after the handshake: the peer sent
+	// an alert, a record that does not decrypt, or a message out of
+	// place. The error also matches crypto/tls's (tls.AlertError, ...).
+	ErrTLS = errors.New("mill: TLS failed")
 )
 
 var (

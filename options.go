@@ -93,6 +93,12 @@ type options struct {
 	dialTimeout    time.Duration
 	batchWrites    bool
 	busyPoll       time.Duration
+	// TLS (tls.go).
+	tls           []tlsAddrs
+	tlsTimeout    time.Duration
+	tlsTimeoutSet bool
+	tlsMax        int
+	tlsCPU        int
 }
 
 type multicastGroup struct {
@@ -115,6 +121,9 @@ func defaultOptions() options {
 		inboundLimit:   DefaultInboundLimit,
 		reuseAddr:      true,
 		dialTimeout:    DefaultDialTimeout,
+		tlsTimeout:     DefaultTLSHandshakeTimeout,
+		tlsMax:         DefaultTLSMaxHandshakes,
+		tlsCPU:         defaultTLSCPU(),
 	}
 }
 
@@ -166,6 +175,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("mill: WithWriteTimeout(%v): want >= 0", o.writeTimeout)
 	case o.lingerTimeout < 0:
 		return fmt.Errorf("mill: WithLingerTimeout(%v): want >= 0", o.lingerTimeout)
+	case o.tlsTimeout < 0:
+		return fmt.Errorf("mill: WithTLSHandshakeTimeout(%v): want >= 0", o.tlsTimeout)
 	}
 	for _, c := range o.cpus {
 		if err := checkCPU(c); err != nil {

@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"time"
@@ -21,6 +22,9 @@ import (
 // asynchronous ones work too.
 
 func (pc *packetConn) sealed() {}
+
+// TLS reports ok false: UDP sockets carry no TLS. Any goroutine.
+func (pc *packetConn) TLS() (tls.ConnectionState, bool) { return tls.ConnectionState{}, false }
 
 // LocalAddr is the socket's bound address. Any goroutine.
 func (pc *packetConn) LocalAddr() net.Addr { return pc.local }

@@ -10,6 +10,8 @@ type Stats struct {
 
 	AcceptErrors uint64 // failed accepts (EMFILE, ENFILE, ENOBUFS, ...) that paused accepting
 	Refused      uint64 // connections closed at accept by WithMaxConns
+
+	TLS TLSStats // TLS handshakes, on every TLS address (and a Client's TLS dials)
 }
 
 // LoopStats are one event loop's counters (or their sum).
@@ -43,12 +45,13 @@ type CloseCounts struct {
 	SlowConsumer uint64 // queued output would have passed its limit (CloseSlowConsumer)
 	Shutdown     uint64 // closed by a shutdown (ErrServerClosed)
 	InboundLimit uint64 // unread input stuck at the inbound limit (ErrInboundLimit)
+	TLS          uint64 // a TLS handshake failed (ErrTLSHandshake; Stats.TLS says why), or TLS failed after it (ErrTLS)
 }
 
 // Total is the number of connections closed for any cause.
 func (c CloseCounts) Total() uint64 {
 	return c.Clean + c.IOError + c.Codec + c.IdleTimeout + c.ReadTimeout + c.WriteTimeout +
-		c.Panic + c.SlowConsumer + c.Shutdown + c.InboundLimit
+		c.Panic + c.SlowConsumer + c.Shutdown + c.InboundLimit + c.TLS
 }
 
 func (c *CloseCounts) add(o CloseCounts) {
@@ -62,6 +65,7 @@ func (c *CloseCounts) add(o CloseCounts) {
 	c.SlowConsumer += o.SlowConsumer
 	c.Shutdown += o.Shutdown
 	c.InboundLimit += o.InboundLimit
+	c.TLS += o.TLS
 }
 
 // Stats returns a snapshot of the server's counters. Any goroutine; it

@@ -1,6 +1,7 @@
 package milltest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -45,6 +46,7 @@ type Conn struct {
 	h *Harness // set by Harness.OpenConn
 
 	local, remote net.Addr
+	tls           *tls.ConnectionState
 	ctx           any
 	codec         codec.Codec
 
@@ -558,7 +560,26 @@ func (c *Conn) SetRemoteAddr(a net.Addr) {
 	c.remote = a
 }
 
+// SetTLS makes the connection look like a TLS one whose handshake
+// negotiated st (what TLS returns); nil makes it plaintext again.
+func (c *Conn) SetTLS(st *tls.ConnectionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tls = st
+}
+
 // ---- mill.Conn ----
+
+// TLS returns what SetTLS set; ok is false for a plaintext connection
+// (the default).
+func (c *Conn) TLS() (tls.ConnectionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tls == nil {
+		return tls.ConnectionState{}, false
+	}
+	return *c.tls, true
+}
 
 // LocalAddr returns the local address: 127.0.0.1:9000 unless
 // SetLocalAddr changed it.
