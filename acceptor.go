@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"crypto/tls"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,6 +30,7 @@ type acceptor struct {
 	loop     *reactor.Loop
 	ln       **socket.Listener // the endpoint's slot: nil once closed
 	home     *eventLoop        // nil on the main reactor
+	tls      *tls.Config       // nil: plaintext
 	paused   bool
 	backoff  time.Duration
 	logLimit rateLimit
@@ -69,7 +71,7 @@ func (a *acceptor) HandleEvent(fd int, _ netpoll.Flags) {
 		switch err {
 		case nil:
 			a.backoff = 0
-			a.e.admit(nfd, sa, a.ep, a.home)
+			a.e.admit(nfd, sa, a.ep, a.home, a.tls)
 			continue
 		case unix.EAGAIN:
 			return

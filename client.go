@@ -2,9 +2,11 @@ package mill
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/mill-io/mill/internal/socket"
@@ -112,6 +114,66 @@ func (cl *Client) Dial(network, address string) (Conn, error) {
 // returns ErrOnEventLoop (use DialAsync there); the client must have
 // been started.
 func (cl *Client) DialContext(ctx context.Context, network, address string) (Conn, error) {
+	return cl.dialContext(ctx, network, address, nil)
+}
+
+// DialTLS is DialContext for TLS with cfg: once connected, the
+// connection's TLS handshake runs (on a goroutine, never on a loop,
+// within the client's WithTLSHandshakeTimeout and
+// WithTLSHandshakeLimits), then OnOpen, and DialTLS returns the Conn,
+// whose TLS method reports what was negotiated. A failed handshake is
+// a failed dial: OnClose hears the error, which matches
+// ErrTLSHandshake and its cause, and so does DialTLS. Unless cfg sets
+// ServerName (or InsecureSkipVerify), the server's certificate is
+// verified against address's host, as tls.Dial does. Renegotiation is
+// off whatever cfg says: it would run a handshake on the loop. TLS is
+// for stream networks (tcp, tcp4, tcp6, unix). Any goroutine but the
+// client's loops (use DialAsyncTLS there).
+func (cl *Client) DialTLS(ctx context.Context, network, address string, cfg *tls.Config) (Conn, error) {
+	cfg, err := clientTLS(network, address, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return cl.dialContext(ctx, network, address, cfg)
+}
+
+// DialAsyncTLS is DialAsync for TLS with cfg (see DialTLS): OnOpen runs
+// once the handshake is done; if the connect or the handshake fails,
+// OnClose runs with why. Any goroutine, loops included.
+func (cl *Client) DialAsyncTLS(network, address string, cfg *tls.Config, value any) error {
+	cfg, err := clientTLS(network, address, cfg)
+	if err != nil {
+		return err
+	}
+	return cl.dialAsync(network, address, value, cfg)
+}
+
+// clientTLS checks a Client's TLS dial and returns the configuration it
+// uses: cfg, or a copy naming the server and never renegotiating.
+func clientTLS(network, address string, cfg *tls.Config) (*tls.Config, error) {
+	if cfg == nil {
+		return nil, errors.New("mill: DialTLS with a nil *tls.Config")
+	}
+	if strings.HasPrefix(network, "udp") {
+		return nil, fmt.Errorf("mill: DialTLS on %q: TLS is for stream networks", network)
+	}
+	name := cfg.ServerName == "" && !cfg.InsecureSkipVerify && network != "unix"
+	if !name && cfg.Renegotiation == tls.RenegotiateNever {
+		return cfg, nil
+	}
+	cfg = cfg.Clone()
+	cfg.Renegotiation = tls.RenegotiateNever
+	if name {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return nil, fmt.Errorf("mill: DialTLS: %w", err)
+		}
+		cfg.ServerName = host
+	}
+	return cfg, nil
+}
+
+func (cl *Client) dialContext(ctx context.Context, network, address string, cfg *tls.Config) (Conn, error) {
 	if err := cl.ready(); err != nil {
 		return nil, err
 	}
@@ -126,7 +188,7 @@ func (cl *Client) DialContext(ctx context.Context, network, address string) (Con
 		err error
 	}
 	done := make(chan result, 1)
-	cl.s.eng.dial(ctx, nil, network, address, nil, func(c Conn, err error) { done <- result{c, err} })
+	cl.s.eng.dial(ctx, nil, network, address, nil, cfg, func(c Conn, err error) { done <- result{c, err} })
 	r := <-done
 	return r.c, r.err
 }
@@ -141,6 +203,10 @@ func (cl *Client) DialContext(ctx context.Context, network, address string) (Con
 // It returns an error only if the client is not started or is stopping
 // (ErrServerClosed). Any goroutine, loops included.
 func (cl *Client) DialAsync(network, address string, value any) error {
+	return cl.dialAsync(network, address, value, nil)
+}
+
+func (cl *Client) dialAsync(network, address string, value any, cfg *tls.Config) error {
 	if err := cl.ready(); err != nil {
 		return err
 	}
@@ -158,11 +224,11 @@ func (cl *Client) DialAsync(network, address string, value any) error {
 			defer cancel()
 			stop := context.AfterFunc(cl.s.stopContext(), cancel)
 			defer stop()
-			cl.s.eng.dial(context.Background(), lookup, network, address, value, nil)
+			cl.s.eng.dial(context.Background(), lookup, network, address, value, cfg, nil)
 		}()
 		return nil
 	}
-	cl.s.eng.dial(context.Background(), nil, network, address, value, nil)
+	cl.s.eng.dial(context.Background(), nil, network, address, value, cfg, nil)
 	return nil
 }
 

@@ -23,6 +23,9 @@ func (c *conn) Write(p []byte) (int, error) {
 	if err := c.admit(len(p)); err != nil {
 		return 0, err
 	}
+	if c.isTLS() {
+		return c.writeTLS(p, nil, len(p))
+	}
 	if c.out.Len() > 0 || c.batch(len(p)) {
 		c.out.queue(p)
 		c.queued(len(p))
@@ -71,6 +74,9 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 	}
 	if err := c.admit(total); err != nil {
 		return 0, err
+	}
+	if c.isTLS() {
+		return c.writeTLS(nil, bs, total)
 	}
 	if c.out.Len() > 0 || c.batch(total) {
 		for _, b := range bs {

@@ -58,6 +58,7 @@ type connSlow struct {
 	closeErr error          // why the conn closes once the callback returns (write error, decode error, panic), or after lingering
 	linger   *reactor.Timer // ends a lingering close
 	wait     waitQueue      // asynchronous-write callbacks waiting for their bytes (outbox.go)
+	tls      *tlsSession    // a TLS conn's session (tls_conn.go); set before the conn is seen, never changed
 }
 
 // waiting reports whether an asynchronous-write callback waits for its
@@ -196,6 +197,14 @@ func (c *conn) read() {
 		c.lingerRead()
 		return
 	}
+	if c.isTLS() {
+		if c.handshaking() {
+			c.handshakeRead()
+		} else {
+			c.readTLS()
+		}
+		return
+	}
 	c.settle()
 	n, err := c.readSocket()
 	switch {
@@ -262,6 +271,9 @@ func (c *conn) closeNow(err error) {
 		return
 	}
 	l := c.loop
+	if c.isTLS() {
+		c.closingTLS(err)
+	}
 	if c.out.Len() > 0 {
 		c.flush() // best effort: the error, if any, is the one we close with or moot
 	}
@@ -273,6 +285,9 @@ func (c *conn) closeNow(err error) {
 	l.loop.Unregister(c.fd)
 	if c.opened() {
 		c.run("OnClose", func() Action { return l.h.OnClose(c, err) })
+	}
+	if c.isTLS() {
+		c.handshakeNotify() // a Client's dial whose handshake failed hears it after OnClose
 	}
 	c.closeFD()
 	c.view = nil

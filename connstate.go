@@ -16,10 +16,14 @@ import (
 // Three parts of it are enumerations, so that combinations that mean
 // nothing cannot be written down:
 //
-//	life   lifeNew -> lifeOpen -> [lifeLinger] -> lifeClosed
-//	       (lifeNew -> lifeClosed for a conn refused or a dial that
-//	       failed: OnClose is owed only once OnOpen has run, which
-//	       owesClose records)
+//	life   lifeNew -> [lifeHandshake] -> lifeOpen -> [lifeLinger] -> lifeClosed
+//	       (lifeNew or lifeHandshake -> lifeClosed for a conn refused,
+//	       a dial that failed or a TLS handshake that failed: OnClose
+//	       is owed only once OnOpen has run, or for a Client's
+//	       connection from the connect on, which owesClose records).
+//	       lifeHandshake: a TLS conn registered for reading whose
+//	       handshake is not done (tls_conn.go): no handler code runs,
+//	       its input feeds the handshake, its timeouts do not run.
 //	write  writeOpen -> writeFINPending -> writeFINSent
 //	       (CloseWrite or a lingering close asks for the FIN; it goes
 //	       once queued output has gone out; writes fail from the ask on)
@@ -51,16 +55,21 @@ import (
 //	bit 10 bitOwesClose        OnOpen has run, so OnClose is owed
 //	bit 11 bitConsumed         handler code consumed input since the last
 //	                           settle (the read timeout restarts)
+//	bit 12 bitTLS              the conn speaks TLS: its session is
+//	                           slow.tls, and reads and writes go through it
+//	bit 13 bitHandshakeFull    input for a TLS handshake reached its bound:
+//	                           reading waits until the handshake takes it
 //
 // Interest follows state (updateInterest, below): read while open, the
 // peer has not shut its side, no pause holds and no graceful drain is
 // on (a lingering conn reads, to drop input, until the peer's FIN);
 // write while output is queued (output on the batch list may wait
-// without it). A conn is never reused, so a handle kept after close sees
-// lifeClosed forever.
+// without it). A handshaking conn reads unless bitHandshakeFull holds
+// or a drain is on. A conn is never reused, so a handle kept after
+// close sees lifeClosed forever.
 //
-// The three enumerations share one byte (phase: life in bits 0-1, write
-// in bits 2-3, doom in bits 4-5), so that the whole state is four bytes:
+// The three enumerations share one byte (phase: life in bits 0-2, write
+// in bits 3-4, doom in bits 5-6), so that the whole state is four bytes:
 // an idle server holds one conn per connection, and every byte counts.
 type connState struct {
 	phase uint8
@@ -74,14 +83,14 @@ type (
 	stateBits uint16
 )
 
-func (s *connState) life() lifecycle     { return lifecycle(s.phase & 3) }
-func (s *connState) write() writeSide    { return writeSide(s.phase >> 2 & 3) }
-func (s *connState) doom() doomKind      { return doomKind(s.phase >> 4 & 3) }
-func (s *connState) setLife(v lifecycle) { s.phase = s.phase&^3 | uint8(v) }
+func (s *connState) life() lifecycle     { return lifecycle(s.phase & 7) }
+func (s *connState) write() writeSide    { return writeSide(s.phase >> 3 & 3) }
+func (s *connState) doom() doomKind      { return doomKind(s.phase >> 5 & 3) }
+func (s *connState) setLife(v lifecycle) { s.phase = s.phase&^7 | uint8(v) }
 func (s *connState) setWrite(v writeSide) {
-	s.phase = s.phase&^(3<<2) | uint8(v)<<2
+	s.phase = s.phase&^(3<<3) | uint8(v)<<3
 }
-func (s *connState) setDoom(v doomKind) { s.phase = s.phase&^(3<<4) | uint8(v)<<4 }
+func (s *connState) setDoom(v doomKind) { s.phase = s.phase&^(3<<5) | uint8(v)<<5 }
 
 // set turns the bits b on or off.
 func (s *connState) set(b stateBits, on bool) {
@@ -94,6 +103,7 @@ func (s *connState) set(b stateBits, on bool) {
 
 const (
 	lifeNew lifecycle = iota
+	lifeHandshake
 	lifeOpen
 	lifeLinger
 	lifeClosed
@@ -124,6 +134,8 @@ const (
 	bitWantWrite
 	bitOwesClose
 	bitConsumed
+	bitTLS
+	bitHandshakeFull
 )
 
 // Lifecycle.
@@ -142,11 +154,44 @@ func (c *conn) ending() bool { return c.st.life() >= lifeLinger }
 // opened reports whether OnOpen has run (OnClose is then owed, or ran).
 func (c *conn) opened() bool { return c.st.bits&bitOwesClose != 0 }
 
-// markOpen records that the conn is registered for reading and OnOpen
-// is about to run.
+// markRegistered records that the conn was registered with the poller
+// for reading.
+func (c *conn) markRegistered() { c.st.bits |= bitWantRead }
+
+// markOpen records that OnOpen is about to run: the conn is open, and
+// OnClose is owed.
 func (c *conn) markOpen() {
 	c.st.setLife(lifeOpen)
-	c.st.bits |= bitOwesClose | bitWantRead
+	c.st.bits = c.st.bits&^bitHandshakeFull | bitOwesClose
+}
+
+// TLS.
+
+// isTLS reports whether the conn speaks TLS (slow.tls is its session).
+func (c *conn) isTLS() bool { return c.st.bits&bitTLS != 0 }
+
+// markTLS records that the conn speaks TLS; slow.tls must be set.
+func (c *conn) markTLS() { c.st.bits |= bitTLS }
+
+// handshaking reports whether the conn's TLS handshake is not done yet.
+func (c *conn) handshaking() bool { return c.st.life() == lifeHandshake }
+
+// markHandshake moves a registered conn into its TLS handshake. A
+// Client's conn is owed OnClose from here on, as a failed dial is.
+func (c *conn) markHandshake(client bool) {
+	c.st.setLife(lifeHandshake)
+	if client {
+		c.st.bits |= bitOwesClose
+	}
+}
+
+// setHandshakeFull records whether input waiting for the handshake has
+// reached its bound, and updates the interest.
+func (c *conn) setHandshakeFull(on bool) {
+	if (c.st.bits&bitHandshakeFull != 0) != on {
+		c.st.bits ^= bitHandshakeFull
+		c.updateInterest()
+	}
 }
 
 // markClosed moves the conn to closed; it reports false if it was
@@ -218,6 +263,10 @@ func (c *conn) markFINSent() { c.st.setWrite(writeFINSent) }
 // doomed reports whether a failure or a decode error dooms the conn to
 // close once the current callback returns.
 func (c *conn) doomed() bool { return c.st.doom() != doomNone }
+
+// brokenDoom reports whether the socket broke (or handler code
+// panicked) and the conn closes once the callback returns.
+func (c *conn) brokenDoom() bool { return c.st.doom() == doomBroken }
 
 // decodeDoomed reports whether the doom is a decode error (so the close
 // lingers, for the error reply the handler may have written).
@@ -345,6 +394,10 @@ func (c *conn) updateInterest() {
 	case c.st.bits&bitPeerEOF != 0:
 	case c.st.life() == lifeLinger:
 		want |= bitWantRead // to drop input until the peer's FIN
+	case c.st.life() == lifeHandshake:
+		if c.st.bits&bitHandshakeFull == 0 && !c.loop.draining {
+			want |= bitWantRead
+		}
 	case !c.readStopped() && !c.loop.draining:
 		want |= bitWantRead
 	}
@@ -365,7 +418,13 @@ func (c *conn) updateInterest() {
 		c.fail(err)
 		return
 	}
+	resumed := want&^c.st.bits&bitWantRead != 0
 	c.st.bits = c.st.bits&^(bitWantRead|bitWantWrite) | want
+	if resumed && c.st.bits&bitTLS != 0 && c.st.life() == lifeOpen {
+		// crypto/tls may hold records it read before reading stopped,
+		// which no readiness event will announce.
+		c.kickTLS()
+	}
 }
 
 // sharedState holds the bits of a connection's state that any goroutine
@@ -377,13 +436,18 @@ func (c *conn) updateInterest() {
 //	                         has not yet fallen below the low one
 //	bit 2  sharedFDGone      the descriptor is closed (set just before):
 //	                         its number may name another socket now
+//	bit 3  sharedTLS         the conn speaks TLS: slow.tls was set before
+//	                         anyone but its loop saw the conn, and stays
 type sharedState struct{ v atomic.Uint32 }
 
 const (
 	sharedCloseReq uint32 = 1 << iota
 	sharedUnwritable
 	sharedFDGone
+	sharedTLS
 )
+
+func (s *sharedState) tls() bool { return s.v.Load()&sharedTLS != 0 }
 
 func (s *sharedState) closing() bool      { return s.v.Load()&sharedCloseReq != 0 }
 func (s *sharedState) fdGone() bool       { return s.v.Load()&sharedFDGone != 0 }

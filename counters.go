@@ -37,6 +37,7 @@ const (
 	causeSlowConsumer
 	causeShutdown
 	causeInboundLimit
+	causeTLS
 	numCauses
 )
 
@@ -60,6 +61,8 @@ func causeOf(err error) closeCause {
 		return causeInboundLimit
 	case errors.Is(err, codec.ErrFrameTooLong), errors.Is(err, codec.ErrCorruptFrame):
 		return causeCodec
+	case errors.Is(err, ErrTLSHandshake), errors.Is(err, ErrTLS):
+		return causeTLS
 	}
 	return causeIOError
 }
@@ -75,6 +78,7 @@ func (l *eventLoop) stats() LoopStats {
 			ReadTimeout: k.closed[causeReadTimeout].Load(), WriteTimeout: k.closed[causeWriteTimeout].Load(),
 			Panic: k.closed[causePanic].Load(), SlowConsumer: k.closed[causeSlowConsumer].Load(),
 			Shutdown: k.closed[causeShutdown].Load(), InboundLimit: k.closed[causeInboundLimit].Load(),
+			TLS: k.closed[causeTLS].Load(),
 		},
 		BytesIn:         k.bytesIn.Load(),
 		BytesOut:        k.bytesOut.Load(),
@@ -92,7 +96,7 @@ func (l *eventLoop) stats() LoopStats {
 
 func (e *engine) stats() Stats {
 	st := Stats{Loops: make([]LoopStats, len(e.loops)),
-		AcceptErrors: e.acceptErrors.Load(), Refused: e.refused.Load()}
+		AcceptErrors: e.acceptErrors.Load(), Refused: e.refused.Load(), TLS: e.hs.stats()}
 	for i, l := range e.loops {
 		ls := l.stats()
 		st.Loops[i] = ls

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"os"
@@ -36,7 +37,7 @@ type dialing struct {
 // OnOpen (or OnClose). Name resolution, if address needs any, runs on
 // the calling goroutine, bounded by lookup (ctx when nil). ctx bounds
 // the attempt. The connection's Context is connCtx from the start.
-func (e *engine) dial(ctx, lookup context.Context, network, address string, connCtx any, notify func(Conn, error)) {
+func (e *engine) dial(ctx, lookup context.Context, network, address string, connCtx any, cfg *tls.Config, notify func(Conn, error)) {
 	if lookup == nil {
 		lookup = ctx
 		if t := e.set.dialTimeout; t > 0 {
@@ -55,6 +56,9 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 	}
 	c := e.newConn(-1, to, nil)
 	c.ctx = connCtx
+	if cfg != nil {
+		c.attachTLS(cfg, true, nil) // the dial's outcome waits for the handshake: established
+	}
 	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify}
 	if err == nil {
 		c.fd, err = socket.Connect(network, to, path, socket.Options{BindToDevice: e.set.bindToDevice})
@@ -135,9 +139,17 @@ func (d *dialing) established() {
 	}
 	d.finish()
 	l.e.tune(c.fd, c.remote.IsValid())
+	if c.isTLS() {
+		// The handshake tells the caller (handshakeDone, or OnClose's
+		// handshakeNotify); unless the conn could not even open.
+		c.slow.tls.notify, d.notify = d.notify, nil
+	}
 	l.hand(c, true)
 	if d.notify != nil {
 		d.notify(c, c.openErr())
+	} else if c.isTLS() && c.closed() && !c.opened() {
+		c.slow.tls.err = c.openErr()
+		c.handshakeNotify()
 	}
 }
 

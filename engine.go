@@ -4,6 +4,7 @@ package mill
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"runtime"
@@ -48,6 +49,9 @@ type engine struct {
 	draining    atomic.Bool
 	overflowLog rateLimit // writes past the outbound limits
 
+	hs     *handshakes         // TLS handshakes (tls_handshake.go)
+	tlsFor map[int]*tls.Config // TLS addresses: index in eps -> configuration
+
 	poolMu       sync.Mutex
 	workerPool   *workerpool.Pool // nil until WithWorkerPool or the first Conn.Submit
 	poolReleased bool
@@ -59,9 +63,23 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
+	byAddr, err := o.validateTLS(addrs)
+	if err != nil {
+		return nil, err
+	}
+	var tlsFor map[int]*tls.Config
+	for i, a := range addrs {
+		if cfg := byAddr[a]; cfg != nil {
+			if tlsFor == nil {
+				tlsFor = make(map[int]*tls.Config)
+			}
+			tlsFor[i] = cfg
+		}
+	}
 	// e is not the named result: a failed return sets that to nil, and
 	// the deferred clean-up needs what was opened.
-	e := &engine{s: s, h: s.h, log: o.logger, bal: o.balancer, set: o.connSettings()}
+	e := &engine{s: s, h: s.h, log: o.logger, bal: o.balancer, set: o.connSettings(),
+		hs: newHandshakes(o, o.logger), tlsFor: tlsFor}
 	if e.bal == nil {
 		e.bal = balancer.NewRoundRobin()
 	}
@@ -83,7 +101,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 			e.closeUnstarted()
 		}
 	}()
-	for _, ep := range e.eps {
+	for i, ep := range e.eps {
 		if ep.Shared == nil {
 			continue
 		}
@@ -92,7 +110,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 				return nil, err
 			}
 		}
-		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.Shared})
+		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.Shared, tls: e.tlsFor[i]})
 	}
 	if o.workers != nil {
 		if e.workerPool, err = workerpool.New(e.workerConfig(*o.workers)); err != nil {
@@ -117,12 +135,12 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 		l.loop = rl
 		e.loops = append(e.loops, l)
 		e.view = append(e.view, l)
-		for _, ep := range e.eps {
+		for j, ep := range e.eps {
 			if i >= len(ep.PerLoop) {
 				continue
 			}
 			if ep.TCP || ep.Network == "unix" {
-				l.accs = append(l.accs, &acceptor{e: e, ep: ep, loop: rl, ln: &ep.PerLoop[i], home: l})
+				l.accs = append(l.accs, &acceptor{e: e, ep: ep, loop: rl, ln: &ep.PerLoop[i], home: l, tls: e.tlsFor[j]})
 			} else {
 				l.packets = append(l.packets, newPacketConn(l, &ep.PerLoop[i]))
 			}
@@ -242,6 +260,7 @@ func (e *engine) run() error {
 		l.loop.Stop()
 	}
 	wg.Wait()
+	e.hs.wait()           // their conns are closed: the handshakes end
 	closeEndpoints(e.eps) // what a loop that died left open
 	// 5. Let tasks already handed to the worker pool finish.
 	e.releaseWorkers(e.s.shutdownContext())

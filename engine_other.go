@@ -4,6 +4,7 @@ package mill
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 )
 
@@ -24,5 +25,6 @@ func (*engine) countConnections() int { return 0 }
 func (*engine) onLoop() bool          { return false }
 func (*engine) stats() Stats          { return Stats{} }
 
-func (*engine) dial(context.Context, context.Context, string, string, any, func(Conn, error)) {}
-func (*engine) enroll(net.Conn) (Conn, error)                                                 { return nil, ErrUnsupportedPlatform }
+func (*engine) dial(context.Context, context.Context, string, string, any, *tls.Config, func(Conn, error)) {
+}
+func (*engine) enroll(net.Conn) (Conn, error) { return nil, ErrUnsupportedPlatform }

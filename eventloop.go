@@ -20,14 +20,16 @@ type eventLoop struct {
 	set     *connSettings // the server's, shared by every loop; read-only
 	log     *zap.Logger
 	loop    *reactor.Loop
-	readBuf []byte        // every read on this loop lands here first
-	vec     socket.Vec    // writev scratch
-	iov     [2][]byte     // a ring's two halves, for writev
-	encBuf  []byte        // WriteFrame's encode scratch
-	epoch   time.Time     // origin of mono()
-	closing bool          // closeAll ran: refuse new connections
-	accs    []*acceptor   // per-loop listening sockets (WithReusePort)
-	packets []*packetConn // UDP sockets this loop serves
+	readBuf []byte     // every read on this loop lands here first
+	vec     socket.Vec // writev scratch
+	iov     [2][]byte  // a ring's two halves, for writev
+	encBuf  []byte     // WriteFrame's encode scratch
+	// tlsScratch gathers a TLS Writev's buffers into one record.
+	tlsScratch []byte
+	epoch      time.Time     // origin of mono()
+	closing    bool          // closeAll ran: refuse new connections
+	accs       []*acceptor   // per-loop listening sockets (WithReusePort)
+	packets    []*packetConn // UDP sockets this loop serves
 	// batchWrites: WithWriteBatching; batched lists the conns whose
 	// output waits for the end of the iteration (flushBatched).
 	batchWrites bool

@@ -29,6 +29,14 @@ func (c *conn) quiet() bool {
 // handler code for c it does nothing (run calls it again afterwards).
 func (c *conn) checkDone() {
 	l := c.loop
+	if c.handshaking() {
+		// Only the handshake ends it, or a drain, which does not wait
+		// for handshakes.
+		if l.draining {
+			c.closeNow(ErrServerClosed)
+		}
+		return
+	}
 	if c.ending() || c.inCallback() || !c.peerEOF() && !c.inboundFull() && !l.draining {
 		return
 	}

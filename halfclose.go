@@ -40,6 +40,9 @@ func (c *conn) peerClosed() {
 // connection closed. Loop goroutine.
 func (c *conn) outputSent() bool {
 	if c.finPending() {
+		if c.sendCloseNotify() || c.closed() {
+			return c.closed() // the close_notify goes first
+		}
 		c.shutWrite()
 	}
 	lingerDone := c.lingering() && c.finSent() && c.loop.set.lingerTimeout == 0

@@ -4,8 +4,15 @@ package mill
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"strconv"
@@ -283,4 +290,118 @@ func eventually(d time.Duration, cond func() bool) bool {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return true
+}
+
+// testPKI is a throw-away certificate authority and the certificates
+// the TLS tests use, made once per test binary (ECDSA P-256, valid for
+// a day).
+type testPKI struct {
+	pool    *x509.CertPool
+	server  tls.Certificate // localhost, 127.0.0.1, ::1
+	other   tls.Certificate // other.test, for SNI
+	client  tls.Certificate // a client certificate the CA signed
+	caCert  *x509.Certificate
+	caKey   *ecdsa.PrivateKey
+	serials atomic.Int64
+}
+
+var (
+	pkiOnce sync.Once
+	pki     *testPKI
+)
+
+// thePKI returns the test PKI, making it on first use.
+func thePKI(t testing.TB) *testPKI {
+	pkiOnce.Do(func() {
+		p := &testPKI{}
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mill test CA"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic(err)
+		}
+		p.caCert, _ = x509.ParseCertificate(der)
+		p.caKey = key
+		p.serials.Store(1)
+		p.pool = x509.NewCertPool()
+		p.pool.AddCert(p.caCert)
+		p.server = p.issue([]string{"localhost"}, false)
+		p.other = p.issue([]string{"other.test"}, false)
+		p.client = p.issue([]string{"client.test"}, true)
+		pki = p
+	})
+	return pki
+}
+
+// issue makes a certificate for names (IP addresses become IP SANs;
+// localhost also gets 127.0.0.1 and ::1), for a client or a server.
+func (p *testPKI) issue(names []string, client bool) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(p.serials.Add(1)), Subject: pkix.Name{CommonName: names[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+		if n == "localhost" {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, net.IPv4(127, 0, 0, 1), net.IPv6loopback)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
+	if err != nil {
+		panic(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// tlsServerConfig is a server configuration with the localhost
+// certificate.
+func tlsServerConfig(t testing.TB) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{thePKI(t).server}}
+}
+
+// tlsClientConfig trusts the test CA and expects localhost.
+func tlsClientConfig(t testing.TB) *tls.Config {
+	return &tls.Config{RootCAs: thePKI(t).pool, ServerName: "localhost"}
+}
+
+// serveTLS serves h with TLS (cfg, or tlsServerConfig when nil) on a
+// fresh loopback port.
+func serveTLS(t *testing.T, h Handler, cfg *tls.Config, opts ...Option) *Server {
+	t.Helper()
+	if cfg == nil {
+		cfg = tlsServerConfig(t)
+	}
+	return serve(t, h, "", append([]Option{WithTLS(cfg)}, opts...)...)
+}
+
+// dialTLS connects to s with the client configuration cfg (or
+// tlsClientConfig when nil) and completes the handshake.
+func dialTLS(t *testing.T, s *Server, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	if cfg == nil {
+		cfg = tlsClientConfig(t)
+	}
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", s.Addr().String(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

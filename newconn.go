@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"crypto/tls"
 	"net/netip"
 
 	"go.uber.org/zap"
@@ -23,7 +24,7 @@ import (
 // admit sets up an accepted descriptor and hands it to home, or when
 // home is nil to the loop the balancer picks. It runs on the loop that
 // accepted it: the main loop, or home.
-func (e *engine) admit(fd int, sa unix.Sockaddr, ep *socket.Endpoint, home *eventLoop) {
+func (e *engine) admit(fd int, sa unix.Sockaddr, ep *socket.Endpoint, home *eventLoop, cfg *tls.Config) {
 	if m := e.s.opts.maxConns; m > 0 && e.countConnections() >= m {
 		e.refused.Add(1)
 		unix.Close(fd) // over the cap: refuse at once, without a busy loop
@@ -31,6 +32,9 @@ func (e *engine) admit(fd int, sa unix.Sockaddr, ep *socket.Endpoint, home *even
 	}
 	e.tune(fd, ep.TCP)
 	c := e.newConn(fd, socket.ToAddrPort(sa), home)
+	if cfg != nil {
+		c.attachTLS(cfg, false, nil)
+	}
 	c.loop.hand(c, home != nil)
 }
 
@@ -117,6 +121,11 @@ func (l *eventLoop) open(c *conn) {
 	if err := l.loop.Register(c.fd, c, netpoll.Readable); err != nil {
 		l.log.Error("register connection", zap.Error(err))
 		l.refuse(c)
+		return
+	}
+	c.markRegistered()
+	if c.isTLS() {
+		c.beginTLS() // start runs once the handshake is done
 		return
 	}
 	l.start(c)

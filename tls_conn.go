@@ -1,0 +1,397 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/reactor"
+)
+
+// A TLS connection's life on its loop (the states are in connstate.go):
+//
+//  1. open registers it and calls beginTLS: lifeHandshake, the handshake
+//     timer starts. A server reads the ClientHello on the loop
+//     (handshakeRead, scanClientHello); a Client's handshake starts at
+//     once, since it speaks first.
+//  2. The handshake runs on a goroutine (handshakes, tlsSession.handshake)
+//     over the wire in handshake mode: the loop pushes what it reads and
+//     sends what the handshake writes (handshakeOutput).
+//  3. handshakeDone, on the loop: the wire turns direct, OnOpen runs
+//     (start), and input that came with the last flight is read at once.
+//  4. Open: readTLS decrypts on the loop, Write encrypts on it; the
+//     records queue on the conn's output like any bytes, so watermarks,
+//     limits, flow control and timeouts apply to them unchanged.
+//  5. Closing: our FIN (CloseWrite, a lingering close) follows a
+//     close_notify (sendCloseNotify); a graceful close sends one too
+//     (closingTLS). A failed handshake closes without OnOpen.
+
+// tlsSession is a TLS connection's state beside its conn.
+type tlsSession struct {
+	tc       *tls.Conn
+	w        *tlsWire
+	hs       *handshakes
+	timer    *reactor.Timer    // the handshake timeout
+	notify   func(Conn, error) // a Client's dial, waiting for the handshake
+	client   bool
+	started  bool // the handshake was handed to a goroutine
+	notified bool // our close_notify is queued
+	err      error
+}
+
+// attachTLS makes c a TLS conn with cfg, before anyone but the goroutine
+// making it has seen it. Any goroutine.
+func (c *conn) attachTLS(cfg *tls.Config, client bool, notify func(Conn, error)) {
+	h := c.loop.e.hs
+	s := &tlsSession{hs: h, client: client, notify: notify}
+	s.w = newTLSWire(c, h)
+	if client {
+		s.tc = tls.Client(s.w, cfg)
+	} else {
+		s.tc = tls.Server(s.w, cfg)
+	}
+	c.slowPart().tls = s
+	c.markTLS()
+	c.shared.set(sharedTLS)
+}
+
+// beginTLS starts the handshake phase of a registered conn. Loop
+// goroutine.
+func (c *conn) beginTLS() {
+	s := c.slow.tls
+	c.markHandshake(s.client)
+	s.hs.inProgress.Add(1)
+	if t := s.hs.timeout; t > 0 {
+		s.timer = c.loop.loop.AfterFunc(t, func() {
+			s.timer = nil
+			c.closeNow(handshakeError(ErrTLSHandshakeTimeout))
+		})
+	}
+	if s.client {
+		c.startHandshake()
+	}
+}
+
+// startHandshake hands the handshake to a goroutine. Loop goroutine.
+func (c *conn) startHandshake() {
+	s := c.slow.tls
+	s.started = true
+	if err := s.hs.start(s); err != nil {
+		c.closeNow(handshakeError(err))
+	}
+}
+
+// handshake runs the handshake. Handshake goroutine.
+func (s *tlsSession) handshake() {
+	err := s.tc.Handshake()
+	s.w.releaseToken()
+	c := s.w.c
+	c.loop.loop.Post(func() { c.handshakeDone(err) })
+}
+
+// handshakeRead reads input for the handshake: the ClientHello, which
+// starts it, and what follows. Loop goroutine.
+func (c *conn) handshakeRead() {
+	s := c.slow.tls
+	l := c.loop
+	n, err := c.readSocket()
+	switch {
+	case err == unix.EAGAIN:
+		return
+	case err != nil:
+		c.closeNow(handshakeError(os.NewSyscallError("read", err)))
+		return
+	case n == 0:
+		if !s.started {
+			c.closeNow(handshakeError(io.ErrUnexpectedEOF))
+			return
+		}
+		// What came before the FIN may still complete the handshake
+		// (a client that sends its request and shuts its side): let it
+		// read to the end.
+		s.w.eof()
+		c.markPeerEOF()
+		c.updateInterest()
+		return
+	}
+	c.activity()
+	l.ctr.bytesIn.Add(uint64(n))
+	l.ctr.reads.Add(1)
+	full := s.w.push(l.readBuf[:n])
+	if !s.started {
+		switch s.w.scanHello() {
+		case helloMore:
+		case helloComplete:
+			c.startHandshake()
+		case helloHTTP:
+			// A readable answer, then a lingering close, so that the
+			// request's unread bytes do not make the kernel reset it.
+			c.out.queue([]byte(httpToTLSReply))
+			l.ctr.outPending.Add(int64(len(httpToTLSReply)))
+			s.stopTimer(c)
+			c.linger(handshakeError(ErrNotTLS))
+			return
+		default:
+			c.closeNow(handshakeError(ErrNotTLS))
+			return
+		}
+	}
+	if full && !c.closed() {
+		c.setHandshakeFull(true)
+	}
+}
+
+// handshakeInputTaken resumes reading once the handshake has taken
+// input that had reached its bound. Loop goroutine.
+func (c *conn) handshakeInputTaken() {
+	if c.handshaking() && !c.slow.tls.w.inputFull() {
+		c.setHandshakeFull(false)
+	}
+}
+
+// handshakeOutput sends what the handshake wrote. Loop goroutine.
+func (c *conn) handshakeOutput() {
+	if c.closed() {
+		return
+	}
+	b := c.slow.tls.w.take()
+	if len(b) == 0 {
+		return
+	}
+	c.out.queue(b)
+	c.loop.ctr.outPending.Add(int64(len(b)))
+	if err := c.flush(); err != nil {
+		c.closeNow(handshakeError(err))
+	}
+}
+
+// handshakeDone takes a finished handshake over. Loop goroutine.
+func (c *conn) handshakeDone(err error) {
+	if c.closed() || !c.handshaking() {
+		return // closed meanwhile (a timeout, a shutdown): counted then
+	}
+	c.handshakeOutput()
+	if c.closed() {
+		return
+	}
+	if err != nil {
+		c.closeNow(handshakeError(err))
+		return
+	}
+	s := c.slow.tls
+	s.stopTimer(c)
+	h := s.hs
+	h.inProgress.Add(-1)
+	h.done.Add(1)
+	if s.tc.ConnectionState().DidResume {
+		h.resumed.Add(1)
+	}
+	s.w.direct = true
+	c.loop.start(c)
+	c.updateInterest()
+	if s.notify != nil {
+		notify := s.notify
+		s.notify = nil
+		notify(c, c.openErr())
+	}
+	if c.handshakeLeftInput() {
+		c.readTLS() // input that came with the last flight: no readiness event will tell of it
+	}
+}
+
+// handshakeLeftInput reports whether an open conn may hold input its
+// handshake read: left with the wire, or buffered inside crypto/tls.
+func (c *conn) handshakeLeftInput() bool {
+	return !c.closed() && !c.lingering() && !c.readStopped()
+}
+
+func (s *tlsSession) stopTimer(c *conn) {
+	if s.timer != nil {
+		c.loop.loop.StopTimer(s.timer)
+		s.timer = nil
+	}
+}
+
+// readTLS reads and decrypts what the socket has and gives the plaintext
+// to OnTraffic, record by record, until the socket would block, reading
+// stops, or the conn has had its turn (then it asks for another: what
+// crypto/tls has buffered no readiness event will announce). Loop
+// goroutine.
+func (c *conn) readTLS() {
+	s := c.slow.tls
+	l := c.loop
+	for i := 0; i < tlsReadsPerTurn; i++ {
+		c.settle()
+		n, err := s.tc.Read(l.readBuf)
+		if n > 0 {
+			if c.in.Len() == 0 {
+				c.view = l.readBuf[:n]
+			} else {
+				c.in.Write(l.readBuf[:n])
+				c.view = c.in.Contiguous(-1)
+				c.setViewRing(true)
+			}
+			c.run("OnTraffic", func() Action { return l.h.OnTraffic(c) })
+		}
+		if c.out.Len() > 0 && !c.closed() && !c.writeInterest() && !c.batched() {
+			// crypto/tls answered something itself (a KeyUpdate).
+			if err := c.flush(); err != nil {
+				c.closeNow(err)
+				return
+			}
+		}
+		switch {
+		case c.closed() || c.lingering():
+			return
+		case err == errWouldBlock:
+			return
+		case err == io.EOF: // close_notify, or the socket's EOF at a record boundary
+			c.peerClosed()
+			return
+		case err != nil:
+			c.closeNow(tlsError(err))
+			return
+		case c.readStopped():
+			return // resuming reading kicks reading again (updateInterest)
+		}
+	}
+	c.kickTLS()
+}
+
+// tlsReadsPerTurn bounds the records one conn decrypts before the loop
+// serves others.
+const tlsReadsPerTurn = 16
+
+// kickTLS has the loop call readTLS again soon, for input crypto/tls
+// may have buffered. Loop goroutine.
+func (c *conn) kickTLS() {
+	c.loop.loop.Post(func() {
+		if c.isTLS() && !c.closed() && !c.lingering() && !c.handshaking() && c.readInterest() {
+			c.readTLS()
+		}
+	})
+}
+
+// tlsError wraps a TLS failure after the handshake: the peer's alert,
+// a record that does not decrypt, a message out of place.
+func tlsError(err error) error {
+	if errors.Is(err, ErrTLS) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrTLS, err)
+}
+
+// writeTLS encrypts the plaintext, p or bs (total bytes), onto the
+// output queue and sends it as Write does. Loop goroutine; the caller
+// checked writeErr and admitted total.
+func (c *conn) writeTLS(p []byte, bs [][]byte, total int) (int, error) {
+	s := c.slow.tls
+	before := c.out.Len()
+	var err error
+	switch {
+	case bs == nil:
+		_, err = s.tc.Write(p)
+	case total <= maxRecordPayload:
+		// One record rather than one per buffer.
+		l := c.loop
+		buf := l.tlsScratch[:0]
+		for _, b := range bs {
+			buf = append(buf, b...)
+		}
+		l.tlsScratch = buf[:0]
+		_, err = s.tc.Write(buf)
+	default:
+		for _, b := range bs {
+			if _, err = s.tc.Write(b); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		err = tlsError(err)
+		c.fail(err)
+		return 0, err
+	}
+	if before > 0 || c.batch(total) || c.out.Len() == 0 {
+		return total, nil // write interest (or the batch) sends it
+	}
+	if err := c.flush(); err != nil {
+		c.fail(err)
+		return 0, err
+	}
+	return total, nil
+}
+
+// sendCloseNotify queues our close_notify before our FIN, once, and
+// sends what it can; it reports whether output is left to go first.
+// Loop goroutine.
+func (c *conn) sendCloseNotify() bool {
+	if !c.isTLS() {
+		return false
+	}
+	s := c.slow.tls
+	if s.notified || !s.w.direct {
+		return false
+	}
+	s.notified = true
+	s.tc.CloseWrite()
+	if err := c.flush(); err != nil {
+		c.fail(err)
+		return false
+	}
+	return c.out.Len() > 0
+}
+
+// closingTLS is closeNow's TLS part, before the close's last flush: a
+// handshake under way fails (counted, and its goroutine released); an
+// open conn closed without a failure of its socket or its TLS says
+// close_notify. Loop goroutine.
+func (c *conn) closingTLS(err error) {
+	s := c.slow.tls
+	if !s.w.direct {
+		if err == nil {
+			err = handshakeError(ErrClosed)
+		}
+		s.stopTimer(c)
+		s.hs.inProgress.Add(-1)
+		s.hs.record(c, err)
+		s.hs.cancel(s)
+		s.w.kill(err)
+		s.err = err
+		return
+	}
+	switch causeOf(err) {
+	case causeIOError, causeTLS:
+		return
+	}
+	if !s.notified && !c.finSent() && !c.brokenDoom() {
+		s.notified = true
+		s.tc.CloseWrite()
+	}
+}
+
+// handshakeNotify tells a Client's dial that its handshake failed, after
+// OnClose. Loop goroutine.
+func (c *conn) handshakeNotify() {
+	s := c.slow.tls
+	if s.notify != nil {
+		notify := s.notify
+		s.notify = nil
+		notify(nil, s.err)
+	}
+}
+
+// TLS reports what the handshake negotiated. Any goroutine.
+func (c *conn) TLS() (tls.ConnectionState, bool) {
+	if !c.shared.tls() {
+		return tls.ConnectionState{}, false
+	}
+	s := c.slow.tls
+	return s.tc.ConnectionState(), true
+}

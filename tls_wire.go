@@ -1,0 +1,268 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/internal/socket"
+)
+
+// tlsWire is the net.Conn a connection's *tls.Conn reads and writes
+// through. It works in two modes, one after the other:
+//
+//   - Handshake (blocking), while the handshake runs on its goroutine:
+//     Read waits for bytes the loop pushes (push), and Write appends to
+//     pending output the loop takes (take) and sends; neither touches the
+//     socket. Everything is under mu.
+//   - Direct, once the loop has taken the finished handshake over:
+//     Read reads the socket (first what the handshake left unread), and
+//     returns errWouldBlock instead of waiting; Write queues on the
+//     conn's output. Only the loop calls it then, so no lock is taken.
+//
+// Why it must be so: crypto/tls keeps a read error only if it is not a
+// temporary net.Error, so a would-block in direct mode leaves a partial
+// record buffered for the next Read; a handshake error, temporary or
+// not, is final, so the handshake needs a Read that waits; and every
+// write error is final, so Write never fails for want of room.
+type tlsWire struct {
+	c      *conn
+	direct bool // set on the loop once the handshake goroutine is done
+
+	mu      sync.Mutex
+	in      []byte // pushed by the loop, not yet read by crypto/tls
+	out     []byte // written by the handshake, not yet taken by the loop
+	posted  bool   // the loop was asked to take out
+	full    bool   // in reached handshakeInputLimit: the loop stopped reading
+	inEOF   bool   // the peer's FIN follows in
+	err     error  // why Read and Write fail from now on (set once)
+	wake    chan struct{}
+	dead    chan struct{} // closed with err
+	limiter *handshakes   // lends the CPU tokens
+	token   bool          // the handshake goroutine holds a CPU token
+}
+
+// errWouldBlock is the direct-mode Read's "nothing more for now". It
+// must be a net.Error with Temporary true, returned unwrapped: that is
+// what crypto/tls's record layer checks (with a type assertion) before
+// deciding an error is not final.
+var errWouldBlock net.Error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "mill: TLS read would block" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+func newTLSWire(c *conn, h *handshakes) *tlsWire {
+	return &tlsWire{c: c, limiter: h, wake: make(chan struct{}, 1), dead: make(chan struct{})}
+}
+
+// Read is crypto/tls's input. Handshake goroutine, then the loop.
+func (w *tlsWire) Read(p []byte) (int, error) {
+	if w.direct {
+		return w.readDirect(p)
+	}
+	for {
+		w.mu.Lock()
+		if len(w.in) > 0 {
+			n := copy(p, w.in)
+			w.in = w.in[n:]
+			if len(w.in) == 0 {
+				w.in = nil
+			}
+			resume := w.full && len(w.in) < handshakeInputLimit
+			if resume {
+				w.full = false
+			}
+			w.mu.Unlock()
+			if resume {
+				w.c.loop.loop.Post(w.c.handshakeInputTaken)
+			}
+			if !w.token {
+				// About to compute on what arrived: wait for a CPU token.
+				select {
+				case w.limiter.cpu <- struct{}{}:
+					w.token = true
+				case <-w.dead:
+					return 0, w.failure()
+				}
+			}
+			return n, nil
+		}
+		err := w.err
+		if err == nil && w.inEOF {
+			err = io.EOF
+		}
+		w.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		// Waiting for the peer computes nothing: lend the token out.
+		w.releaseToken()
+		select {
+		case <-w.wake:
+		case <-w.dead:
+		}
+	}
+}
+
+// releaseToken gives the CPU token back, if held. Handshake goroutine.
+func (w *tlsWire) releaseToken() {
+	if w.token {
+		w.token = false
+		<-w.limiter.cpu
+	}
+}
+
+func (w *tlsWire) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// readDirect reads the socket for crypto/tls on the loop. Loop goroutine.
+func (w *tlsWire) readDirect(p []byte) (int, error) {
+	if len(w.in) > 0 { // what arrived with the handshake's last flight
+		n := copy(p, w.in)
+		w.in = w.in[n:]
+		if len(w.in) == 0 {
+			w.in = nil
+		}
+		return n, nil
+	}
+	c := w.c
+	for {
+		n, err := socket.Read(c.fd, p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, errWouldBlock
+		case err != nil:
+			return 0, os.NewSyscallError("read", err)
+		case n == 0:
+			return 0, io.EOF
+		}
+		c.activity()
+		c.loop.ctr.bytesIn.Add(uint64(n))
+		c.loop.ctr.reads.Add(1)
+		return n, nil
+	}
+}
+
+// Write is crypto/tls's output; it never fails for want of room.
+// Handshake goroutine, then the loop.
+func (w *tlsWire) Write(p []byte) (int, error) {
+	if w.direct {
+		c := w.c
+		c.out.queue(p)
+		c.queued(len(p))
+		return len(p), nil
+	}
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return 0, err
+	}
+	w.out = append(w.out, p...)
+	post := !w.posted
+	w.posted = true
+	w.mu.Unlock()
+	if post {
+		w.c.loop.loop.Post(w.c.handshakeOutput)
+	}
+	return len(p), nil
+}
+
+// handshakeInputLimit bounds the input a handshake has not read yet
+// (say, requests a client pipelines behind its last flight): past it the
+// loop stops reading until the handshake takes some.
+const handshakeInputLimit = 64 << 10
+
+// push hands the handshake bytes the loop read, and reports whether the
+// unread input reached handshakeInputLimit (the loop must then stop
+// reading until handshakeInputTaken). Loop goroutine.
+func (w *tlsWire) push(b []byte) (full bool) {
+	w.mu.Lock()
+	w.in = append(w.in, b...)
+	full = len(w.in) >= handshakeInputLimit
+	w.full = full
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return full
+}
+
+// eof records the peer's FIN: once in is read, Read returns io.EOF.
+// Loop goroutine.
+func (w *tlsWire) eof() {
+	w.mu.Lock()
+	w.inEOF = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// scanHello runs the ClientHello pre-read over what was pushed. Loop
+// goroutine, before the handshake starts.
+func (w *tlsWire) scanHello() helloStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return scanClientHello(w.in)
+}
+
+// inputFull reports whether unread input is still at the bound. Loop
+// goroutine.
+func (w *tlsWire) inputFull() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.full
+}
+
+// take returns the handshake's output not yet sent. Loop goroutine.
+func (w *tlsWire) take() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := w.out
+	w.out, w.posted = nil, false
+	return b
+}
+
+// kill ends the handshake's Reads and Writes with err; a handshake
+// waiting on them fails. The first error stays. Any goroutine.
+func (w *tlsWire) kill(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+		close(w.dead)
+	}
+}
+
+// Close is kill: mill closes the socket itself, on the loop.
+func (w *tlsWire) Close() error {
+	w.kill(net.ErrClosed)
+	return nil
+}
+
+func (w *tlsWire) LocalAddr() net.Addr  { return w.c.LocalAddr() }
+func (w *tlsWire) RemoteAddr() net.Addr { return w.c.RemoteAddr() }
+
+// The deadlines are mill's business (the handshake timeout, the
+// connection's timeouts); crypto/tls sets some around close_notify,
+// which mill sends without waiting.
+func (w *tlsWire) SetDeadline(time.Time) error      { return nil }
+func (w *tlsWire) SetReadDeadline(time.Time) error  { return nil }
+func (w *tlsWire) SetWriteDeadline(time.Time) error { return nil }
