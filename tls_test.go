@@ -4,9 +4,16 @@ package mill
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"go.uber.org/zap"
 	"io"
 	"net"
 	"testing"
@@ -132,6 +139,256 @@ func TestTLSBesidePlaintext(t *testing.T) {
 	if st := s.Stats().TLS; st.Handshakes != 1 || st.Failed.Total() != 0 {
 		t.Errorf("TLS stats %+v, want one handshake, no failure", st)
 	}
+}
+
+// TestTLSResumption: a second connection with the client's session
+// cache resumes (TLS 1.3 tickets and TLS 1.2 tickets).
+func TestTLSResumption(t *testing.T) {
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		s := serveTLS(t, &echoHandler{}, nil)
+		ccfg := tlsClientConfig(t)
+		ccfg.MaxVersion = v
+		ccfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		first := dialTLS(t, s, ccfg)
+		roundTrip(t, first, []byte("x")) // reading takes in the TLS 1.3 ticket
+		if first.ConnectionState().DidResume {
+			t.Fatal("first connection resumed")
+		}
+		second := dialTLS(t, s, ccfg)
+		roundTrip(t, second, []byte("y"))
+		if !second.ConnectionState().DidResume {
+			t.Fatalf("version %x: second connection did not resume", v)
+		}
+		if st := s.Stats().TLS; st.Handshakes != 2 || st.Resumed != 1 {
+			t.Errorf("version %x: stats %+v, want 2 handshakes, 1 resumed", v, st)
+		}
+	}
+}
+
+// TestTLSSNI selects between two certificates by server name, with
+// GetCertificate; and reloads one without a restart.
+func TestTLSSNI(t *testing.T) {
+	p := thePKI(t)
+	var current atomic.Pointer[tls.Certificate]
+	current.Store(&p.server)
+	cfg := &tls.Config{GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if hi.ServerName == "other.test" {
+			return &p.other, nil
+		}
+		return current.Load(), nil
+	}}
+	s := serveTLS(t, &echoHandler{}, cfg)
+	for _, name := range []string{"localhost", "other.test"} {
+		ccfg := tlsClientConfig(t)
+		ccfg.ServerName = name
+		c := dialTLS(t, s, ccfg)
+		if got := c.ConnectionState().PeerCertificates[0].DNSNames[0]; got != name {
+			t.Errorf("asked for %s, got a certificate for %s", name, got)
+		}
+		roundTrip(t, c, []byte(name))
+	}
+	renewed := p.issue([]string{"localhost"}, false)
+	current.Store(&renewed)
+	c := dialTLS(t, s, tlsClientConfig(t))
+	if got := c.ConnectionState().PeerCertificates[0].SerialNumber; got.Cmp(renewed.Leaf.SerialNumber) != 0 {
+		t.Errorf("after the reload the server sent serial %v, want %v", got, renewed.Leaf.SerialNumber)
+	}
+}
+
+// TestTLSClientCertificates requires client certificates: a client with
+// one is served and its certificate is on the Conn; one without fails
+// its handshake, which is counted and reaches no handler.
+func TestTLSClientCertificates(t *testing.T) {
+	p := thePKI(t)
+	peers := make(chan string, 1)
+	h := &funcHandler{open: func(c Conn) ([]byte, Action) {
+		st, _ := c.TLS()
+		if len(st.PeerCertificates) > 0 {
+			peers <- st.PeerCertificates[0].Subject.CommonName
+		} else {
+			peers <- ""
+		}
+		return nil, None
+	}, traffic: func(c Conn) Action { b, _ := c.Next(-1); c.Write(b); return None }}
+	cfg := tlsServerConfig(t)
+	cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	cfg.ClientCAs = p.pool
+	s := serveTLS(t, h, cfg)
+
+	ccfg := tlsClientConfig(t)
+	ccfg.Certificates = []tls.Certificate{p.client}
+	c := dialTLS(t, s, ccfg)
+	roundTrip(t, c, []byte("mutual"))
+	if got := recv(t, peers, "OnOpen"); got != "client.test" {
+		t.Errorf("peer certificate %q, want client.test", got)
+	}
+
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		ccfg = tlsClientConfig(t)
+		ccfg.MaxVersion = v
+		raw, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(raw, ccfg)
+		tc.SetDeadline(time.Now().Add(10 * time.Second))
+		err = tc.Handshake()
+		if err == nil {
+			// TLS 1.3: the client's handshake ends before the server
+			// has checked its (missing) certificate; the alert comes
+			// on the first read.
+			_, err = tc.Read(make([]byte, 1))
+		}
+		tc.Close()
+		if err == nil {
+			t.Fatalf("version %x: served without a client certificate", v)
+		}
+	}
+	waitFor(t, "two failed handshakes counted", func() bool { return s.Stats().TLS.Failed.Error == 2 })
+	if st := s.Stats(); st.TLS.Handshakes != 1 || st.Total.Closed.TLS != 2 {
+		t.Errorf("stats %+v, closed %+v: want 1 handshake, 2 closed for TLS", st.TLS, st.Total.Closed)
+	}
+	select {
+	case got := <-peers:
+		t.Errorf("OnOpen ran (%q) for a refused handshake", got)
+	default:
+	}
+}
+
+// TestTLSLargeChain: a certificate so large that the server's
+// Certificate message spans several records.
+func TestTLSLargeChain(t *testing.T) {
+	p := thePKI(t)
+	names := []string{"localhost"}
+	for i := 0; len(names) < 1200; i++ {
+		names = append(names, fmt.Sprintf("host-%04d.padding.mill.test", i))
+	}
+	big := p.issue(names, false)
+	if n := len(big.Certificate[0]); n < 32<<10 {
+		t.Fatalf("certificate of %d bytes: want more than two records' worth", n)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{big}}
+	s := serveTLS(t, &echoHandler{}, cfg)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		ccfg := tlsClientConfig(t)
+		ccfg.MaxVersion = v
+		c := dialTLS(t, s, ccfg)
+		roundTrip(t, c, randomBytes(100<<10))
+	}
+}
+
+// TestTLSCloseNotify: the peer's close_notify is end of stream (the
+// handler's reply still arrives, then ours); the handler's CloseWrite
+// sends close_notify and FIN while reading goes on; Shutdown sends
+// close_notify.
+func TestTLSCloseNotify(t *testing.T) {
+	t.Run("peer", func(t *testing.T) {
+		h := &echoHandler{closeErrs: make(chan error, 1)}
+		s := serveTLS(t, h, nil)
+		c := dialTLS(t, s, nil)
+		c.Write([]byte("bye"))
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(c)
+		if string(got) != "bye" || err != nil {
+			t.Fatalf("after our close_notify read %q, %v; want the echo then a clean EOF (their close_notify)", got, err)
+		}
+		if err := recv(t, h.closeErrs, "OnClose"); err != nil {
+			t.Errorf("OnClose(%v), want nil", err)
+		}
+	})
+	t.Run("handler half-close", func(t *testing.T) {
+		got := make(chan string, 4)
+		h := &funcHandler{
+			open: func(c Conn) ([]byte, Action) {
+				c.Write([]byte("hello"))
+				c.CloseWrite()
+				return nil, None
+			},
+			traffic: func(c Conn) Action {
+				b, _ := c.Next(-1)
+				got <- string(b)
+				return None
+			},
+		}
+		s := serveTLS(t, h, nil)
+		c := dialTLS(t, s, nil)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(c)
+		if string(b) != "hello" || err != nil {
+			t.Fatalf("read %q, %v; want hello, then a clean EOF", b, err)
+		}
+		if _, err := c.Write([]byte("still heard")); err != nil {
+			t.Fatal(err)
+		}
+		if g := recv(t, got, "OnTraffic after our half-close"); g != "still heard" {
+			t.Errorf("OnTraffic got %q", g)
+		}
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		s, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", WithTLS(tlsServerConfig(t)), WithLogger(zap.NewNop()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- s.Serve() }()
+		c := dialTLS(t, s, nil)
+		roundTrip(t, c, []byte("x"))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-errc
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("after Shutdown read %v, want io.EOF (close_notify)", err)
+		}
+	})
+}
+
+// TestTLSAsyncWrite writes from other goroutines, with callbacks, to a
+// TLS connection: every byte arrives in order per writer, every
+// callback runs once.
+func TestTLSAsyncWrite(t *testing.T) {
+	conns := make(chan Conn, 1)
+	s := serveTLS(t, &funcHandler{conns: conns}, nil)
+	c := dialTLS(t, s, nil)
+	sc := recv(t, conns, "OnOpen")
+	const writers, each = 4, 200
+	var done sync.WaitGroup
+	var calls atomic.Int64
+	for w := 0; w < writers; w++ {
+		done.Add(1)
+		go func(w int) {
+			defer done.Done()
+			for i := 0; i < each; i++ {
+				msg := []byte(fmt.Sprintf("%d:%04d;", w, i))
+				if err := sc.AsyncWrite(msg, func(Conn, error) { calls.Add(1) }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	done.Wait()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, writers*each*len("0:0000;"))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	next := make([]int, writers)
+	for _, m := range strings.Split(strings.TrimSuffix(string(got), ";"), ";") {
+		var w, i int
+		fmt.Sscanf(m, "%d:%d", &w, &i)
+		if i != next[w] {
+			t.Fatalf("writer %d: message %d after %d", w, i, next[w]-1)
+		}
+		next[w]++
+	}
+	waitFor(t, "every callback", func() bool { return calls.Load() == writers*each })
 }
 
 var _ = errors.Is
