@@ -87,9 +87,18 @@ func (c *conn) startHandshake() {
 	}
 }
 
-// handshake runs the handshake. Handshake goroutine.
+// handshake runs the handshake. A panic in the configuration's
+// callbacks (GetCertificate, VerifyConnection, ...) fails the handshake
+// and is logged; the process carries on. Handshake goroutine.
 func (s *tlsSession) handshake() {
-	err := s.tc.Handshake()
+	var err error
+	_, pe := guard(s.hs.log, "TLS handshake", func() Action {
+		err = s.tc.Handshake()
+		return None
+	})
+	if pe != nil {
+		err = pe
+	}
 	s.w.releaseToken()
 	c := s.w.c
 	c.loop.loop.Post(func() { c.handshakeDone(err) })

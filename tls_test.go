@@ -14,6 +14,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"go.uber.org/zap"
+
+	"github.com/mill-io/mill/codec"
 	"io"
 	"net"
 	"testing"
@@ -392,3 +394,113 @@ func TestTLSAsyncWrite(t *testing.T) {
 }
 
 var _ = errors.Is
+
+// TestTLSCallbackPanic: a panic in the configuration's GetCertificate
+// fails that handshake, is counted, and the server carries on.
+func TestTLSCallbackPanic(t *testing.T) {
+	var calls atomic.Int64
+	cfg := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if calls.Add(1) == 1 {
+			panic("certificate store on fire")
+		}
+		p := thePKI(t).server
+		return &p, nil
+	}}
+	s := serveTLS(t, &echoHandler{}, cfg)
+	if c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.Addr().String(), tlsClientConfig(t)); err == nil {
+		c.Close()
+		t.Fatal("handshake succeeded through a panic")
+	}
+	c := dialTLS(t, s, nil)
+	roundTrip(t, c, []byte("still serving"))
+	if st := s.Stats().TLS; st.Failed.Error != 1 || st.Handshakes != 1 {
+		t.Errorf("stats %+v: want one failure, one handshake", st)
+	}
+}
+
+// TestTLSBoundedEcho: a TLS client that sends 64 MiB and reads nothing
+// until it has sent it all cannot make the server queue more than its
+// limits: flow control stops reading it, and every byte comes back.
+func TestTLSBoundedEcho(t *testing.T) {
+	const total = 32 << 20
+	const high, limit = 256 << 10, 1 << 20
+	s := serveTLS(t, &echoHandler{}, nil, WithWriteWatermarks(64<<10, high), WithOutboundLimit(limit, CloseSlowConsumer))
+	c := dialTLS(t, s, nil)
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	data := randomBytes(1 << 20)
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if q := s.Stats().Total.OutboundPending; q > peak.Load() {
+				peak.Store(q)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for sent := 0; sent < total && err == nil; sent += len(data) {
+			_, err = c.Write(data)
+		}
+		werr <- err
+	}()
+	// Read nothing until the server must have stopped reading us.
+	waitFor(t, "flow control to stop reading", func() bool { return s.Stats().Total.FlowPauses > 0 })
+	got := make([]byte, len(data))
+	for read := 0; read < total; read += len(data) {
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("after %d bytes: %v", read, err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("echo differs after %d bytes", read)
+		}
+	}
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p > limit {
+		t.Errorf("queued output peaked at %d, past the limit %d", p, limit)
+	}
+	if cl := s.Stats().Total.Closed; cl.SlowConsumer != 0 {
+		t.Errorf("closed %+v: flow control should have kept it below the limit", cl)
+	}
+}
+
+// TestTLSTimeoutsAndCodec: a codec frames the plaintext, and the idle
+// timeout (which does not run during the handshake) closes a TLS
+// connection with ErrIdleTimeout and close_notify.
+func TestTLSTimeoutsAndCodec(t *testing.T) {
+	h := &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		for {
+			f, err := c.ReadFrame()
+			if f == nil || err != nil {
+				return None
+			}
+			c.WriteFrame(bytes.ToUpper(f))
+		}
+	}}
+	line := codec.Must(codec.NewLine(codec.LineConfig{}))
+	s := serveTLS(t, h, nil, WithCodec(codec.Shared(line)), WithIdleTimeout(300*time.Millisecond))
+	c := dialTLS(t, s, nil)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("one\ntw"))
+	c.Write([]byte("o\n"))
+	got := make([]byte, len("ONE\nTWO\n"))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ONE\nTWO\n" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if err := recv(t, h.closeErrs, "the idle timeout"); !errors.Is(err, ErrIdleTimeout) {
+		t.Fatalf("OnClose(%v), want ErrIdleTimeout", err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after the idle timeout read %v, want io.EOF (close_notify)", err)
+	}
+}
