@@ -6,12 +6,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -139,5 +142,93 @@ func TestOpenSSLEcho(t *testing.T) {
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("s_client: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestTLSReload is certificate reload without a restart, through mill:
+// the echo serves -tls-cert and -tls-key; the files are replaced and
+// reloaded (what a SIGHUP does), and the next handshake gets the new
+// certificate while a connection made before keeps working; files that
+// do not make a pair fail to reload and change nothing.
+func TestTLSReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePair := func() []byte {
+		t.Helper()
+		certPEM, keyPEM, err := tlsflag.SelfSigned(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range map[string][]byte{certFile: certPEM, keyFile: keyPEM} {
+			if err := os.WriteFile(name+".new", b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(name+".new", name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		block, _ := pem.Decode(certPEM)
+		return block.Bytes
+	}
+	first := writePair()
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	f := tlsflag.Register(fs)
+	if err := fs.Parse([]string{"-tls-cert", certFile, "-tls-key", keyFile}); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := f.Load(log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaults
+	cfg.loops = 2
+	cfg.tls = certs.Config()
+	addr := startConfig(t, cfg).Addr().String()
+
+	// dial makes a full handshake, checks an echo, and returns the
+	// connection and the certificate it got.
+	dial := func() (*tls.Conn, []byte) {
+		t.Helper()
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		roundTrip(t, c, "ping\n")
+		return c, c.ConnectionState().PeerCertificates[0].Raw
+	}
+	old, got := dial()
+	if !bytes.Equal(got, first) {
+		t.Fatal("not the first certificate")
+	}
+	second := writePair()
+	if err := certs.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := dial(); !bytes.Equal(got, second) {
+		t.Error("a handshake after the reload did not get the new certificate")
+	}
+	roundTrip(t, old, "still here\n")
+	if err := os.WriteFile(keyFile, []byte("-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.Reload(); err == nil {
+		t.Error("a broken key reloaded")
+	}
+	if _, got := dial(); !bytes.Equal(got, second) {
+		t.Error("a failed reload changed the certificate")
+	}
+}
+
+// roundTrip writes msg on c and reads it back.
+func roundTrip(t *testing.T, c io.ReadWriter, msg string) {
+	t.Helper()
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+		t.Fatalf("echo %q, %v; want %q", buf, err, msg)
 	}
 }
