@@ -254,3 +254,67 @@ func TestTLSProxyRefusesPlaintext(t *testing.T) {
 		t.Errorf("failed handshakes: %+v, want the plaintext client's (NotTLS)", f)
 	}
 }
+
+// TestTLSProxyBulk: the proxy's backpressure with TLS on the client
+// side. First a writer that never waits sends 32 MiB (8 under -race or
+// -short) through to the echo while another goroutine reads it back:
+// byte-identical, then the proxy's close_notify, twice. Then 8 MiB to an
+// upstream that reads slowly: the proxy pauses the TLS connection
+// (PauseReading) rather than buffer, and the upstream's digest of all
+// of it comes back, with at most one read held per connection.
+func TestTLSProxyBulk(t *testing.T) {
+	size := 32 << 20
+	if raceEnabled || testing.Short() {
+		size = 8 << 20
+	}
+	p, client := startTLSProxy(t, startEcho(t))
+	data := randomBytes(31, size)
+	for run := range 2 {
+		c := dialTLS(t, p, client)
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		werr := make(chan error, 1)
+		go func() {
+			_, err := c.Write(data)
+			if err == nil {
+				err = c.CloseWrite()
+			}
+			werr <- err
+		}()
+		n, err := readSame(c, data)
+		if werr := <-werr; werr != nil {
+			t.Fatalf("run %d: write: %v", run, werr)
+		}
+		if err != nil || n != len(data) {
+			t.Fatalf("run %d: %d of %d bytes back, %v", run, n, len(data), err)
+		}
+		c.Close()
+	}
+	waitIdle(t, p)
+	if st := p.server.Stats().Total; st.Closed.Clean != 2 {
+		t.Errorf("downstream closed: %+v; want 2 clean closes", st.Closed)
+	}
+
+	addr, sinkDone := slowSink(t)
+	ps, client := startTLSProxy(t, addr)
+	c := dialTLS(t, ps, client)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	upload := randomBytes(32, 8<<20)
+	if _, err := c.Write(upload); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if want := fmt.Sprintf("%d %x\n", len(upload), sha256.Sum256(upload)); err != nil || string(got) != want {
+		t.Fatalf("answer %q, %v; want %q", got, err, want)
+	}
+	if err := <-sinkDone; err != nil {
+		t.Fatalf("upstream: %v", err)
+	}
+	if ps.pauses.Load() == 0 {
+		t.Error("the proxy never paused the TLS connection in front of a slow upstream")
+	}
+	waitIdle(t, ps)
+	t.Logf("pauses: %d echoing, %d in front of the slow upstream", p.pauses.Load(), ps.pauses.Load())
+}
