@@ -94,6 +94,9 @@ func (f *Flags) Load(logger *log.Logger, nextProtos ...string) (*Server, error) 
 		if certPEM, keyPEM, err = SelfSigned(time.Now()); err == nil {
 			cert, err = tls.X509KeyPair(certPEM, keyPEM)
 		}
+		if err == nil {
+			err = parseLeaf(&cert)
+		}
 	} else {
 		cert, err = loadFiles(f.CertFile, f.KeyFile)
 	}
@@ -211,15 +214,24 @@ func loadFiles(certFile, keyFile string) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	if cert.Leaf == nil { // filled in by LoadX509KeyPair since Go 1.23
-		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-			return tls.Certificate{}, err
-		}
+	if err := parseLeaf(&cert); err != nil {
+		return tls.Certificate{}, err
 	}
 	if time.Now().After(cert.Leaf.NotAfter) {
 		return tls.Certificate{}, fmt.Errorf("%s: the certificate expired at %s", certFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return cert, nil
+}
+
+// parseLeaf fills in cert.Leaf if it is not yet (LoadX509KeyPair and
+// X509KeyPair do since Go 1.23, unless GODEBUG x509keypairleaf=0).
+func parseLeaf(cert *tls.Certificate) error {
+	if cert.Leaf != nil {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	cert.Leaf = leaf
+	return err
 }
 
 // names lists the DNS names and IP addresses a certificate is for.
