@@ -7,7 +7,13 @@
 //	go run ./examples/client                  # the proxy on 127.0.0.1:9100
 //	nc 127.0.0.1 9100                         # talk to the echo server through it
 //
-// Flags: -listen, -upstream, -loops, -dial-timeout.
+// Flags: -listen, -upstream, -loops, -dial-timeout, and -tls-cert with
+// -tls-key or -tls-self-signed to terminate TLS: the proxy then serves
+// TLS on -listen and speaks plaintext to the upstream (a SIGHUP reloads
+// -tls-cert and -tls-key):
+//
+//	go run ./examples/client -tls-self-signed
+//	openssl s_client -connect 127.0.0.1:9100 -quiet
 package main
 
 import (
@@ -21,6 +27,7 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/examples/internal/tlsflag"
 )
 
 func main() {
@@ -28,11 +35,20 @@ func main() {
 	upstreamAddr := flag.String("upstream", "127.0.0.1:9000", "address to dial for each connection (host:port, or a tcp://, tcp4://, tcp6:// or unix:// URL)")
 	loops := flag.Int("loops", 0, "event loops on each side, server and client (0: one per CPU)")
 	dialTimeout := flag.Duration("dial-timeout", 5*time.Second, "give up on an upstream connection attempt after this long")
+	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()
 
-	p, err := newProxy(*listen, *upstreamAddr, *loops, *dialTimeout, log.Default())
+	certs, err := tlsFlags.Load(nil) // nil when TLS is off
 	if err != nil {
 		log.Fatal(err)
+	}
+	p, err := newProxy(*listen, *upstreamAddr, *loops, *dialTimeout, certs.Config(), log.Default())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if certs != nil {
+		defer certs.ReloadOnSIGHUP()()
+		log.Printf("terminating %s", certs.Describe())
 	}
 	go func() {
 		sig := make(chan os.Signal, 1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -61,7 +62,13 @@ func startEcho(t testing.TB) string {
 // upstreamAddr, and shuts it down when the test ends.
 func startProxy(t testing.TB, upstreamAddr string, extra ...mill.Option) *proxy {
 	t.Helper()
-	p, err := newProxy("tcp://127.0.0.1:0", upstreamAddr, 2, 5*time.Second, log.New(testWriter{t}, "proxy: ", 0),
+	return startProxyTLS(t, upstreamAddr, nil, extra...)
+}
+
+// startProxyTLS is startProxy terminating TLS with serverTLS (nil: none).
+func startProxyTLS(t testing.TB, upstreamAddr string, serverTLS *tls.Config, extra ...mill.Option) *proxy {
+	t.Helper()
+	p, err := newProxy("tcp://127.0.0.1:0", upstreamAddr, 2, 5*time.Second, serverTLS, log.New(testWriter{t}, "proxy: ", 0),
 		append([]mill.Option{mill.WithLogger(zap.NewNop())}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -815,7 +822,7 @@ func TestSplitUpstream(t *testing.T) {
 			t.Errorf("splitUpstream(%q) succeeded", bad)
 		}
 	}
-	if _, err := newProxy("udp://127.0.0.1:0", "127.0.0.1:9000", 1, time.Second, nil); err == nil {
+	if _, err := newProxy("udp://127.0.0.1:0", "127.0.0.1:9000", 1, time.Second, nil, nil); err == nil {
 		t.Error("newProxy accepted a UDP listening address")
 	}
 }

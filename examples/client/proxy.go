@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -488,8 +489,11 @@ func splitUpstream(a string) (network, address string, err error) {
 
 // newProxy creates a proxy listening on listen (bound on return, so
 // p.server.Addr() is known) for upstream, with loops event loops on each
-// side (0: one per CPU). extra options go to both sides (a logger, say).
-func newProxy(listen, upstreamAddr string, loops int, dialTimeout time.Duration, logger *log.Logger, extra ...mill.Option) (*proxy, error) {
+// side (0: one per CPU). With serverTLS the proxy terminates TLS: its
+// listening side serves TLS with that configuration, and it speaks
+// plaintext to the upstream (nil: plaintext on both sides). extra
+// options go to both sides (a logger, say).
+func newProxy(listen, upstreamAddr string, loops int, dialTimeout time.Duration, serverTLS *tls.Config, logger *log.Logger, extra ...mill.Option) (*proxy, error) {
 	if strings.HasPrefix(strings.ToLower(listen), "udp") {
 		return nil, fmt.Errorf("listen %q: the proxy is for streams (tcp://, tcp4://, tcp6://, unix://)", listen)
 	}
@@ -522,6 +526,12 @@ func newProxy(listen, upstreamAddr string, loops int, dialTimeout time.Duration,
 	opts = append(opts, extra...)
 	if p.client, err = mill.NewClient(upstream{p: p}, append(opts, mill.WithDialTimeout(dialTimeout))...); err != nil {
 		return nil, err
+	}
+	if serverTLS != nil {
+		// The downstream connections' OnOpen, and so the upstream dial,
+		// comes once the handshake is done: a client that never finishes
+		// it costs the upstream nothing.
+		opts = append(opts, mill.WithTLS(serverTLS))
 	}
 	if p.server, err = mill.NewServer(downstream{p: p}, listen, opts...); err != nil {
 		p.client.Stop(context.Background()) // releases the unstarted client

@@ -5,6 +5,14 @@
 //
 // Try it with: nc 127.0.0.1 9000
 //
+// With -tls-self-signed (or -tls-cert and -tls-key) it serves TLS on the
+// address instead of plaintext:
+//
+//	go run ./examples/echo -tls-self-signed
+//	openssl s_client -connect 127.0.0.1:9000 -quiet
+//
+// A SIGHUP reloads -tls-cert and -tls-key without a restart.
+//
 // It needs no pacing of its own: with mill's flow control (on by
 // default) a client that sends faster than it reads is not read while
 // its echo waits to go out, so TCP pushes back on it and nothing is lost
@@ -14,6 +22,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"log"
 	"os"
@@ -22,6 +31,7 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/examples/internal/tlsflag"
 )
 
 type echo struct{ mill.BuiltinHandler }
@@ -44,6 +54,7 @@ type config struct {
 	readTimeout time.Duration
 	idleTimeout time.Duration
 	maxConns    int
+	tls         *tls.Config // nil: plaintext
 }
 
 // defaults are the flags' defaults.
@@ -51,12 +62,16 @@ var defaults = config{readTimeout: 10 * time.Second, idleTimeout: 2 * time.Minut
 
 // options turns cfg into mill options.
 func (cfg config) options() []mill.Option {
-	return []mill.Option{
+	opts := []mill.Option{
 		mill.WithLoops(cfg.loops),
 		mill.WithReadTimeout(cfg.readTimeout),
 		mill.WithIdleTimeout(cfg.idleTimeout),
 		mill.WithMaxConns(cfg.maxConns),
 	}
+	if cfg.tls != nil {
+		opts = append(opts, mill.WithTLS(cfg.tls))
+	}
+	return opts
 }
 
 func main() {
@@ -66,11 +81,21 @@ func main() {
 	flag.DurationVar(&cfg.readTimeout, "read-timeout", defaults.readTimeout, "close a connection whose unread input waits this long (0: never)")
 	flag.DurationVar(&cfg.idleTimeout, "idle-timeout", defaults.idleTimeout, "close a connection silent both ways this long (0: never)")
 	flag.IntVar(&cfg.maxConns, "max-conns", defaults.maxConns, "most connections open at once; more are closed at once (0: no cap)")
+	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()
 
+	certs, err := tlsFlags.Load(nil) // nil when TLS is off; no ALPN: echo is no named protocol
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.tls = certs.Config()
 	s, err := mill.NewServer(echo{}, *addr, cfg.options()...)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if certs != nil {
+		defer certs.ReloadOnSIGHUP()()
+		log.Printf("serving %s", certs.Describe())
 	}
 	go func() {
 		sig := make(chan os.Signal, 1)

@@ -25,6 +25,13 @@ func start(t testing.TB) *mill.Server {
 	t.Helper()
 	cfg := defaults
 	cfg.loops = 2
+	return startConfig(t, cfg)
+}
+
+// startConfig serves the echo configured by cfg on a free port until the
+// test ends.
+func startConfig(t testing.TB, cfg config) *mill.Server {
+	t.Helper()
 	s, err := mill.NewServer(echo{}, "tcp://127.0.0.1:0", append(cfg.options(), mill.WithLogger(zap.NewNop()))...)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"time"
 
 	"github.com/mill-io/mill"
@@ -14,6 +15,7 @@ type Config struct {
 	ReadTimeout time.Duration // a partial request waiting longer closes the connection (0: never)
 	IdleTimeout time.Duration // a connection silent both ways this long closes (0: never)
 	MaxConns    int           // most connections open at once (0: no cap)
+	TLS         *tls.Config   // serve HTTPS with this (nil: plain HTTP)
 }
 
 // DefaultConfig holds the flags' defaults: on by default, so that
@@ -44,7 +46,7 @@ func (cfg Config) OutboundLimit() int {
 
 // options returns the mill options for cfg.
 func (cfg Config) options() []mill.Option {
-	return []mill.Option{
+	opts := []mill.Option{
 		mill.WithLoops(cfg.Loops),
 		mill.WithTicker(true), // the Date header
 		mill.WithInboundLimit(cfg.InboundLimit()),
@@ -53,4 +55,8 @@ func (cfg Config) options() []mill.Option {
 		mill.WithIdleTimeout(cfg.IdleTimeout),
 		mill.WithMaxConns(cfg.MaxConns),
 	}
+	if cfg.TLS != nil {
+		opts = append(opts, mill.WithTLS(cfg.TLS))
+	}
+	return opts
 }

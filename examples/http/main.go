@@ -8,6 +8,13 @@
 //
 // Routes: GET/HEAD /plaintext and /json (the TechEmpower tests) and
 // POST /echo, which answers with the request body. See README.md.
+//
+// With -tls-self-signed (or -tls-cert and -tls-key) it serves HTTPS on
+// the address instead (HTTP/1.1 only, ALPN "http/1.1"); a SIGHUP reloads
+// -tls-cert and -tls-key without a restart:
+//
+//	go run ./examples/http -tls-self-signed
+//	curl -k https://127.0.0.1:8080/plaintext
 package main
 
 import (
@@ -20,6 +27,7 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/examples/internal/tlsflag"
 )
 
 func main() {
@@ -32,13 +40,25 @@ func main() {
 	flag.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "close a connection whose partial request waits this long (0: never)")
 	flag.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close a connection silent both ways this long (0: never)")
 	flag.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most connections open at once; more are closed at once (0: no cap)")
+	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()
 
+	// ALPN: HTTP/1.1 is all this server speaks, so a client offering h2
+	// and http/1.1 (curl, browsers) settles on http/1.1.
+	certs, err := tlsFlags.Load(nil, "http/1.1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.TLS = certs.Config()
 	cfg.Loops = *loops
 	cfg.Limits = Limits{MaxTarget: *maxTarget, MaxHead: *maxHead, MaxBody: *maxBody}
 	s, err := mill.NewServer(newServer(cfg.Limits), *addr, cfg.options()...)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if certs != nil {
+		defer certs.ReloadOnSIGHUP()()
+		log.Printf("serving %s", certs.Describe())
 	}
 	go func() {
 		sig := make(chan os.Signal, 1)

@@ -9,6 +9,13 @@
 //
 // Try it with: redis-cli -p 6380, or redis-benchmark -p 6380 -q.
 // See README.md for the details and limits.
+//
+// With -tls-self-signed (or -tls-cert and -tls-key) it serves TLS on the
+// address instead of plaintext; a SIGHUP reloads -tls-cert and -tls-key
+// without a restart:
+//
+//	go run ./examples/redis -tls-self-signed
+//	redis-cli --tls --insecure -p 6380 ping
 package main
 
 import (
@@ -21,6 +28,7 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/examples/internal/tlsflag"
 )
 
 func main() {
@@ -34,11 +42,25 @@ func main() {
 	flag.DurationVar(&cfg.ReadTimeout, "read-timeout", DefaultReadTimeout, "close a connection whose partial command waits this long (0: never)")
 	flag.DurationVar(&cfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "close a connection silent both ways this long (0: never)")
 	flag.IntVar(&cfg.MaxConns, "max-conns", DefaultMaxConns, "most connections open at once; more are closed at once (0: no cap)")
+	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()
 
-	s, _, err := newServer(*addr, cfg, mill.WithLoops(*loops), mill.WithBusyPoll(*busyPoll))
+	// No ALPN: Redis clients do not use it (redis-cli offers none).
+	certs, err := tlsFlags.Load(nil)
 	if err != nil {
 		log.Fatal(err)
+	}
+	opts := []mill.Option{mill.WithLoops(*loops), mill.WithBusyPoll(*busyPoll)}
+	if certs != nil {
+		opts = append(opts, mill.WithTLS(certs.Config()))
+	}
+	s, _, err := newServer(*addr, cfg, opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if certs != nil {
+		defer certs.ReloadOnSIGHUP()()
+		log.Printf("serving %s", certs.Describe())
 	}
 	go func() {
 		sig := make(chan os.Signal, 1)
