@@ -83,6 +83,9 @@ func (c *conn) closeWriteNow() {
 func (c *conn) shutWrite() {
 	c.markFINSent()
 	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		if err == unix.ENOTCONN && c.peerEOF() {
+			return // the peer has closed and reset what came after: it wanted nothing more
+		}
 		c.fail(os.NewSyscallError("shutdown", err))
 	}
 }

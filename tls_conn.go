@@ -349,10 +349,17 @@ func (c *conn) sendCloseNotify() bool {
 		return false
 	}
 	s.notified = true
-	s.tc.CloseWrite()
+	s.tc.CloseWrite() // the queue was empty: it holds only the alert now
 	if err := c.flush(); err != nil {
-		c.fail(err)
-		return false
+		if !c.peerEOF() {
+			c.fail(err)
+			return false
+		}
+		// The peer closed first and its kernel refused the alert (a
+		// client that sends close_notify and closes at once, as curl
+		// does): nothing it wanted is lost, so the close stays clean.
+		c.loop.ctr.outPending.Add(-int64(c.out.Len()))
+		c.out.release()
 	}
 	return c.out.Len() > 0
 }

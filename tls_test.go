@@ -504,3 +504,32 @@ func TestTLSTimeoutsAndCodec(t *testing.T) {
 		t.Errorf("after the idle timeout read %v, want io.EOF (close_notify)", err)
 	}
 }
+
+// halfCloser echoes and, when the peer has shut its side, shuts ours
+// (as a proxy does once its upstream has answered).
+type halfCloser struct{ echoHandler }
+
+func (h *halfCloser) OnHalfClose(c Conn) Action {
+	c.CloseWrite()
+	return None
+}
+
+// TestTLSPeerClosesFirst: a client that reads its reply, then sends
+// close_notify and closes at once (curl does) ends clean, although its
+// kernel resets our close_notify and FIN that come after.
+func TestTLSPeerClosesFirst(t *testing.T) {
+	h := &halfCloser{echoHandler{closeErrs: make(chan error, 32)}}
+	s := serveTLS(t, h, nil, WithHalfOpen(true))
+	for i := 0; i < 20; i++ {
+		c := dialTLS(t, s, nil)
+		roundTrip(t, c, []byte("request"))
+		c.Close()
+		if err := recv(t, h.closeErrs, "OnClose"); err != nil {
+			t.Fatalf("connection %d: OnClose(%v), want nil", i, err)
+		}
+	}
+	waitFor(t, "20 clean closes counted", func() bool { return s.Stats().Total.Closed.Clean == 20 })
+	if cl := s.Stats().Total.Closed; cl.Total() != 20 {
+		t.Errorf("closed %+v, want 20 clean", cl)
+	}
+}
