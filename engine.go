@@ -260,8 +260,8 @@ func (e *engine) run() error {
 		l.loop.Stop()
 	}
 	wg.Wait()
-	e.hs.wait()           // their conns are closed: the handshakes end
-	closeEndpoints(e.eps) // what a loop that died left open
+	e.hs.wait(e.s.shutdownContext()) // their conns are closed: the handshakes end
+	closeEndpoints(e.eps)            // what a loop that died left open
 	// 5. Let tasks already handed to the worker pool finish.
 	e.releaseWorkers(e.s.shutdownContext())
 	e.errMu.Lock()

@@ -119,7 +119,9 @@ func WithTLSHandshakeTimeout(d time.Duration) Option {
 // end, and a handshake past both fails with ErrTLSOverload. Of the
 // running handshakes, at most cpu compute at once (signing, key
 // exchange); one waiting for its peer's next flight does not count, so
-// slow peers do not hold up fast ones. The defaults are
+// slow peers do not hold up fast ones, but one inside a tls.Config
+// callback does, blocked or not (a certificate fetched over the
+// network, say): leave room for those in cpu. The defaults are
 // DefaultTLSMaxHandshakes and runtime.GOMAXPROCS(0) at NewServer; both
 // must be > 0.
 func WithTLSHandshakeLimits(maxHandshakes, cpu int) Option {

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // clientHello returns the bytes a crypto/tls client sends first (its
@@ -221,5 +224,61 @@ func TestTLSOverload(t *testing.T) {
 		if err := recv(t, results, "a waiting handshake"); err != nil {
 			t.Errorf("handshake %d: %v", i, err)
 		}
+	}
+}
+
+// TestTLSShutdownDuringHandshakes: a shutdown ends handshakes under way
+// — waiting for a ClientHello, running in a certificate lookup that
+// heeds its context, waiting for a goroutine — promptly, counted as
+// cut by the shutdown, with no goroutine left.
+func TestTLSShutdownDuringHandshakes(t *testing.T) {
+	entered := make(chan struct{}, 8)
+	cfg := &tls.Config{GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		entered <- struct{}{}
+		<-hi.Context().Done() // a lookup that never answers, but heeds its context
+		return nil, hi.Context().Err()
+	}}
+	s, err := NewServer(&echoHandler{}, "tcp://127.0.0.1:0", WithTLS(cfg), WithTLSHandshakeLimits(2, 2),
+		WithLogger(zap.NewNop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	hello := clientHello(t, tlsClientConfig(t))
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 4; i++ { // two running, one waiting; and one silent
+		c, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if i < 3 {
+			c.Write(hello)
+		}
+		if i < 2 {
+			recv(t, entered, "a handshake in its lookup")
+		}
+	}
+	waitFor(t, "one handshake waiting", func() bool { return s.Stats().TLS.Waiting == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+	if st := s.Stats().TLS; st.Failed.Shutdown != 4 || st.InProgress != 0 || st.Waiting != 0 {
+		t.Errorf("stats %+v: want 4 cut by the shutdown, none left", st)
 	}
 }

@@ -93,7 +93,9 @@ func (c *conn) startHandshake() {
 func (s *tlsSession) handshake() {
 	var err error
 	_, pe := guard(s.hs.log, "TLS handshake", func() Action {
-		err = s.tc.Handshake()
+		// The context ends when the loop gives up on the handshake, so
+		// callbacks that heed ClientHelloInfo.Context stop too.
+		err = s.tc.HandshakeContext((*handshakeContext)(s.w))
 		return None
 	})
 	if pe != nil {

@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -103,9 +104,24 @@ func (h *handshakes) cancel(s *tlsSession) {
 	}
 }
 
-// wait waits for every handshake goroutine to end (they end soon after
-// their connections close, which the loops do on their way out).
-func (h *handshakes) wait() { h.wg.Wait() }
+// wait waits for every handshake goroutine to end: they end soon after
+// their connections close, which the loops do on their way out, unless
+// a tls.Config callback blocks and ignores its ClientHelloInfo's
+// Context, which ends then too. Past ctx, wait logs how many are stuck
+// there and returns.
+func (h *handshakes) wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		h.mu.Lock()
+		n := h.running
+		h.mu.Unlock()
+		h.log.Error("TLS handshakes still running at shutdown: a tls.Config callback blocks and ignores its context",
+			zap.Int("goroutines", n))
+	}
+}
 
 // tlsFailure classifies failed handshakes, for TLSStats.
 type tlsFailure int

@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -46,6 +47,23 @@ type tlsWire struct {
 	dead    chan struct{} // closed with err
 	limiter *handshakes   // lends the CPU tokens
 	token   bool          // the handshake goroutine holds a CPU token
+}
+
+// handshakeContext is the handshake's context.Context: done once the
+// wire is killed (the connection closed, timed out, or the server shut
+// down). A view of the wire, so that it costs no allocation.
+type handshakeContext tlsWire
+
+func (*handshakeContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (h *handshakeContext) Done() <-chan struct{}     { return h.dead }
+func (*handshakeContext) Value(any) any               { return nil }
+func (h *handshakeContext) Err() error {
+	select {
+	case <-h.dead:
+		return context.Canceled
+	default:
+		return nil
+	}
 }
 
 // errWouldBlock is the direct-mode Read's "nothing more for now". It
