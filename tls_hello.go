@@ -59,10 +59,10 @@ func scanClientHello(b []byte) helloStatus {
 				head[have] = x
 			}
 			have++
+			if have == 1 && x != msgClientHello {
+				return helloNotTLS
+			}
 			if have == 4 {
-				if head[0] != msgClientHello {
-					return helloNotTLS
-				}
 				msgLen = int(head[1])<<16 | int(head[2])<<8 | int(head[3])
 				if msgLen > maxClientHello {
 					return helloNotTLS
