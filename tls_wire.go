@@ -203,7 +203,7 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 // handshakeInputLimit bounds the input a handshake has not read yet
 // (say, requests a client pipelines behind its last flight): past it the
 // loop stops reading until the handshake takes some.
-const handshakeInputLimit = 64 << 10
+const handshakeInputLimit = 96 << 10
 
 // push hands the handshake bytes the loop read, and reports whether the
 // unread input reached handshakeInputLimit (the loop must then stop
