@@ -109,3 +109,32 @@ func TestZZReviewDialTLSOpenClose(t *testing.T) {
 	c2, err2 := cl.DialContext(ctx, "tcp", pl.Addr().String())
 	t.Logf("plain Dial = %v, %v", c2, err2)
 }
+
+// No sleep: how often does a quick request+FIN lose data?
+func TestZZReviewPipelinedFINNoSleep(t *testing.T) {
+	h := &funcHandler{
+		traffic: func(c Conn) Action {
+			b, _ := c.Next(-1)
+			c.Write(b)
+			return None
+		},
+	}
+	s := serveTLS(t, h, nil)
+	bad := 0
+	for i := 0; i < 200; i++ {
+		ccfg := tlsClientConfig(t)
+		c, err := tls.Dial("tcp", s.Addr().String(), ccfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("hello"))
+		c.NetConn().(*net.TCPConn).CloseWrite()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		if string(b) != "hello" {
+			bad++
+		}
+		c.Close()
+	}
+	t.Logf("%d/200 lost", bad)
+}
