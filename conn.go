@@ -77,7 +77,9 @@ type Conn interface {
 	// asked for, the peer's certificates, whether the session was
 	// resumed. ok is false on a plaintext connection. Handlers see only
 	// connections whose handshake is done (see WithTLS and
-	// Client.DialTLS). Any goroutine.
+	// Client.DialTLS), except in the OnClose of a Client's connection
+	// whose handshake failed, where the state is empty
+	// (HandshakeComplete false). Any goroutine.
 	TLS() (state tls.ConnectionState, ok bool)
 
 	// SetIdleTimeout, SetReadTimeout and SetWriteTimeout override the

@@ -57,14 +57,16 @@ import (
 //	                           settle (the read timeout restarts)
 //	bit 12 bitTLS              the conn speaks TLS: its session is
 //	                           slow.tls, and reads and writes go through it
-//	bit 13 bitHandshakeFull    input for a TLS handshake reached its bound:
-//	                           reading waits until the handshake takes it
+//	bit 13 bitHandshakeWait    reading waits for the TLS handshake: the input
+//	                           it has not taken reached its bound, or the
+//	                           peer's FIN came (what came before it may
+//	                           still complete the handshake and be read)
 //
 // Interest follows state (updateInterest, below): read while open, the
 // peer has not shut its side, no pause holds and no graceful drain is
 // on (a lingering conn reads, to drop input, until the peer's FIN);
 // write while output is queued (output on the batch list may wait
-// without it). A handshaking conn reads unless bitHandshakeFull holds
+// without it). A handshaking conn reads unless bitHandshakeWait holds
 // or a drain is on. A conn is never reused, so a handle kept after
 // close sees lifeClosed forever.
 //
@@ -135,7 +137,7 @@ const (
 	bitOwesClose
 	bitConsumed
 	bitTLS
-	bitHandshakeFull
+	bitHandshakeWait
 )
 
 // Lifecycle.
@@ -162,7 +164,7 @@ func (c *conn) markRegistered() { c.st.bits |= bitWantRead }
 // OnClose is owed.
 func (c *conn) markOpen() {
 	c.st.setLife(lifeOpen)
-	c.st.bits = c.st.bits&^bitHandshakeFull | bitOwesClose
+	c.st.bits = c.st.bits&^bitHandshakeWait | bitOwesClose
 }
 
 // TLS.
@@ -185,11 +187,11 @@ func (c *conn) markHandshake(client bool) {
 	}
 }
 
-// setHandshakeFull records whether input waiting for the handshake has
-// reached its bound, and updates the interest.
-func (c *conn) setHandshakeFull(on bool) {
-	if (c.st.bits&bitHandshakeFull != 0) != on {
-		c.st.bits ^= bitHandshakeFull
+// setHandshakeWait records whether reading waits for the handshake, and
+// updates the interest.
+func (c *conn) setHandshakeWait(on bool) {
+	if (c.st.bits&bitHandshakeWait != 0) != on {
+		c.st.bits ^= bitHandshakeWait
 		c.updateInterest()
 	}
 }
@@ -395,7 +397,7 @@ func (c *conn) updateInterest() {
 	case c.st.life() == lifeLinger:
 		want |= bitWantRead // to drop input until the peer's FIN
 	case c.st.life() == lifeHandshake:
-		if c.st.bits&bitHandshakeFull == 0 && !c.loop.draining {
+		if c.st.bits&bitHandshakeWait == 0 && !c.loop.draining {
 			want |= bitWantRead
 		}
 	case !c.readStopped() && !c.loop.draining:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -43,6 +44,10 @@ type tlsSession struct {
 	started  bool // the handshake was handed to a goroutine
 	notified bool // our close_notify is queued
 	err      error
+	// done: the handshake succeeded and the loop took it over; from
+	// then on the handshake's lock is free, and TLS may ask crypto/tls
+	// for the state without waiting on a handshake goroutine.
+	done atomic.Bool
 }
 
 // attachTLS makes c a TLS conn with cfg, before anyone but the goroutine
@@ -125,10 +130,10 @@ func (c *conn) handshakeRead() {
 		}
 		// What came before the FIN may still complete the handshake
 		// (a client that sends its request and shuts its side): let it
-		// read to the end.
+		// read to the end, and hear the FIN again, from the socket,
+		// once the conn is open and that input delivered.
 		s.w.eof()
-		c.markPeerEOF()
-		c.updateInterest()
+		c.setHandshakeWait(true)
 		return
 	}
 	c.activity()
@@ -154,15 +159,16 @@ func (c *conn) handshakeRead() {
 		}
 	}
 	if full && !c.closed() {
-		c.setHandshakeFull(true)
+		c.setHandshakeWait(true) // until handshakeInputTaken
 	}
 }
 
 // handshakeInputTaken resumes reading once the handshake has taken
-// input that had reached its bound. Loop goroutine.
+// input that had reached its bound (not after the peer's FIN). Loop
+// goroutine.
 func (c *conn) handshakeInputTaken() {
-	if c.handshaking() && !c.slow.tls.w.inputFull() {
-		c.setHandshakeFull(false)
+	if w := c.slow.tls.w; c.handshaking() && !w.inputFull() && !w.sawEOF() {
+		c.setHandshakeWait(false)
 	}
 }
 
@@ -204,11 +210,12 @@ func (c *conn) handshakeDone(err error) {
 		h.resumed.Add(1)
 	}
 	s.w.direct = true
+	s.done.Store(true)
+	notify := s.notify
+	s.notify = nil // the dial hears from here, not from a close in OnOpen
 	c.loop.start(c)
 	c.updateInterest()
-	if s.notify != nil {
-		notify := s.notify
-		s.notify = nil
+	if notify != nil {
 		notify(c, c.openErr())
 	}
 	if c.handshakeLeftInput() {
@@ -405,11 +412,15 @@ func (c *conn) handshakeNotify() {
 	}
 }
 
-// TLS reports what the handshake negotiated. Any goroutine.
+// TLS reports what the handshake negotiated; for a Client's connection
+// whose handshake failed (in OnClose), an empty state. Any goroutine.
 func (c *conn) TLS() (tls.ConnectionState, bool) {
 	if !c.shared.tls() {
 		return tls.ConnectionState{}, false
 	}
 	s := c.slow.tls
+	if !s.done.Load() {
+		return tls.ConnectionState{}, true // the handshake goroutine may hold crypto/tls's lock
+	}
 	return s.tc.ConnectionState(), true
 }

@@ -233,6 +233,14 @@ func (w *tlsWire) eof() {
 	}
 }
 
+// sawEOF reports whether the peer's FIN came during the handshake. Loop
+// goroutine.
+func (w *tlsWire) sawEOF() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.inEOF
+}
+
 // scanHello runs the ClientHello pre-read over what was pushed. Loop
 // goroutine, before the handshake starts.
 func (w *tlsWire) scanHello() helloStatus {
