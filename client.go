@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 
 	"github.com/mill-io/mill/internal/socket"
@@ -154,10 +153,16 @@ func clientTLS(network, address string, cfg *tls.Config) (*tls.Config, error) {
 	if cfg == nil {
 		return nil, errors.New("mill: DialTLS with a nil *tls.Config")
 	}
-	if strings.HasPrefix(network, "udp") {
-		return nil, fmt.Errorf("mill: DialTLS on %q: TLS is for stream networks", network)
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	case "unix":
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			return nil, errors.New("mill: DialTLS on unix: a socket path names no server: set the tls.Config's ServerName (or InsecureSkipVerify)")
+		}
+	default:
+		return nil, fmt.Errorf("mill: DialTLS on %q: TLS is for tcp, tcp4, tcp6 and unix", network)
 	}
-	name := cfg.ServerName == "" && !cfg.InsecureSkipVerify && network != "unix"
+	name := cfg.ServerName == "" && !cfg.InsecureSkipVerify
 	if !name && cfg.Renegotiation == tls.RenegotiateNever {
 		return cfg, nil
 	}

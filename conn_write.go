@@ -31,23 +31,17 @@ func (c *conn) Write(p []byte) (int, error) {
 		c.queued(len(p))
 		return len(p), nil
 	}
-	var n int
-	var err error
-	for {
-		n, err = socket.Write(c.fd, p)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil && err != unix.EAGAIN {
-		err = os.NewSyscallError("write", err)
+	return c.send(p)
+}
+
+// send writes p to the socket now, the queue being empty, and queues
+// (copied) what the socket does not take. A socket error fails the
+// conn and is returned, with nothing of p accepted. Loop goroutine.
+func (c *conn) send(p []byte) (int, error) {
+	n, err := c.writeNow(p)
+	if err != nil {
 		c.fail(err)
 		return 0, err
-	}
-	c.out.sentDirect(n)
-	if n > 0 {
-		c.activity()
-		c.sentBytes(n)
 	}
 	if n < len(p) {
 		c.loop.ctr.outPending.Add(int64(len(p) - n))
@@ -57,6 +51,30 @@ func (c *conn) Write(p []byte) (int, error) {
 		c.updateInterest()
 	}
 	return len(p), nil
+}
+
+// writeNow makes one write of p, the queue being empty, and accounts
+// for what the socket took; it runs no handler code and changes no
+// state but the counters. A full socket is not an error. Loop
+// goroutine.
+func (c *conn) writeNow(p []byte) (int, error) {
+	var n int
+	var err error
+	for {
+		n, err = socket.Write(c.fd, p)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil && err != unix.EAGAIN {
+		return 0, os.NewSyscallError("write", err)
+	}
+	c.out.sentDirect(n)
+	if n > 0 {
+		c.activity()
+		c.sentBytes(n)
+	}
+	return n, nil
 }
 
 // Writev sends the buffers now with one writev, queueing what the socket

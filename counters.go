@@ -53,6 +53,8 @@ func causeOf(err error) closeCause {
 		return causeReadTimeout
 	case errors.Is(err, ErrWriteTimeout):
 		return causeWriteTimeout
+	case errors.Is(err, ErrTLSHandshake), errors.Is(err, ErrTLS):
+		return causeTLS // before the rest: a handshake error may wrap a panic in a tls.Config callback
 	case errors.Is(err, ErrHandlerPanic):
 		return causePanic
 	case errors.Is(err, ErrSlowConsumer):
@@ -61,8 +63,6 @@ func causeOf(err error) closeCause {
 		return causeInboundLimit
 	case errors.Is(err, codec.ErrFrameTooLong), errors.Is(err, codec.ErrCorruptFrame):
 		return causeCodec
-	case errors.Is(err, ErrTLSHandshake), errors.Is(err, ErrTLS):
-		return causeTLS
 	}
 	return causeIOError
 }

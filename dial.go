@@ -27,7 +27,8 @@ type dialing struct {
 	timer   *reactor.Timer
 	stopCtx func() bool // unhooks the caller's context, if any
 	notify  func(Conn, error)
-	polled  bool // registered with the loop
+	ctx     context.Context // the caller's: bounds a TLS handshake too
+	polled  bool            // registered with the loop
 	over    bool // connected or failed
 }
 
@@ -59,7 +60,7 @@ func (e *engine) dial(ctx, lookup context.Context, network, address string, conn
 	if cfg != nil {
 		c.attachTLS(cfg, true, nil) // the dial's outcome waits for the handshake: established
 	}
-	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify}
+	d := &dialing{c: c, network: network, addr: dialAddr(network, to, path), notify: notify, ctx: ctx}
 	if err == nil {
 		c.fd, err = socket.Connect(network, to, path, socket.Options{BindToDevice: e.set.bindToDevice})
 	}
@@ -141,8 +142,20 @@ func (d *dialing) established() {
 	l.e.tune(c.fd, c.remote.IsValid())
 	if c.isTLS() {
 		// The handshake tells the caller (handshakeDone, or OnClose's
-		// handshakeNotify); unless the conn could not even open.
-		c.slow.tls.notify, d.notify = d.notify, nil
+		// handshakeNotify); unless the conn could not even open. The
+		// caller's context bounds the handshake as it bounded the
+		// connect.
+		s := c.slow.tls
+		s.notify, d.notify = d.notify, nil
+		if ctx := d.ctx; ctx.Done() != nil {
+			s.stopCtx = context.AfterFunc(ctx, func() {
+				l.loop.Post(func() {
+					if c.handshaking() {
+						c.closeNow(handshakeError(ctx.Err()))
+					}
+				})
+			})
+		}
 	}
 	l.hand(c, true)
 	if d.notify != nil {

@@ -83,8 +83,10 @@ func (c *conn) closeWriteNow() {
 func (c *conn) shutWrite() {
 	c.markFINSent()
 	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
-		if err == unix.ENOTCONN && c.peerEOF() {
-			return // the peer has closed and reset what came after: it wanted nothing more
+		if err == unix.ENOTCONN && c.peerEOF() && c.isTLS() {
+			// The peer closed after its close_notify and reset ours,
+			// which came after: it wanted nothing more.
+			return
 		}
 		c.fail(os.NewSyscallError("shutdown", err))
 	}

@@ -162,3 +162,32 @@ func TestTLSClientToServer(t *testing.T) {
 		n += recv(t, got, "echo")
 	}
 }
+
+// TestTLSClientDialContext: DialTLS's context bounds the handshake as it
+// bounds the connect: a server that accepts and never answers fails the
+// dial when the context ends, not at the handshake timeout.
+func TestTLSClientDialContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts (the kernel does), never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cl := startClient(t, &funcHandler{})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = cl.DialTLS(ctx, "tcp", ln.Addr().String(), tlsClientConfig(t))
+	if !errors.Is(err, ErrTLSHandshake) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DialTLS = %v; want ErrTLSHandshake and context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("DialTLS took %v: the context did not bound the handshake", d)
+	}
+	waitFor(t, "nothing under way", func() bool { return cl.Stats().TLS.InProgress == 0 })
+	if _, err := cl.DialTLS(context.Background(), "unix", "/tmp/x.sock", &tls.Config{}); err == nil {
+		t.Error("DialTLS on unix without a ServerName: want an error")
+	}
+	if _, err := cl.DialTLS(context.Background(), "unixgram", "/tmp/x.sock", &tls.Config{ServerName: "x"}); err == nil {
+		t.Error("DialTLS on unixgram: want an error")
+	}
+}

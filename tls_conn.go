@@ -39,10 +39,12 @@ type tlsSession struct {
 	w        *tlsWire
 	hs       *handshakes
 	timer    *reactor.Timer    // the handshake timeout
+	stopCtx  func() bool       // unhooks a DialTLS caller's context
 	notify   func(Conn, error) // a Client's dial, waiting for the handshake
 	client   bool
 	started  bool // the handshake was handed to a goroutine
 	notified bool // our close_notify is queued
+	hello    helloScan
 	err      error
 	// done: the handshake succeeded and the loop took it over; from
 	// then on the handshake's lock is free, and TLS may ask crypto/tls
@@ -98,9 +100,15 @@ func (c *conn) startHandshake() {
 func (s *tlsSession) handshake() {
 	var err error
 	_, pe := guard(s.hs.log, "TLS handshake", func() Action {
+		if s.client {
+			// A client computes its key shares before it reads.
+			if err = s.w.takeToken(); err != nil {
+				return None
+			}
+		}
 		// The context ends when the loop gives up on the handshake, so
 		// callbacks that heed ClientHelloInfo.Context stop too.
-		err = s.tc.HandshakeContext((*handshakeContext)(s.w))
+		err = s.tc.HandshakeContext(s.w.ctx)
 		return None
 	})
 	if pe != nil {
@@ -141,7 +149,7 @@ func (c *conn) handshakeRead() {
 	l.ctr.reads.Add(1)
 	full := s.w.push(l.readBuf[:n])
 	if !s.started {
-		switch s.w.scanHello() {
+		switch s.w.scanHello(&s.hello) {
 		case helloMore:
 		case helloComplete:
 			c.startHandshake()
@@ -150,8 +158,9 @@ func (c *conn) handshakeRead() {
 			// request's unread bytes do not make the kernel reset it.
 			c.out.queue([]byte(httpToTLSReply))
 			l.ctr.outPending.Add(int64(len(httpToTLSReply)))
-			s.stopTimer(c)
-			c.linger(handshakeError(ErrNotTLS))
+			err := handshakeError(ErrNotTLS)
+			c.endHandshake(err) // counted now, not when the linger ends
+			c.linger(err)
 			return
 		default:
 			c.closeNow(handshakeError(ErrNotTLS))
@@ -229,10 +238,16 @@ func (c *conn) handshakeLeftInput() bool {
 	return !c.closed() && !c.lingering() && !c.readStopped()
 }
 
+// stopTimer stops the handshake's timeout, and unhooks the context of
+// the DialTLS that waits for it. Loop goroutine.
 func (s *tlsSession) stopTimer(c *conn) {
 	if s.timer != nil {
 		c.loop.loop.StopTimer(s.timer)
 		s.timer = nil
+	}
+	if s.stopCtx != nil {
+		s.stopCtx()
+		s.stopCtx = nil
 	}
 }
 
@@ -247,6 +262,7 @@ func (c *conn) readTLS() {
 	for i := 0; i < tlsReadsPerTurn; i++ {
 		c.settle()
 		n, err := s.tc.Read(l.readBuf)
+		s.w.readGave(n > 0)
 		if n > 0 {
 			if c.in.Len() == 0 {
 				c.view = l.readBuf[:n]
@@ -257,8 +273,9 @@ func (c *conn) readTLS() {
 			}
 			c.run("OnTraffic", func() Action { return l.h.OnTraffic(c) })
 		}
-		if c.out.Len() > 0 && !c.closed() && !c.writeInterest() && !c.batched() {
+		if s.w.queued && !c.closed() {
 			// crypto/tls answered something itself (a KeyUpdate).
+			c.queuedTLS()
 			if err := c.flush(); err != nil {
 				c.closeNow(err)
 				return
@@ -277,6 +294,8 @@ func (c *conn) readTLS() {
 			return
 		case c.readStopped():
 			return // resuming reading kicks reading again (updateInterest)
+		case s.w.caughtUp() && len(l.readBuf) >= maxRecordPayload:
+			return // the poller will say when there is more
 		}
 	}
 	c.kickTLS()
@@ -297,9 +316,11 @@ func (c *conn) kickTLS() {
 }
 
 // tlsError wraps a TLS failure after the handshake: the peer's alert,
-// a record that does not decrypt, a message out of place.
+// a record that does not decrypt, a message out of place; the socket's
+// own errors stay what they are.
 func tlsError(err error) error {
-	if errors.Is(err, ErrTLS) {
+	var se *os.SyscallError
+	if errors.Is(err, ErrTLS) || errors.As(err, &se) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrTLS, err)
@@ -310,40 +331,62 @@ func tlsError(err error) error {
 // checked writeErr and admitted total.
 func (c *conn) writeTLS(p []byte, bs [][]byte, total int) (int, error) {
 	s := c.slow.tls
-	before := c.out.Len()
+	later := c.out.Len() > 0 || c.batch(total) // write interest, or the batch, sends it
+	s.w.sendNow = !later
 	var err error
-	switch {
-	case bs == nil:
+	if bs == nil {
 		_, err = s.tc.Write(p)
-	case total <= maxRecordPayload:
-		// One record rather than one per buffer.
+	} else {
+		// Buffers gathered into records of up to 16 KiB, rather than a
+		// record (or several) per buffer.
 		l := c.loop
 		buf := l.tlsScratch[:0]
 		for _, b := range bs {
-			buf = append(buf, b...)
-		}
-		l.tlsScratch = buf[:0]
-		_, err = s.tc.Write(buf)
-	default:
-		for _, b := range bs {
-			if _, err = s.tc.Write(b); err != nil {
-				break
+			for len(b) > 0 && err == nil {
+				k := min(len(b), maxRecordPayload-len(buf))
+				buf = append(buf, b[:k]...)
+				b = b[k:]
+				if len(buf) == maxRecordPayload {
+					_, err = s.tc.Write(buf)
+					buf = buf[:0]
+				}
 			}
 		}
+		if len(buf) > 0 && err == nil {
+			_, err = s.tc.Write(buf)
+		}
+		l.tlsScratch = buf[:0]
 	}
+	s.w.sendNow = false
 	if err != nil {
 		err = tlsError(err)
 		c.fail(err)
 		return 0, err
 	}
-	if before > 0 || c.batch(total) || c.out.Len() == 0 {
-		return total, nil // write interest (or the batch) sends it
-	}
-	if err := c.flush(); err != nil {
-		c.fail(err)
-		return 0, err
-	}
+	c.queuedTLS()
 	return total, nil
+}
+
+// queuedTLS settles records crypto/tls queued on the output (a write's,
+// a KeyUpdate's answer, a close_notify), once it has returned: the
+// watermarks, flow control and write timeout look at the queue, write
+// interest follows it, and a batch grown past its limit goes out. Loop
+// goroutine.
+func (c *conn) queuedTLS() {
+	w := c.slow.tls.w
+	if !w.queued {
+		return
+	}
+	w.queued = false
+	c.queuedMore()
+	c.outputState()
+	c.updateInterest()
+	if c.batched() && c.out.Len() >= batchLimit {
+		c.setBatched(false)
+		if err := c.flush(); err != nil {
+			c.fail(err)
+		}
+	}
 }
 
 // sendCloseNotify queues our close_notify before our FIN, once, and
@@ -359,6 +402,7 @@ func (c *conn) sendCloseNotify() bool {
 	}
 	s.notified = true
 	s.tc.CloseWrite() // the queue was empty: it holds only the alert now
+	s.w.queued = false
 	if err := c.flush(); err != nil {
 		if !c.peerEOF() {
 			c.fail(err)
@@ -383,12 +427,7 @@ func (c *conn) closingTLS(err error) {
 		if err == nil {
 			err = handshakeError(ErrClosed)
 		}
-		s.stopTimer(c)
-		s.hs.inProgress.Add(-1)
-		s.hs.record(c, err)
-		s.hs.cancel(s)
-		s.w.kill(err)
-		s.err = err
+		c.endHandshake(err)
 		return
 	}
 	switch causeOf(err) {
@@ -397,8 +436,25 @@ func (c *conn) closingTLS(err error) {
 	}
 	if !s.notified && !c.finSent() && !c.brokenDoom() {
 		s.notified = true
-		s.tc.CloseWrite()
+		s.tc.CloseWrite() // sent by the close's last flush
+		s.w.queued = false
 	}
+}
+
+// endHandshake ends a handshake that failed with err, once: it is
+// counted, its goroutine (if any) told, its timer stopped. Loop
+// goroutine.
+func (c *conn) endHandshake(err error) {
+	s := c.slow.tls
+	if s.err != nil {
+		return
+	}
+	s.err = err
+	s.stopTimer(c)
+	s.hs.inProgress.Add(-1)
+	s.hs.record(c, err)
+	s.hs.cancel(s)
+	s.w.kill(err)
 }
 
 // handshakeNotify tells a Client's dial that its handshake failed, after

@@ -34,49 +34,69 @@ const (
 
 // scanClientHello reports whether b, the first bytes of a connection,
 // begin with a whole ClientHello, might still become one, or cannot.
-// It does not allocate.
 func scanClientHello(b []byte) helloStatus {
-	var msgLen, have int // the handshake message's length once known, and the bytes of it seen
-	var head [4]byte     // the message's header, which may itself span records
-	for off := 0; ; {
-		if len(b)-off < recordHeaderLen {
-			if !plausibleHeader(b[off:]) {
+	var h helloScan
+	return h.scan(b)
+}
+
+// helloScan is the pre-read's progress through a connection's first
+// bytes, so that each read costs only its own bytes: a client that
+// sends a ClientHello a byte at a time must not make the loop rescan
+// what came before.
+type helloScan struct {
+	off     int     // the next byte of the buffer to look at
+	recLeft int     // bytes of the current record's fragment still to come; 0: a header is next
+	head    [4]byte // the handshake message's header, which may span records
+	have    int     // bytes of the handshake message seen
+	msgLen  int     // its length, once its header is whole
+}
+
+// scan looks at what b, the bytes so far (those of the last call and
+// more), adds. It does not allocate.
+func (h *helloScan) scan(b []byte) helloStatus {
+	for h.off < len(b) {
+		if h.recLeft == 0 {
+			hd := b[h.off:min(h.off+recordHeaderLen, len(b))]
+			if !plausibleHeader(hd) {
 				return notTLS(b)
 			}
-			return helloMore
-		}
-		h := b[off : off+recordHeaderLen]
-		n := int(h[3])<<8 | int(h[4])
-		if !plausibleHeader(h) || n == 0 || n > maxRecordPayload {
-			return notTLS(b)
-		}
-		frag := b[off+recordHeaderLen:]
-		if len(frag) > n {
-			frag = frag[:n]
-		}
-		for _, x := range frag {
-			if have < 4 {
-				head[have] = x
+			if len(hd) < recordHeaderLen {
+				return helloMore
 			}
-			have++
-			if have == 1 && x != msgClientHello {
+			n := int(hd[3])<<8 | int(hd[4])
+			if n == 0 || n > maxRecordPayload {
+				return notTLS(b)
+			}
+			h.off += recordHeaderLen
+			h.recLeft = n
+			continue
+		}
+		k := min(h.recLeft, len(b)-h.off)
+		frag := b[h.off : h.off+k]
+		h.off += k
+		h.recLeft -= k
+		for len(frag) > 0 && h.have < 4 {
+			h.head[h.have] = frag[0]
+			h.have++
+			frag = frag[1:]
+			if h.have == 1 && h.head[0] != msgClientHello {
 				return helloNotTLS
 			}
-			if have == 4 {
-				msgLen = int(head[1])<<16 | int(head[2])<<8 | int(head[3])
-				if msgLen > maxClientHello {
+			if h.have == 4 {
+				h.msgLen = int(h.head[1])<<16 | int(h.head[2])<<8 | int(h.head[3])
+				if h.msgLen > maxClientHello {
 					return helloNotTLS
 				}
 			}
-			if have >= 4 && have == 4+msgLen {
+		}
+		if h.have >= 4 {
+			h.have += len(frag) // the message's body: counted, not looked at
+			if h.have >= 4+h.msgLen {
 				return helloComplete
 			}
 		}
-		if len(frag) < n {
-			return helloMore
-		}
-		off += recordHeaderLen + n
 	}
+	return helloMore
 }
 
 // plausibleHeader reports whether h, a prefix of a record header, can

@@ -106,8 +106,50 @@ func FuzzScanClientHello(f *testing.F) {
 	f.Add([]byte("\x16\x03\x01\x00\x04\x01\x00\x00\x00"))
 	f.Add([]byte("GET / HTTP/1.1\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := scanClientHello(b), helloReference(b); got != want {
+		want := helloReference(b)
+		if got := scanClientHello(b); got != want {
 			t.Fatalf("%x: %v, reference says %v", b, got, want)
 		}
+		// The same bytes arriving in pieces, scanned as they come.
+		var h helloScan
+		step := 1 + len(b)%7
+		for end := 0; ; end = min(end+step, len(b)) {
+			got := h.scan(b[:end])
+			if ref := helloReference(b[:end]); got != ref {
+				t.Fatalf("%x, first %d bytes, in pieces of %d: %v, reference says %v", b, end, step, got, ref)
+			}
+			if got != helloMore || end == len(b) {
+				break
+			}
+		}
 	})
+}
+
+// TestScanClientHelloLargest: the largest ClientHello crypto/tls takes,
+// in four full records and a bit, arriving one byte at a time: the
+// incremental scan says "more" at every byte and "complete" at the last
+// (each byte is looked at once: the scan keeps its place).
+func TestScanClientHelloLargest(t *testing.T) {
+	var b []byte
+	msg := make([]byte, 4+maxClientHello)
+	size := maxClientHello // a variable, for the byte conversions
+	msg[0], msg[1], msg[2], msg[3] = msgClientHello, byte(size>>16), byte(size>>8), byte(size)
+	for rest := msg; len(rest) > 0; {
+		n := min(len(rest), maxRecordPayload)
+		b = append(b, recordTypeHS, 3, 1, byte(n>>8), byte(n))
+		b = append(b, rest[:n]...)
+		rest = rest[n:]
+	}
+	var h helloScan
+	for i := 1; i < len(b); i++ {
+		if got := h.scan(b[:i]); got != helloMore {
+			t.Fatalf("after %d of %d bytes: %v", i, len(b), got)
+		}
+	}
+	if got := h.scan(b); got != helloComplete {
+		t.Fatalf("whole: %v", got)
+	}
+	if len(b) >= handshakeInputLimit {
+		t.Fatalf("the largest ClientHello (%d bytes) reaches the handshake input bound %d", len(b), handshakeInputLimit)
+	}
 }

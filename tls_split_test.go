@@ -211,3 +211,67 @@ func (h *holdAfter) Write(p []byte) (int, error) {
 	h.splitConn.mu.Unlock()
 	return h.splitConn.Write(p)
 }
+
+// TestTLSManyRecordsInOneSegment: a hundred small records arriving
+// together are all delivered, though only one readiness event announces
+// them (crypto/tls reads them in one go); with a read buffer smaller
+// than a record too.
+func TestTLSManyRecordsInOneSegment(t *testing.T) {
+	for _, bufCap := range []int{DefaultReadBufferCap, 4096} {
+		s := serveTLS(t, &echoHandler{}, nil, WithReadBufferCap(bufCap))
+		raw, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := &splitConn{Conn: raw}
+		c := tls.Client(sc, tlsClientConfig(t))
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := c.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		for round := 0; round < 5; round++ {
+			sc.mu.Lock()
+			sc.hold = true
+			sc.mu.Unlock()
+			var want []byte
+			for i := 0; i < 100; i++ {
+				m := []byte{byte(round), byte(i), 'x'}
+				if round == 4 {
+					m = randomBytes(20000) // records of 16 KiB and the rest
+				}
+				want = append(want, m...)
+				c.Write(m)
+			}
+			if err := sc.release(); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("read buffer %d, round %d: %v (%d bytes)", bufCap, round, err, len(got))
+			}
+		}
+		c.Close()
+	}
+}
+
+func TestRecordCounter(t *testing.T) {
+	var stream []byte
+	for _, n := range []int{0, 1, 100, 16384, 3} {
+		stream = append(stream, 23, 3, 3, byte(n>>8), byte(n))
+		stream = append(stream, make([]byte, n)...)
+	}
+	for step := 1; step < 40; step += 3 {
+		var r recordCounter
+		for i := 0; i < len(stream); i += step {
+			r.add(stream[i:min(i+step, len(stream))])
+		}
+		if r.complete != 5 {
+			t.Fatalf("fed %d bytes at a time: %d records, want 5", step, r.complete)
+		}
+	}
+	var r recordCounter
+	r.add(stream[:len(stream)-1])
+	if r.complete != 4 {
+		t.Fatalf("all but the last byte: %d records, want 4", r.complete)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"crypto/rand"
 	"crypto/tls"
@@ -532,4 +533,55 @@ func TestTLSPeerClosesFirst(t *testing.T) {
 	if cl := s.Stats().Total.Closed; cl.Total() != 20 {
 		t.Errorf("closed %+v, want 20 clean", cl)
 	}
+}
+
+// TestTLSWriteFromWriteCallback: with write batching, a batch grown past
+// its limit is sent from inside a TLS write, and the callbacks that
+// sending fires write again: they must not run while crypto/tls holds
+// its write lock (that deadlocked the loop).
+func TestTLSWriteFromWriteCallback(t *testing.T) {
+	done := make(chan struct{}, 1)
+	h := &funcHandler{traffic: func(c Conn) Action {
+		c.Next(-1)
+		c.Write([]byte("x"))
+		c.AsyncWrite(make([]byte, 30<<10), func(c Conn, err error) {
+			c.Write([]byte("y"))
+			select {
+			case done <- struct{}{}:
+			default:
+			}
+		})
+		c.AsyncWrite(make([]byte, 100<<10), nil)
+		return None
+	}}
+	s := serveTLS(t, h, nil, WithWriteBatching(true))
+	c := dialTLS(t, s, nil)
+	go io.Copy(io.Discard, c)
+	c.Write([]byte("go"))
+	recvWithin(t, done, 10*time.Second, "the write callback's own write")
+}
+
+// TestTLSResetCountsAsIOError: a peer that resets an established TLS
+// connection is an I/O error, as on plaintext, not a TLS failure.
+func TestTLSResetCountsAsIOError(t *testing.T) {
+	seen := make(chan struct{}, 1)
+	h := &funcHandler{closeErrs: make(chan error, 1), traffic: func(c Conn) Action {
+		select {
+		case seen <- struct{}{}:
+		default:
+		}
+		return None // left unread
+	}}
+	s := serveTLS(t, h, nil)
+	c := dialTLS(t, s, nil)
+	c.Write([]byte("x"))
+	recv(t, seen, "OnTraffic")
+	tc := c.NetConn().(*net.TCPConn)
+	tc.SetLinger(0)
+	tc.Close()
+	err := recv(t, h.closeErrs, "OnClose")
+	if errors.Is(err, ErrTLS) || !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("OnClose(%v): want ECONNRESET, not ErrTLS", err)
+	}
+	waitFor(t, "the close counted", func() bool { return s.Stats().Total.Closed.IOError == 1 })
 }

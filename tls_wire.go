@@ -35,6 +35,18 @@ import (
 type tlsWire struct {
 	c      *conn
 	direct bool // set on the loop once the handshake goroutine is done
+	// sendNow: a Write's records may go to the socket at once (writeTLS
+	// sets it around tls.Conn.Write unless the output is batched);
+	// otherwise they queue, for the caller to flush. Loop goroutine.
+	sendNow bool
+	queued  bool // records were queued since the last queuedTLS
+	// What the loop knows of crypto/tls's input, to skip the read that
+	// would only say "would block" (tlsWire.caughtUp): the records handed
+	// to it (both modes), whether the last socket read left the socket
+	// empty, and a lower bound on the records it has consumed.
+	recs     recordCounter
+	drained  bool
+	consumed uint64
 
 	mu      sync.Mutex
 	in      []byte // pushed by the loop, not yet read by crypto/tls
@@ -44,26 +56,11 @@ type tlsWire struct {
 	inEOF   bool   // the peer's FIN follows in
 	err     error  // why Read and Write fail from now on (set once)
 	wake    chan struct{}
-	dead    chan struct{} // closed with err
+	ctx     context.Context // the handshake's: ends with err
+	cancel  context.CancelFunc
+	dead    <-chan struct{} // ctx.Done()
 	limiter *handshakes   // lends the CPU tokens
 	token   bool          // the handshake goroutine holds a CPU token
-}
-
-// handshakeContext is the handshake's context.Context: done once the
-// wire is killed (the connection closed, timed out, or the server shut
-// down). A view of the wire, so that it costs no allocation.
-type handshakeContext tlsWire
-
-func (*handshakeContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (h *handshakeContext) Done() <-chan struct{}     { return h.dead }
-func (*handshakeContext) Value(any) any               { return nil }
-func (h *handshakeContext) Err() error {
-	select {
-	case <-h.dead:
-		return context.Canceled
-	default:
-		return nil
-	}
 }
 
 // errWouldBlock is the direct-mode Read's "nothing more for now". It
@@ -79,7 +76,12 @@ func (wouldBlock) Timeout() bool   { return true }
 func (wouldBlock) Temporary() bool { return true }
 
 func newTLSWire(c *conn, h *handshakes) *tlsWire {
-	return &tlsWire{c: c, limiter: h, wake: make(chan struct{}, 1), dead: make(chan struct{})}
+	w := &tlsWire{c: c, limiter: h, wake: make(chan struct{}, 1)}
+	// A plain cancellable context: crypto/tls and the callbacks watch it
+	// without a goroutine of their own.
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.dead = w.ctx.Done()
+	return w
 }
 
 // Read is crypto/tls's input. Handshake goroutine, then the loop.
@@ -95,6 +97,7 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 			if len(w.in) == 0 {
 				w.in = nil
 			}
+			w.recs.add(p[:n])
 			resume := w.full && len(w.in) < handshakeInputLimit
 			if resume {
 				w.full = false
@@ -103,14 +106,8 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 			if resume {
 				w.c.loop.loop.Post(w.c.handshakeInputTaken)
 			}
-			if !w.token {
-				// About to compute on what arrived: wait for a CPU token.
-				select {
-				case w.limiter.cpu <- struct{}{}:
-					w.token = true
-				case <-w.dead:
-					return 0, w.failure()
-				}
+			if err := w.takeToken(); err != nil {
+				return 0, err // about to compute on what arrived: a CPU token first
 			}
 			return n, nil
 		}
@@ -128,6 +125,21 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 		case <-w.wake:
 		case <-w.dead:
 		}
+	}
+}
+
+// takeToken waits for a CPU token, unless one is held. Handshake
+// goroutine.
+func (w *tlsWire) takeToken() error {
+	if w.token {
+		return nil
+	}
+	select {
+	case w.limiter.cpu <- struct{}{}:
+		w.token = true
+		return nil
+	case <-w.dead:
+		return w.failure()
 	}
 }
 
@@ -153,6 +165,8 @@ func (w *tlsWire) readDirect(p []byte) (int, error) {
 		if len(w.in) == 0 {
 			w.in = nil
 		}
+		w.recs.add(p[:n])
+		w.drained = false
 		return n, nil
 	}
 	c := w.c
@@ -162,12 +176,15 @@ func (w *tlsWire) readDirect(p []byte) (int, error) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			w.drained = true
 			return 0, errWouldBlock
 		case err != nil:
 			return 0, os.NewSyscallError("read", err)
 		case n == 0:
 			return 0, io.EOF
 		}
+		w.recs.add(p[:n])
+		w.drained = n < len(p) // the socket had no more
 		c.activity()
 		c.loop.ctr.bytesIn.Add(uint64(n))
 		c.loop.ctr.reads.Add(1)
@@ -175,14 +192,86 @@ func (w *tlsWire) readDirect(p []byte) (int, error) {
 	}
 }
 
+// Keeping count lets readTLS skip a read. After tls.Conn.Read returned
+// a record's plaintext, another Read either decrypts a record crypto/tls
+// already holds or reads the socket — and, if the socket is empty, that
+// read only says "would block", a system call per message for nothing.
+// The wire sees every byte crypto/tls gets, so it counts the whole
+// records handed over (recordCounter). crypto/tls consumes at least one
+// record per Read that returns plaintext (the loop's read buffer holds
+// any record's plaintext whole), and all it holds whole once a Read
+// would block. So consumed, counted that way, never runs ahead of the
+// truth, and when it has caught up with the records handed over and the
+// last socket read left the socket empty, nothing is there to read
+// until the poller says so.
+
+// readGave records that tls.Conn.Read returned plaintext (true) or
+// would block (false). Loop goroutine.
+func (w *tlsWire) readGave(data bool) {
+	if data {
+		w.consumed++
+	} else {
+		w.consumed = w.recs.complete
+	}
+}
+
+// caughtUp reports whether another tls.Conn.Read now could only find
+// the socket empty. Loop goroutine.
+func (w *tlsWire) caughtUp() bool { return w.drained && w.consumed >= w.recs.complete }
+
+// recordCounter counts the whole TLS records in a byte stream fed to it
+// piece by piece.
+type recordCounter struct {
+	head     [recordHeaderLen]byte
+	headN    int // bytes of the current record's header seen
+	body     int // bytes of its body still to come
+	complete uint64
+}
+
+func (r *recordCounter) add(b []byte) {
+	for len(b) > 0 {
+		if r.headN < recordHeaderLen {
+			k := copy(r.head[r.headN:], b)
+			r.headN += k
+			b = b[k:]
+			if r.headN < recordHeaderLen {
+				return
+			}
+			r.body = int(r.head[3])<<8 | int(r.head[4])
+		}
+		k := min(r.body, len(b))
+		r.body -= k
+		b = b[k:]
+		if r.body == 0 {
+			r.complete++
+			r.headN = 0
+		}
+	}
+}
+
 // Write is crypto/tls's output; it never fails for want of room.
 // Handshake goroutine, then the loop.
 func (w *tlsWire) Write(p []byte) (int, error) {
 	if w.direct {
+		// crypto/tls holds its write lock here: no handler code may run
+		// (it could write, and wait for that lock for ever), so this
+		// only sends and queues; the caller settles the rest
+		// (conn.queuedTLS) once crypto/tls has returned.
 		c := w.c
-		c.out.queue(p)
-		c.queued(len(p))
-		return len(p), nil
+		all := len(p)
+		if w.sendNow && c.out.Len() == 0 {
+			n, err := c.writeNow(p) // as a plaintext Write does: no copy when the socket takes it all
+			if err != nil {
+				return 0, err // the caller fails the conn
+			}
+			p = p[n:]
+		}
+		if len(p) > 0 {
+			c.out.queue(p)
+			c.loop.ctr.outPending.Add(int64(len(p)))
+			w.queued = true
+		}
+		return all, nil
 	}
 	w.mu.Lock()
 	if w.err != nil {
@@ -241,12 +330,12 @@ func (w *tlsWire) sawEOF() bool {
 	return w.inEOF
 }
 
-// scanHello runs the ClientHello pre-read over what was pushed. Loop
-// goroutine, before the handshake starts.
-func (w *tlsWire) scanHello() helloStatus {
+// scanHello runs the ClientHello pre-read over what was pushed since
+// the last call. Loop goroutine, before the handshake starts.
+func (w *tlsWire) scanHello(h *helloScan) helloStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return scanClientHello(w.in)
+	return h.scan(w.in)
 }
 
 // inputFull reports whether unread input is still at the bound. Loop
@@ -273,7 +362,7 @@ func (w *tlsWire) kill(err error) {
 	defer w.mu.Unlock()
 	if w.err == nil {
 		w.err = err
-		close(w.dead)
+		w.cancel()
 	}
 }
 
