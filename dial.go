@@ -29,7 +29,7 @@ type dialing struct {
 	notify  func(Conn, error)
 	ctx     context.Context // the caller's: bounds a TLS handshake too
 	polled  bool            // registered with the loop
-	over    bool // connected or failed
+	over    bool            // connected or failed
 }
 
 // dial connects to address and serves the connection on a loop: OnOpen

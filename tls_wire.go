@@ -59,8 +59,8 @@ type tlsWire struct {
 	ctx     context.Context // the handshake's: ends with err
 	cancel  context.CancelFunc
 	dead    <-chan struct{} // ctx.Done()
-	limiter *handshakes   // lends the CPU tokens
-	token   bool          // the handshake goroutine holds a CPU token
+	limiter *handshakes     // lends the CPU tokens
+	token   bool            // the handshake goroutine holds a CPU token
 }
 
 // errWouldBlock is the direct-mode Read's "nothing more for now". It
