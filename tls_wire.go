@@ -52,6 +52,7 @@ type tlsWire struct {
 	in      []byte // pushed by the loop, not yet read by crypto/tls
 	out     []byte // written by the handshake, not yet taken by the loop
 	posted  bool   // the loop was asked to take out
+	viaLoop bool   // output went through the loop once: all of it does from then on
 	full    bool   // in reached handshakeInputLimit: the loop stopped reading
 	inEOF   bool   // the peer's FIN follows in
 	err     error  // why Read and Write fail from now on (set once)
@@ -279,6 +280,23 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 		w.mu.Unlock()
 		return 0, err
 	}
+	all := len(p)
+	if !w.viaLoop {
+		// Nothing of the handshake's waits on the loop: write from here,
+		// sparing the loop a wake-up and a thread switch per flight. mu
+		// keeps the descriptor ours meanwhile: a close kills the wire,
+		// under mu, before it closes the descriptor.
+		n, err := w.writeSocket(p)
+		if err != nil {
+			w.mu.Unlock()
+			return 0, err
+		}
+		if p = p[n:]; len(p) == 0 {
+			w.mu.Unlock()
+			return all, nil
+		}
+	}
+	w.viaLoop = true // from now on all of it goes through the loop, in order
 	w.out = append(w.out, p...)
 	post := !w.posted
 	w.posted = true
@@ -286,7 +304,29 @@ func (w *tlsWire) Write(p []byte) (int, error) {
 	if post {
 		w.c.loop.loop.Post(w.c.handshakeOutput)
 	}
-	return len(p), nil
+	return all, nil
+}
+
+// writeSocket writes what the handshake wrote, from its goroutine,
+// with mu held; a full socket is not an error. The counters are atomic;
+// nothing else of the conn is touched.
+func (w *tlsWire) writeSocket(p []byte) (int, error) {
+	c := w.c
+	for {
+		n, err := socket.Write(c.fd, p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, nil
+		case err != nil:
+			return 0, os.NewSyscallError("write", err)
+		}
+		if n > 0 {
+			c.sentBytes(n)
+		}
+		return n, nil
+	}
 }
 
 // handshakeInputLimit bounds the input a handshake has not read yet
