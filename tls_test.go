@@ -247,7 +247,10 @@ func TestTLSClientCertificates(t *testing.T) {
 			t.Fatalf("version %x: served without a client certificate", v)
 		}
 	}
-	waitFor(t, "two failed handshakes counted", func() bool { return s.Stats().TLS.Failed.Error == 2 })
+	waitFor(t, "two failed handshakes counted", func() bool {
+		st := s.Stats()
+		return st.TLS.Failed.Error == 2 && st.Total.Closed.TLS == 2
+	})
 	if st := s.Stats(); st.TLS.Handshakes != 1 || st.Total.Closed.TLS != 2 {
 		t.Errorf("stats %+v, closed %+v: want 1 handshake, 2 closed for TLS", st.TLS, st.Total.Closed)
 	}
