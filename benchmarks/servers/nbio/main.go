@@ -10,6 +10,11 @@
 // buffer, then ResetOrFreeBuffer so an idle connection keeps no input
 // buffer. Without -tls it echoes plaintext.
 //
+// With -aes the fork prefers AES-GCM as crypto/tls does on this CPU (it
+// never detects AES hardware by itself and negotiates ChaCha20-Poly1305
+// with Go clients: see internal/llibaes); the benchmark runner passes it so
+// that every contender runs the same cipher.
+//
 // -loops N sets the number of pollers (NPoller) and GOMAXPROCS (0: one
 // poller per CPU and Go's default).
 //
@@ -29,6 +34,7 @@ import (
 	"github.com/lesismal/nbio/mempool"
 
 	"github.com/mill-io/mill/benchmarks/internal/cpuprof"
+	"github.com/mill-io/mill/benchmarks/internal/llibaes"
 	"github.com/mill-io/mill/benchmarks/internal/tlscert"
 )
 
@@ -38,6 +44,7 @@ func main() {
 	useTLS := flag.Bool("tls", false, "serve TLS echo (llib's crypto/tls fork)")
 	var cert tlscert.Flags
 	cert.Register(flag.CommandLine)
+	aes := flag.Bool("aes", false, "with -tls: prefer AES-GCM as crypto/tls does on this CPU (llib never detects AES hardware; see internal/llibaes)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile to this file (on SIGTERM/SIGINT)")
 	flag.Parse()
 	n := *loops
@@ -48,6 +55,9 @@ func main() {
 	}
 	if err := cpuprof.Start(*profile); err != nil {
 		log.Fatal(err)
+	}
+	if *aes && !llibaes.PreferAESGCM() {
+		log.Print("-aes: this CPU has no AES-GCM hardware; the fork keeps preferring ChaCha20-Poly1305")
 	}
 	eng := nbio.NewEngine(nbio.Config{Network: "tcp", Addrs: []string{*addr}, NPoller: n})
 	if *useTLS {
