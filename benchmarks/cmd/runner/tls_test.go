@@ -1,0 +1,100 @@
+package main
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestTLSServesAndSpecs(t *testing.T) {
+	for _, s := range allServers {
+		if _, ok := serverSpecs[s]; !ok {
+			t.Errorf("server %s has no spec", s)
+		}
+	}
+	echo, tlsEcho := findWorkload("pingpong"), findWorkload("tls-echo")
+	for _, s := range []string{"mill-tls", "stdlib-tls", "nbio-tls"} {
+		if !serves(tlsEcho, s) || serves(echo, s) || serves(findWorkload("udp"), s) {
+			t.Errorf("%s: serves tls-echo %v, pingpong %v", s, serves(tlsEcho, s), serves(echo, s))
+		}
+	}
+	for _, s := range []string{"mill", "gnet", "stdlib", "cepoll"} {
+		if serves(tlsEcho, s) || !serves(echo, s) {
+			t.Errorf("%s: serves tls-echo %v, pingpong %v", s, serves(tlsEcho, s), serves(echo, s))
+		}
+	}
+	if !slices.Contains(serverSpecs["nbio-tls"].args, "-aes") || !slices.Contains(serverSpecs["mill-tls"].args, "-tls") {
+		t.Error("TLS contenders lack their flags")
+	}
+	e := &env{genBin: "cload"}
+	if genBinFor(e, tlsEcho) != "loadgen" || genBinFor(e, findWorkload("tls-handshake")) != "loadgen" || genBinFor(e, echo) != "cload" {
+		t.Error("TLS workloads must run the Go loadgen")
+	}
+}
+
+func TestTLSVerdict(t *testing.T) {
+	echo, hs, idle := tlsTargetOf(findWorkload("tls-echo")), tlsTargetOf(findWorkload("tls-handshake")), tlsTargetOf(findWorkload("tls-idle"))
+	nan := math.NaN()
+	for _, c := range []struct {
+		t                 tlsTarget
+		std, nb           float64
+		needNbio, needStd bool
+		want              string
+	}{
+		{echo, 0.7, 0.9, true, true, "met"},
+		{echo, 0.8, 0.99, true, true, "met"},
+		{echo, 0.81, 0.5, true, true, "missed"},
+		{echo, 0.5, 1.0, true, true, "missed"},
+		{echo, 0.5, nan, true, true, "n/a"},
+		{hs, 1.1, nan, false, true, "met"},
+		{hs, 1.2, 0.5, false, true, "missed"},
+		{idle, nan, 0.9, true, false, "met"},
+		{idle, 0.1, 1.01, true, false, "missed"},
+		{idle, 0.1, math.Inf(1), true, false, "n/a"},
+	} {
+		if got := verdict(c.t, c.std, c.nb, c.needNbio, c.needStd); got != c.want {
+			t.Errorf("%s with %v, %v: %s, want %s", c.t.desc, c.std, c.nb, got, c.want)
+		}
+	}
+}
+
+func TestReportTLS(t *testing.T) {
+	mk := func(wl, srv string, msgs uint64, cpu float64) runResult {
+		r := runResult{workload: wl, server: srv, round: 1, window: 1, srvCPU: cpu}
+		r.gen.Messages, r.gen.MsgsPerSec = msgs, float64(msgs)
+		r.gen.TLS = &struct {
+			Version string `json:"version"`
+			Cipher  string `json:"cipher"`
+			Curve   string `json:"curve"`
+		}{"TLS 1.3", "TLS_AES_128_GCM_SHA256", "X25519"}
+		return r
+	}
+	idle := func(srv string, before, after int64) runResult {
+		r := runResult{workload: "tls-idle", server: srv, round: 1, rssBefore: before, rssAfter: after}
+		r.gen.Established = 10000
+		return r
+	}
+	res := []runResult{
+		mk("tls-echo", "mill-tls", 100, 0.7), mk("tls-echo", "stdlib-tls", 100, 1), mk("tls-echo", "nbio-tls", 100, 1.1),
+		mk("tls-handshake", "mill-tls", 1000, 1.2), mk("tls-handshake", "stdlib-tls", 1000, 1), mk("tls-handshake", "nbio-tls", 1000, 0.9),
+		idle("mill-tls", 0, 100e6), idle("stdlib-tls", 0, 500e6), idle("nbio-tls", 0, 130e6),
+	}
+	out := renderReport("m\n", "loadgen", nil, []string{"tls-echo", "tls-handshake", "tls-idle"},
+		[]string{"mill-tls", "stdlib-tls", "nbio-tls"}, res, []string{"cmd"})
+	for _, want := range []string{
+		"| mill-tls | 1/1 | TLS 1.3 AES_128_GCM_SHA256 X25519 | 100 | 0.0 |",
+		"| 1.00× | 0.70× | 1.00× | 0.64× |",
+		"handshakes/s | MB/s | p99 µs | srv CPU µs/handshake",
+		"| tls-echo | srv CPU µs/msg | 7000.00 | 10000.00 | 11000.00 | 0.70× | 0.64× | CPU/msg ≤ 0.8× stdlib and < nbio | met |",
+		"| tls-handshake | srv CPU µs/handshake | 1200.00 | 1000.00 | 900.00 | 1.20× | 1.33× | CPU/handshake ≤ 1.1× stdlib | missed |",
+		"| tls-idle | bytes/conn | 10000 | 50000 | 13000 | 0.20× | 0.77× | bytes/conn < nbio | met |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "## mill at a glance") {
+		t.Error("plaintext glance rendered for TLS workloads only")
+	}
+}
