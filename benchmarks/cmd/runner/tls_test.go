@@ -2,9 +2,13 @@ package main
 
 import (
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mill-io/mill/benchmarks/internal/plaintext"
 )
 
 func TestTLSServesAndSpecs(t *testing.T) {
@@ -96,5 +100,51 @@ func TestReportTLS(t *testing.T) {
 	}
 	if strings.Contains(out, "## mill at a glance") {
 		t.Error("plaintext glance rendered for TLS workloads only")
+	}
+}
+
+func TestRenderHTTPS(t *testing.T) {
+	w, _ := findProto("https")
+	if !w.tls || w.ref != "nethttp" || w.ref2 != "nbhttp" {
+		t.Fatalf("https workload %+v", w)
+	}
+	const millResp = "HTTP/1.1 200 OK\r\nServer: mill\r\nDate: <date>\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+	const stdResp = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nDate: <date>\r\nServer: mill\r\n\r\nHello, World!"
+	p := &protoPlan{wls: []protoWorkload{w},
+		servers:     map[string][]string{"https": {"mill", "nethttp", "nbhttp"}},
+		responseTLS: map[string]string{"mill": millResp, "nethttp": stdResp, "nbhttp": millResp}}
+	mk := func(srv string, rps, cpu float64) protoResult {
+		return protoResult{workload: "https", server: srv, round: 1, requests: rps, rps: rps,
+			p50: 100, p99: 900, maxLat: 5000, window: 1, srvCPU: cpu, toolCPU: 1, respBytes: 129}
+	}
+	res := []protoResult{mk("mill", 100e3, 0.7), mk("nethttp", 100e3, 1), mk("nbhttp", 100e3, 0.8)}
+	out := renderAll("machine\n", "cload", nil, nil, nil, nil, p, res, []string{"wrk ..."})
+	for _, want := range []string{
+		"| req/s vs nethttp | CPU/req vs nethttp | req/s vs nbhttp | CPU/req vs nbhttp |",
+		"| mill | 1/1 | 100000 | 100 | 900 | 5000 | 7.000 | 70 | 100 | 0 | 129 | 1.00× | 0.70× | 1.00× | 0.88× |",
+		"| https | GET /plaintext | nbhttp | 1.00× | 0.88× |",
+		"mill's CPU/req ≤ 0.8× nethttp's and below nbhttp's: **met** (0.70×, 0.88×)",
+		"over HTTPS, GET /plaintext responses of nbhttp are byte-for-byte mill's",
+		"over HTTPS, GET /plaintext responses of nethttp have mill's status line, header lines and body, in another header order",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestCheckHTTPS checks the pre-run HTTPS check against net/http's TLS
+// server with the handler of servers/nethttp and servers/nbhttp.
+func TestCheckHTTPS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(plaintext.Handler))
+	srv.StartTLS()
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	size, masked, err := checkHTTP(addr, true)
+	if err != nil || size != 129 || !strings.Contains(masked, "Date: <date>\r\n") {
+		t.Fatalf("size %d, masked %q, err %v", size, masked, err)
+	}
+	if _, _, err := checkHTTP(addr, false); err == nil {
+		t.Fatal("plaintext request to an HTTPS server passed the check")
 	}
 }
