@@ -164,9 +164,11 @@ func main() {
 				fatal(fmt.Errorf("building load generator %s: %w", udpGenBin, err))
 			}
 		}
-		notes = append(notes, "UDP workloads: load generator loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, "+
-			"connected UDP sockets, recvmmsg/sendmmsg), servers started with -udp; contenders "+strings.Join(udpServers, ", ")+
-			" (cepoll has no UDP mode)")
+		if udpWls > 0 {
+			notes = append(notes, "UDP workloads: load generator loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, "+
+				"connected UDP sockets, recvmmsg/sendmmsg), servers started with -udp; contenders "+strings.Join(udpServers, ", ")+
+				" (cepoll has no UDP mode)")
+		}
 	}
 	if tlsWls > 0 {
 		notes = append(notes, "TLS workloads: load generator loadgen -tls (cmd/loadgen: Go, crypto/tls client, one goroutine per connection; "+

@@ -50,7 +50,11 @@ func summary(w workload, r runResult) string {
 		return fmt.Sprintf("RSS %.1f -> %.1f MiB over %d conns: %.0f B/conn",
 			mib(r.rssBefore), mib(r.rssAfter), r.gen.Established, bytesPerConn(r))
 	}
-	s := fmt.Sprintf("%.0f msgs/s, %.1f MB/s, p50 %.0f µs, p99 %.0f µs, server CPU %.2f µs/msg (%.0f%%), loadgen CPU %.0f%%, other CPU %.0f%%",
+	unit := "msgs"
+	if w.handshake {
+		unit = "handshakes"
+	}
+	s := fmt.Sprintf("%.0f "+unit+"/s, %.1f MB/s, p50 %.0f µs, p99 %.0f µs, server CPU %.2f µs/msg (%.0f%%), loadgen CPU %.0f%%, other CPU %.0f%%",
 		r.gen.MsgsPerSec, r.gen.MBPerSec, us(r.gen.Latency.P50), us(r.gen.Latency.P99),
 		cpuPerMsg(r), pct(r.srvCPU, r.window), pct(r.genCPU, r.window), pct(r.otherCPU, r.window))
 	if w.udp {
@@ -147,7 +151,8 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		"CPU µs/msg = server utime+stime during the measured window ÷ messages echoed in it. " +
 		"CPU % columns are shares of one CPU over the window; \"other\" is everything else that ran on the pinned CPUs " +
 		"(interrupt/softirq work not charged to a process, and foreign load: results with a high value are disturbed). " +
-		"Ratios divide this row by the gnet (resp. C epoll) row: for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
+		"Ratios divide this row by the gnet (resp. C epoll) row, in TLS workloads by the stdlib-tls (resp. nbio-tls) row: " +
+		"for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
 	for _, wl := range wls {
 		if findWorkload(wl).udp {
 			b.WriteString("UDP workloads count datagrams: dgrams/s = verified echoes received in the window ÷ its length; " +
