@@ -33,6 +33,7 @@ func main() {
 	useTLS := flag.Bool("tls", false, "serve TLS echo (mill.WithTLS)")
 	var cert tlscert.Flags
 	cert.Register(flag.CommandLine)
+	lock := flag.Bool("lock-os-thread", true, "mill.WithLockOSThread: each loop on its own OS thread (mill's default)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile to this file (on SIGTERM/SIGINT)")
 	flag.Parse()
 	if err := cpuprof.Start(*profile); err != nil {
@@ -42,7 +43,7 @@ func main() {
 	if *udp {
 		network = "udp://"
 	}
-	opts := []mill.Option{mill.WithLoops(*loops)}
+	opts := []mill.Option{mill.WithLoops(*loops), mill.WithLockOSThread(*lock)}
 	if *useTLS {
 		cfg, err := cert.Config()
 		if err != nil {
