@@ -77,7 +77,7 @@ func renderProto(p *protoPlan, results []protoResult) string {
 		"the tool starts to just after it exits (so connection set-up is inside the window). " +
 		"req/s is the tool's own figure; CPU µs/req = server utime+stime in the window ÷ requests completed; " +
 		"tool CPU % is the tool's rusage over the window. wrk's latency percentiles include its coordinated-omission correction. Ratios divide by the reference row " +
-		"(gnethttp for HTTP, redis-server for RESP): for req/s higher is better, for CPU/req lower is better.\n\n")
+		"(gnethttp for HTTP, nethttp and then nbhttp for HTTPS, redis-server for RESP): for req/s higher is better, for CPU/req lower is better.\n\n")
 	var kinds []string
 	for _, w := range p.wls {
 		for _, s := range p.servers[w.name] {
