@@ -79,4 +79,7 @@ func main() {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
 	eng.Stop()
+	if err := cpuprof.Stop(); err != nil {
+		log.Fatal(err)
+	}
 }

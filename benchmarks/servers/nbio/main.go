@@ -104,6 +104,9 @@ func main() {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
 	eng.Stop()
+	if err := cpuprof.Stop(); err != nil {
+		log.Fatal(err)
+	}
 }
 
 // llibConfig is a server configuration of llib's fork with the certificate
