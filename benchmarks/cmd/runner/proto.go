@@ -355,7 +355,11 @@ func (p *protoPlan) runServer(e *env, o protoOpts, w protoWorkload, server strin
 			failAll("%v", err)
 		}
 	}()
-	if err := waitAccepting(addr, srv, 10*time.Second); err != nil {
+	ready := waitAccepting
+	if w.tls {
+		ready = waitHandshaking
+	}
+	if err := ready(addr, srv, 10*time.Second); err != nil {
 		return failAll("%v", err)
 	}
 

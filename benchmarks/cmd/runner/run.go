@@ -259,6 +259,9 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 	if w.udp {
 		ready = waitEchoingUDP
 	}
+	if w.tls {
+		ready = waitHandshaking
+	}
 	if err := ready(addr, srv, 10*time.Second); err != nil {
 		fail("%v", err)
 		return res

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mill-io/mill/benchmarks/internal/plaintext"
 )
@@ -146,5 +147,22 @@ func TestCheckHTTPS(t *testing.T) {
 	}
 	if _, _, err := checkHTTP(addr, false); err == nil {
 		t.Fatal("plaintext request to an HTTPS server passed the check")
+	}
+}
+
+// TestWaitHandshaking: the readiness check of TLS servers needs a whole
+// handshake, so a plaintext server does not pass it.
+func TestWaitHandshaking(t *testing.T) {
+	p := &proc{done: make(chan struct{})} // a server that keeps running
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(plaintext.Handler))
+	srv.StartTLS()
+	defer srv.Close()
+	if err := waitHandshaking(strings.TrimPrefix(srv.URL, "https://"), p, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	plain := httptest.NewServer(http.HandlerFunc(plaintext.Handler))
+	defer plain.Close()
+	if err := waitHandshaking(strings.TrimPrefix(plain.URL, "http://"), p, 300*time.Millisecond); err == nil {
+		t.Fatal("a plaintext server passed the TLS readiness check")
 	}
 }
