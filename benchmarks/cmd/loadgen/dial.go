@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,9 @@ type dialConfig struct {
 	retries int
 	timeout time.Duration
 	srcIPs  []net.IP // optional local addresses, used round-robin
+	// tls, if set, makes every connection a TLS client, handshaken (a
+	// full handshake) before setup runs.
+	tls *tls.Config
 	// setup, if set, runs on each new connection (e.g. a handshake echo).
 	setup func(i int, c net.Conn) error
 }
@@ -107,6 +111,15 @@ func dialOne(ctx context.Context, cfg dialConfig, i int, retries *atomic.Int64) 
 			lastErr = err
 			continue
 		}
+		if cfg.tls != nil {
+			tc, err := handshakeConn(ctx, c, cfg.tls, 10*time.Second)
+			if err != nil {
+				c.Close()
+				lastErr = err
+				continue
+			}
+			c = tc
+		}
 		if cfg.setup != nil {
 			if err := cfg.setup(i, c); err != nil {
 				c.Close()
@@ -121,6 +134,17 @@ func dialOne(ctx context.Context, cfg dialConfig, i int, retries *atomic.Int64) 
 		return c, nil
 	}
 	return nil, lastErr
+}
+
+// connTLSInfo is what the first connection negotiated (nil: plaintext).
+func connTLSInfo(conns []net.Conn) *TLSInfo {
+	if len(conns) == 0 {
+		return nil
+	}
+	if tc, ok := conns[0].(*tls.Conn); ok {
+		return tlsInfo(tc.ConnectionState())
+	}
+	return nil
 }
 
 func closeAll(conns []net.Conn) {

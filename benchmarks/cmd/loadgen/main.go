@@ -11,12 +11,17 @@
 // "phase=measure-end", or "phase=established" with -idle) so a supervisor can
 // sample server resource usage over exactly the measured window.
 //
+// With -tls every connection is a crypto/tls client (handshake during set-up);
+// with -handshake it measures full TLS handshakes per second instead (see
+// tls.go).
+//
 // With -udp it drives a UDP echo server instead: -conns connected UDP
 // sockets each keep -pipeline datagrams in flight (see udp_linux.go), and
 // the result adds the datagrams sent, lost and late.
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,6 +48,9 @@ type options struct {
 
 	udp         bool
 	lossTimeout time.Duration
+
+	tls       *tls.Config // -tls: nil for plaintext
+	handshake bool
 }
 
 // Latency summarises a histogram in nanoseconds.
@@ -83,6 +91,10 @@ type Result struct {
 	LossPct       float64 `json:"loss_pct,omitempty"`
 	Late          uint64  `json:"late,omitempty"`
 	RetriedSends  uint64  `json:"retried_sends,omitempty"`
+
+	// -tls: what was negotiated. With -handshake, Messages counts
+	// completed full handshakes and Latency is connect to server close.
+	TLS *TLSInfo `json:"tls,omitempty"`
 }
 
 func main() {
@@ -102,6 +114,10 @@ func main() {
 	flag.DurationVar(&o.dial.timeout, "dialtimeout", 60*time.Second, "bound on the whole connection setup")
 	flag.BoolVar(&o.udp, "udp", false, "UDP echo: -conns connected UDP sockets, -pipeline datagrams in flight on each")
 	flag.DurationVar(&o.lossTimeout, "losstimeout", 50*time.Millisecond, "-udp: give a datagram up as lost once its echo is this overdue")
+	useTLS := flag.Bool("tls", false, "TLS: every connection is a crypto/tls client (handshake during set-up)")
+	tlsVersion := flag.String("tls-version", "1.3", "-tls: protocol version, 1.2 or 1.3")
+	tlsCurve := flag.String("tls-curve", "x25519", "-tls: key exchange, x25519, p256 or default (crypto/tls's preference list)")
+	flag.BoolVar(&o.handshake, "handshake", false, "measure full TLS handshakes: -conns goroutines connect, handshake, close (implies -tls)")
 	flag.StringVar(&src, "src", "", "comma-separated local source IPs used round-robin (e.g. 127.0.0.1,127.0.0.2)")
 	flag.Parse()
 	o.dial.addr = o.addr
@@ -113,13 +129,24 @@ func main() {
 	if o.conns < 1 || o.size < 1 || o.pipeline < 1 || o.duration <= 0 || o.warmup < 0 {
 		fatal(fmt.Errorf("need -conns, -size, -pipeline >= 1, -duration > 0 and -warmup >= 0"))
 	}
-	if o.udp && (o.idle || o.size < headerLen || o.lossTimeout <= 0) {
-		fatal(fmt.Errorf("-udp needs -size >= %d and -losstimeout > 0, and excludes -idle", headerLen))
+	if o.udp && (o.idle || o.size < headerLen || o.lossTimeout <= 0 || *useTLS || o.handshake) {
+		fatal(fmt.Errorf("-udp needs -size >= %d and -losstimeout > 0, and excludes -idle, -tls and -handshake", headerLen))
+	}
+	if o.handshake && o.idle {
+		fatal(fmt.Errorf("-handshake and -idle exclude each other"))
+	}
+	if *useTLS || o.handshake {
+		if o.tls, err = clientConfig(*tlsVersion, *tlsCurve); err != nil {
+			fatal(err)
+		}
+		o.dial.tls = o.tls
 	}
 
 	var res Result
 	if o.udp {
 		res = runUDP(o)
+	} else if o.handshake {
+		res = runHandshake(o)
 	} else if o.idle {
 		res = runIdle(o)
 	} else {
@@ -244,6 +271,7 @@ func runLoad(o options) Result {
 		return res
 	}
 	res.Established = len(conns)
+	res.TLS = connTLSInfo(conns)
 	workers := make([]*worker, len(conns))
 	for i, c := range conns {
 		workers[i] = &worker{
@@ -330,6 +358,7 @@ func runIdle(o options) Result {
 		return res
 	}
 	res.Established = len(conns)
+	res.TLS = connTLSInfo(conns)
 	phase("established", fmt.Sprintf("conns=%d setup_ms=%d", len(conns), time.Since(t0).Milliseconds()))
 	t1 := time.Now()
 	select {
@@ -347,9 +376,17 @@ func runIdle(o options) Result {
 func printHuman(w io.Writer, r Result) {
 	fmt.Fprintf(w, "mode=%s addr=%s conns=%d size=%d pipeline=%d established=%d dial_retries=%d\n",
 		r.Mode, r.Addr, r.Conns, r.Size, r.Pipeline, r.Established, r.DialRetries)
-	if r.Mode == "load" || r.Mode == "udp" {
+	if r.TLS != nil {
+		fmt.Fprintf(w, "tls: %s %s %s\n", r.TLS.Version, r.TLS.Cipher, r.TLS.Curve)
+	}
+	if r.Mode == "handshake" {
+		fmt.Fprintf(w, "full handshakes=%d in %.2fs: %.0f/s\n", r.Messages, r.DurationSec, r.MsgsPerSec)
+	}
+	if r.Mode == "load" || r.Mode == "udp" || r.Mode == "handshake" {
 		us := func(ns uint64) float64 { return float64(ns) / 1e3 }
-		fmt.Fprintf(w, "messages=%d in %.2fs: %.0f msgs/s, %.2f MB/s\n", r.Messages, r.DurationSec, r.MsgsPerSec, r.MBPerSec)
+		if r.Mode != "handshake" {
+			fmt.Fprintf(w, "messages=%d in %.2fs: %.0f msgs/s, %.2f MB/s\n", r.Messages, r.DurationSec, r.MsgsPerSec, r.MBPerSec)
+		}
 		if r.Mode == "udp" {
 			fmt.Fprintf(w, "datagrams sent=%d lost=%d (%.3f%%; %d by timeout) late=%d retried_sends=%d\n",
 				r.Sent, r.Lost, r.LossPct, r.LostByTimeout, r.Late, r.RetriedSends)

@@ -27,7 +27,9 @@ import (
 	"time"
 )
 
-var allServers = []string{"mill", "gnet", "stdlib", "cepoll"}
+// allServers are the echo contenders; the -tls ones serve only the TLS
+// workloads, the others only the plaintext ones (see serverSpecs).
+var allServers = []string{"mill", "gnet", "stdlib", "cepoll", "mill-tls", "stdlib-tls", "nbio-tls"}
 
 // clients are the selectable load generators (-client).
 var clients = map[string]struct{ bin, desc string }{
@@ -39,7 +41,7 @@ func main() {
 	var (
 		servers   = flag.String("servers", strings.Join(allServers, ","), "comma-separated servers to run")
 		client    = flag.String("client", "c", "load generator: c (cmd/cload, C epoll) or go (cmd/loadgen)")
-		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads (opt-in: udp,udp-window16,udp-overload and the protocol workloads)")
+		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads (opt-in: udp,udp-window16,udp-overload; tls-echo,tls-bulk,tls-handshake,tls-idle; and the protocol workloads)")
 		rounds    = flag.Int("rounds", 3, "rounds per workload; each round runs every server once")
 		duration  = flag.Duration("duration", 5*time.Second, "measured duration per run")
 		warmup    = flag.Duration("warmup", time.Second, "warm-up per run before measuring")
@@ -54,6 +56,7 @@ func main() {
 		quiet     = flag.Float64("quiet", 20, "before each run wait until the pinned CPUs are less busy than this (% of one CPU); 0 disables")
 		quietWait = flag.Duration("quietwait", 30*time.Second, "longest wait for -quiet before running anyway")
 		retries   = flag.Int("retries", 2, "repeat a run whose other-CPU share exceeded -quiet up to this many times")
+		profDir   = flag.String("cpuprofile", "", "directory: servers that take -cpuprofile write one CPU profile per run into it")
 	)
 	flag.Parse()
 	srvList, err := pick(*servers, allServers)
@@ -111,6 +114,14 @@ func main() {
 
 	e := &env{binDir: binDir, genBin: cl.bin, loops: *loops, serverCPU: *serverCPU, clientCPU: *clientCPU,
 		duration: *duration, warmup: *warmup, settle: *settle}
+	if *profDir != "" {
+		if err := os.MkdirAll(*profDir, 0o755); err != nil {
+			fatal(err)
+		}
+		if e.profDir, err = filepath.Abs(*profDir); err != nil {
+			fatal(err)
+		}
+	}
 	if (e.serverCPU != "" || e.clientCPU != "") && !canPin() {
 		fmt.Fprintln(os.Stderr, "runner: taskset unavailable or fewer than 2 CPUs; running unpinned")
 		e.serverCPU, e.clientCPU = "", ""
@@ -128,11 +139,14 @@ func main() {
 	notes := []string{fmt.Sprintf("servers pinned to CPU %q, loadgen to CPU %q (empty = unpinned); servers run with -loops %d; %d round(s), warmup %v, duration %v",
 		e.serverCPU, e.clientCPU, e.loops, *rounds, *warmup, *duration)}
 
-	var tcpWls, udpWls int
+	var tcpWls, udpWls, tlsWls int
 	for _, wn := range wlNames {
-		if findWorkload(wn).udp {
+		switch w := findWorkload(wn); {
+		case w.udp:
 			udpWls++
-		} else {
+		case w.tls:
+			tlsWls++
+		default:
 			tcpWls++
 		}
 	}
@@ -144,26 +158,39 @@ func main() {
 			fatal(fmt.Errorf("building load generator %s: %w", cl.bin, err))
 		}
 	}
-	if udpWls > 0 {
+	if udpWls > 0 || tlsWls > 0 {
 		if tcpWls == 0 || clients[*client].bin != udpGenBin {
 			if err := build(modDir, binDir, udpGenBin, "./cmd/loadgen"); err != nil {
 				fatal(fmt.Errorf("building load generator %s: %w", udpGenBin, err))
 			}
 		}
-		notes = append(notes, "UDP workloads: load generator loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, "+
-			"connected UDP sockets, recvmmsg/sendmmsg), servers started with -udp; contenders "+strings.Join(udpServers, ", ")+
-			" (cepoll has no UDP mode)")
+		if udpWls > 0 {
+			notes = append(notes, "UDP workloads: load generator loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, "+
+				"connected UDP sockets, recvmmsg/sendmmsg), servers started with -udp; contenders "+strings.Join(udpServers, ", ")+
+				" (cepoll has no UDP mode)")
+		}
+	}
+	if tlsWls > 0 {
+		notes = append(notes, "TLS workloads: load generator loadgen -tls (cmd/loadgen: Go, crypto/tls client, one goroutine per connection; "+
+			"TLS 1.3, X25519, no session cache, ECDSA P-256 server certificates made at start), contenders "+
+			"mill-tls (mill.WithTLS), stdlib-tls (net + crypto/tls, goroutine per connection), "+
+			"nbio-tls (nbio + llib's crypto/tls fork, run with -aes so that it negotiates AES-128-GCM like the others)")
 	}
 	var built []string
+	binErr := map[string]error{}
 	for _, s := range srvList {
 		if !slices.ContainsFunc(wlNames, func(wn string) bool { return serves(findWorkload(wn), s) }) {
 			continue // e.g. cepoll when only UDP workloads run
 		}
-		var err error
-		if s == "cepoll" {
-			err = buildC(modDir, binDir, s, "servers/cepoll/echo.c")
-		} else {
-			err = build(modDir, binDir, s, "./servers/"+s)
+		spec := serverSpecs[s]
+		err, done := binErr[spec.bin]
+		if !done {
+			if spec.c {
+				err = buildC(modDir, binDir, spec.bin, spec.src)
+			} else {
+				err = build(modDir, binDir, spec.bin, spec.src)
+			}
+			binErr[spec.bin] = err
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "runner: server %s does not build, skipping it:\n%v\n", s, err)
@@ -226,7 +253,9 @@ runs:
 	presults := plan.run(e, protoOpts{rounds: *rounds, quiet: *quiet, quietWait: *quietWait, retries: *retries, deadline: deadline}, &nextPort)
 	notes = append(notes, plan.notes...)
 	genDesc := cl.desc
-	if tcpWls == 0 && udpWls > 0 {
+	if tcpWls == 0 && udpWls == 0 && tlsWls > 0 {
+		genDesc = "loadgen -tls (cmd/loadgen: Go, crypto/tls client)"
+	} else if tcpWls == 0 && udpWls > 0 {
 		genDesc = "loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, recvmmsg/sendmmsg)"
 	}
 	report := renderAll(mach, genDesc, notes, wlNames, built, results, plan, presults, cmds.cmds)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -135,6 +136,32 @@ func waitAccepting(addr string, p *proc, timeout time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("server not accepting on %s after %v: %v", addr, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitHandshaking is waitAccepting for a TLS server: a connection counts
+// once its TLS handshake completed (then it is closed with close_notify),
+// so the server is known to speak TLS and logs no failed handshake.
+func waitHandshaking(addr string, p *proc, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			tc := tls.Client(c, &tls.Config{ServerName: "localhost", InsecureSkipVerify: true})
+			err = tc.Handshake()
+			tc.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		if p.exited() {
+			return fmt.Errorf("server exited before completing a TLS handshake: %v", p.err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server on %s completed no TLS handshake in %v: %v", addr, timeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

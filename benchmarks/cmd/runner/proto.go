@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math"
@@ -31,11 +32,14 @@ type protoWorkload struct {
 	pipeline int
 	servers  []string // contenders, in run order
 	ref      string   // the row the ratios divide by
+	ref2     string   // a second reference row ("": none)
+	tls      bool     // HTTPS: servers started with their tlsArgs, wrk on https://
 }
 
 var protoWorkloads = []protoWorkload{
 	{name: "http", kind: "http", conns: 256, pipeline: 1, servers: []string{"mill", "gnethttp", "fasthttp"}, ref: "gnethttp"},
 	{name: "http-pipeline", kind: "http", conns: 256, pipeline: 16, servers: []string{"mill", "gnethttp", "fasthttp"}, ref: "gnethttp"},
+	{name: "https", kind: "http", conns: 256, pipeline: 1, servers: []string{"mill", "nethttp", "nbhttp"}, ref: "nethttp", ref2: "nbhttp", tls: true},
 	{name: "resp", kind: "resp", conns: 50, pipeline: 1, servers: []string{"mill", "redis-server"}, ref: "redis-server"},
 	{name: "resp-pipeline", kind: "resp", conns: 50, pipeline: 16, servers: []string{"mill", "redis-server"}, ref: "redis-server"},
 }
@@ -49,13 +53,20 @@ var respTests = []struct{ arg, name string }{
 
 // protoServer is how to obtain and start one contender.
 type protoServer struct {
-	pkg  string // Go package built into binDir/bin; "" = bin is a program on PATH
-	bin  string
-	desc string
+	pkg     string // Go package built into binDir/bin; "" = bin is a program on PATH
+	bin     string
+	desc    string
+	tlsArgs []string // what makes it serve HTTPS with a self-signed ECDSA P-256 certificate
+	prof    bool     // takes -cpuprofile
 }
 
 var protoServers = map[string]protoServer{
-	"http/mill":         {pkg: "github.com/mill-io/mill/examples/http", bin: "mill-http", desc: "examples/http on mill: full HTTP/1.1 request parsing"},
+	"http/mill": {pkg: "github.com/mill-io/mill/examples/http", bin: "mill-http", desc: "examples/http on mill: full HTTP/1.1 request parsing",
+		tlsArgs: []string{"-tls-self-signed"}},
+	"http/nethttp": {pkg: "./servers/nethttp", bin: "nethttp", desc: "servers/nethttp: net/http (crypto/tls for HTTPS), GOMAXPROCS = -loops",
+		tlsArgs: []string{"-tls"}, prof: true},
+	"http/nbhttp": {pkg: "./servers/nbhttp", bin: "nbhttp", desc: "servers/nbhttp: nbio's nbhttp, default settings (llib's crypto/tls fork with -aes for HTTPS), NPoller = GOMAXPROCS = -loops",
+		tlsArgs: []string{"-tls", "-aes"}, prof: true},
 	"http/gnethttp":     {pkg: "./servers/gnethttp", bin: "gnethttp", desc: `servers/gnethttp on gnet v2: "\r\n\r\n" scan, no header parsing`},
 	"http/fasthttp":     {pkg: "./servers/fasthttp", bin: "fasthttp", desc: "servers/fasthttp: valyala/fasthttp, default settings, GOMAXPROCS = -loops"},
 	"resp/mill":         {pkg: "github.com/mill-io/mill/examples/redis", bin: "mill-redis", desc: "examples/redis on mill"},
@@ -144,13 +155,15 @@ type protoPlan struct {
 	script   string              // wrk pipelining script
 	notes    []string
 	response map[string]string // http server -> first /plaintext response, Date masked
+	// responseTLS is the same over HTTPS.
+	responseTLS map[string]string
 }
 
 // prepareProto checks the tools, builds the contenders of the selected
 // protocol workloads and writes the wrk script. Workloads whose tool is
 // missing are dropped with a note.
 func prepareProto(e *env, modDir string, names []string) *protoPlan {
-	p := &protoPlan{servers: map[string][]string{}, bins: map[string]string{}, response: map[string]string{}}
+	p := &protoPlan{servers: map[string][]string{}, bins: map[string]string{}, response: map[string]string{}, responseTLS: map[string]string{}}
 	if len(names) == 0 {
 		return p
 	}
@@ -324,6 +337,12 @@ func (p *protoPlan) runServer(e *env, o protoOpts, w protoWorkload, server strin
 	} else {
 		args = append(args, "-addr", addr, "-loops", strconv.Itoa(e.loops))
 	}
+	if ps := protoServers[w.kind+"/"+server]; w.tls {
+		args = append(args, ps.tlsArgs...)
+	}
+	if ps := protoServers[w.kind+"/"+server]; ps.prof && e.profDir != "" {
+		args = append(args, "-cpuprofile", filepath.Join(e.profDir, fmt.Sprintf("%s-%s-%d.pprof", server, w.name, round)))
+	}
 	srv, err := start(e.serverCPU, args, logf, logf)
 	if err != nil {
 		return failAll("%v", err)
@@ -336,18 +355,25 @@ func (p *protoPlan) runServer(e *env, o protoOpts, w protoWorkload, server strin
 			failAll("%v", err)
 		}
 	}()
-	if err := waitAccepting(addr, srv, 10*time.Second); err != nil {
+	ready := waitAccepting
+	if w.tls {
+		ready = waitHandshaking
+	}
+	if err := ready(addr, srv, 10*time.Second); err != nil {
 		return failAll("%v", err)
 	}
 
 	switch w.kind {
 	case "http":
-		size, masked, err := checkHTTP(addr)
+		size, masked, err := checkHTTP(addr, w.tls)
 		if err != nil {
 			return failAll("response check: %v", err)
 		}
-		if _, seen := p.response[server]; !seen {
+		if _, seen := p.response[server]; !seen && !w.tls {
 			p.response[server] = masked
+		}
+		if _, seen := p.responseTLS[server]; !seen && w.tls {
+			p.responseTLS[server] = masked
 		}
 		res := p.runWrk(e, o, w, server, round, addr, srv)
 		res.respBytes = size
@@ -438,7 +464,11 @@ func (p *protoPlan) runWrk(e *env, o protoOpts, w protoWorkload, server string, 
 		if w.pipeline > 1 {
 			a = append(a, "-s", p.script)
 		}
-		return append(a, "http://"+addr+"/plaintext")
+		scheme := "http://"
+		if w.tls {
+			scheme = "https://"
+		}
+		return append(a, scheme+addr+"/plaintext")
 	}
 	one := func(d time.Duration) (protoResult, toolRun) {
 		res := protoResult{workload: w.name, server: server, round: round, p50: math.NaN(), p99: math.NaN(), maxLat: math.NaN()}
@@ -551,13 +581,23 @@ const plaintextBody = "Hello, World!"
 // checkHTTP sends two pipelined GET /plaintext requests and checks both
 // responses: 200, Content-Type text/plain, a Date, the 13-byte body. It
 // returns the first response's size and its bytes with the Date value masked.
-func checkHTTP(addr string) (size int, masked string, err error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+// With useTLS it speaks HTTPS (HTTP/1.1 without ALPN, as wrk does; the
+// certificate is not verified: servers make a throw-away one).
+func checkHTTP(addr string, useTLS bool) (size int, masked string, err error) {
+	var c net.Conn
+	c, err = net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return 0, "", err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if useTLS {
+		tc := tls.Client(c, &tls.Config{ServerName: "localhost", InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			return 0, "", fmt.Errorf("tls handshake: %w", err)
+		}
+		c = tc
+	}
 	req := "GET /plaintext HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
 	if _, err := io.WriteString(c, req+req); err != nil {
 		return 0, "", err

@@ -77,7 +77,7 @@ func renderProto(p *protoPlan, results []protoResult) string {
 		"the tool starts to just after it exits (so connection set-up is inside the window). " +
 		"req/s is the tool's own figure; CPU µs/req = server utime+stime in the window ÷ requests completed; " +
 		"tool CPU % is the tool's rusage over the window. wrk's latency percentiles include its coordinated-omission correction. Ratios divide by the reference row " +
-		"(gnethttp for HTTP, redis-server for RESP): for req/s higher is better, for CPU/req lower is better.\n\n")
+		"(gnethttp for HTTP, nethttp and then nbhttp for HTTPS, redis-server for RESP): for req/s higher is better, for CPU/req lower is better.\n\n")
 	var kinds []string
 	for _, w := range p.wls {
 		for _, s := range p.servers[w.name] {
@@ -90,38 +90,33 @@ func renderProto(p *protoPlan, results []protoResult) string {
 	for _, k := range kinds {
 		fmt.Fprintf(&b, "- `%s`: %s\n", k, protoServers[k].desc)
 	}
-	if ref, ok := p.response["mill"]; ok && len(p.response) > 1 {
-		var same, diff []string
-		for _, s := range []string{"gnethttp", "fasthttp"} {
-			if r, ok := p.response[s]; ok {
-				if r == ref {
-					same = append(same, s)
-				} else {
-					diff = append(diff, fmt.Sprintf("%s sends %q, mill %q", s, r, ref))
-				}
-			}
-		}
-		if len(same) > 0 {
-			fmt.Fprintf(&b, "- GET /plaintext responses of %s are byte-for-byte mill's (Date value aside; checked before each run)\n",
-				strings.Join(same, ", "))
-		}
-		for _, d := range diff {
-			fmt.Fprintf(&b, "- response differs: %s\n", d)
-		}
-	}
+	compareResponses(&b, "", p.response)
+	compareResponses(&b, "over HTTPS, ", p.responseTLS)
 
 	for _, w := range p.wls {
 		servers := p.servers[w.name]
 		fmt.Fprintf(&b, "\n### %s (%s)\n\n", w.name, describeProto(w))
 		if w.kind == "http" {
-			fmt.Fprintf(&b, "| server | ok | req/s | p50 µs | p99 µs | max µs | srv CPU µs/req | srv CPU %% | wrk CPU %% | other CPU %% | resp B | req/s vs %s | CPU/req vs %s |\n", w.ref, w.ref)
-			b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+			fmt.Fprintf(&b, "| server | ok | req/s | p50 µs | p99 µs | max µs | srv CPU µs/req | srv CPU %% | wrk CPU %% | other CPU %% | resp B | req/s vs %s | CPU/req vs %s |", w.ref, w.ref)
+			if w.ref2 != "" {
+				fmt.Fprintf(&b, " req/s vs %s | CPU/req vs %s |", w.ref2, w.ref2)
+			}
+			b.WriteString("\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+			if w.ref2 != "" {
+				b.WriteString("--:|--:|")
+			}
+			b.WriteString("\n")
 			ref := aggregateProto(results, w.name, "", w.ref)
+			ref2 := aggregateProto(results, w.name, "", w.ref2)
 			for _, s := range servers {
 				a := aggregateProto(results, w.name, "", s)
-				fmt.Fprintf(&b, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, a.ok, a.runs,
+				fmt.Fprintf(&b, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", s, a.ok, a.runs,
 					num(a.rps, 0), num(a.p50, 0), num(a.p99, 0), num(a.max, 0), num(a.cpu, 3), num(a.srvPct, 0), num(a.tlPct, 0), num(a.othPct, 0),
 					num(a.bytes, 0), ratio(a.rps, ref.rps), ratio(a.cpu, ref.cpu))
+				if w.ref2 != "" {
+					fmt.Fprintf(&b, " %s | %s |", ratio(a.rps, ref2.rps), ratio(a.cpu, ref2.cpu))
+				}
+				b.WriteString("\n")
 			}
 			continue
 		}
@@ -147,7 +142,21 @@ func renderProto(p *protoPlan, results []protoResult) string {
 				label = "GET /plaintext"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", w.name, label, w.ref, ratio(m.rps, r.rps), ratio(m.cpu, r.cpu))
+			if w.ref2 != "" {
+				r2 := aggregateProto(results, w.name, t, w.ref2)
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", w.name, label, w.ref2, ratio(m.rps, r2.rps), ratio(m.cpu, r2.cpu))
+			}
 		}
+	}
+	for _, w := range p.wls {
+		if !w.tls || w.ref2 == "" {
+			continue
+		}
+		m := aggregateProto(results, w.name, "", "mill")
+		r, r2 := aggregateProto(results, w.name, "", w.ref), aggregateProto(results, w.name, "", w.ref2)
+		v := verdict(tlsTarget{met: func(s, n float64) bool { return s <= 0.8 && n < 1 }}, div(m.cpu, r.cpu), div(m.cpu, r2.cpu), true, true)
+		fmt.Fprintf(&b, "\nTarget (issue 15) for %s: mill's CPU/req ≤ 0.8× %s's and below %s's: **%s** (%s, %s).\n",
+			w.name, w.ref, w.ref2, v, ratio(m.cpu, r.cpu), ratio(m.cpu, r2.cpu))
 	}
 
 	var failed []protoResult
@@ -201,4 +210,52 @@ func renderAll(mach, client string, notes, echoWls, servers []string, results []
 	}
 	b.WriteString("```\n")
 	return b.String()
+}
+
+// compareResponses says whether each server's masked /plaintext response
+// is mill's byte for byte, the same header lines in another order, or
+// different.
+func compareResponses(b *strings.Builder, label string, resp map[string]string) {
+	ref, ok := resp["mill"]
+	if !ok || len(resp) < 2 {
+		return
+	}
+	var others []string
+	for s := range resp {
+		if s != "mill" {
+			others = append(others, s)
+		}
+	}
+	slices.Sort(others)
+	var same, reordered, diff []string
+	for _, s := range others {
+		r := resp[s]
+		switch {
+		case r == ref:
+			same = append(same, s)
+		case sameLines(r, ref):
+			reordered = append(reordered, s)
+		default:
+			diff = append(diff, fmt.Sprintf("%s sends %q, mill %q", s, r, ref))
+		}
+	}
+	if len(same) > 0 {
+		fmt.Fprintf(b, "- %sGET /plaintext responses of %s are byte-for-byte mill's (Date value aside; checked before each run)\n",
+			label, strings.Join(same, ", "))
+	}
+	if len(reordered) > 0 {
+		fmt.Fprintf(b, "- %sGET /plaintext responses of %s have mill's status line, header lines and body, in another header order (same size)\n",
+			label, strings.Join(reordered, ", "))
+	}
+	for _, d := range diff {
+		fmt.Fprintf(b, "- %sresponse differs: %s\n", label, d)
+	}
+}
+
+// sameLines reports whether two responses have the same lines in any order.
+func sameLines(a, b string) bool {
+	la, lb := strings.Split(a, "\r\n"), strings.Split(b, "\r\n")
+	slices.Sort(la)
+	slices.Sort(lb)
+	return slices.Equal(la, lb)
 }

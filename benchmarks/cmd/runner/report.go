@@ -8,6 +8,15 @@ import (
 )
 
 func describe(w workload) string {
+	if w.handshake {
+		return fmt.Sprintf("%d concurrent handshakers: connect, full TLS handshake, close_notify, server closes", w.conns)
+	}
+	if w.tls && w.idle {
+		return fmt.Sprintf("%d idle TLS connections, one %d B echo each", w.conns, w.size)
+	}
+	if w.tls {
+		return fmt.Sprintf("TLS: %d conns × %d B, pipeline %d", w.conns, w.size, w.pipeline)
+	}
 	if w.udp {
 		return fmt.Sprintf("UDP: %d sender sockets × %d B datagrams, %d in flight each", w.conns, w.size, w.pipeline)
 	}
@@ -41,7 +50,11 @@ func summary(w workload, r runResult) string {
 		return fmt.Sprintf("RSS %.1f -> %.1f MiB over %d conns: %.0f B/conn",
 			mib(r.rssBefore), mib(r.rssAfter), r.gen.Established, bytesPerConn(r))
 	}
-	s := fmt.Sprintf("%.0f msgs/s, %.1f MB/s, p50 %.0f µs, p99 %.0f µs, server CPU %.2f µs/msg (%.0f%%), loadgen CPU %.0f%%, other CPU %.0f%%",
+	unit := "msgs"
+	if w.handshake {
+		unit = "handshakes"
+	}
+	s := fmt.Sprintf("%.0f "+unit+"/s, %.1f MB/s, p50 %.0f µs, p99 %.0f µs, server CPU %.2f µs/msg (%.0f%%), loadgen CPU %.0f%%, other CPU %.0f%%",
 		r.gen.MsgsPerSec, r.gen.MBPerSec, us(r.gen.Latency.P50), us(r.gen.Latency.P99),
 		cpuPerMsg(r), pct(r.srvCPU, r.window), pct(r.genCPU, r.window), pct(r.otherCPU, r.window))
 	if w.udp {
@@ -74,6 +87,7 @@ type agg struct {
 	msgs, mb, p99, cpuMsg, srvPct, genPct, othPct, bpc float64
 	rssBefore, rssAfter                                float64
 	sent, lossPct, late, rcvbuf                        float64 // UDP
+	negotiated                                         string  // TLS: of the first successful run
 }
 
 func aggregate(results []runResult, wl, srv string) agg {
@@ -88,6 +102,9 @@ func aggregate(results []runResult, wl, srv string) agg {
 			continue
 		}
 		a.ok++
+		if t := r.gen.TLS; t != nil && a.negotiated == "" {
+			a.negotiated = strings.TrimSpace(t.Version + " " + strings.TrimPrefix(t.Cipher, "TLS_") + " " + t.Curve)
+		}
 		msgs = append(msgs, r.gen.MsgsPerSec)
 		mb = append(mb, r.gen.MBPerSec)
 		p99 = append(p99, us(r.gen.Latency.P99))
@@ -134,7 +151,8 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		"CPU µs/msg = server utime+stime during the measured window ÷ messages echoed in it. " +
 		"CPU % columns are shares of one CPU over the window; \"other\" is everything else that ran on the pinned CPUs " +
 		"(interrupt/softirq work not charged to a process, and foreign load: results with a high value are disturbed). " +
-		"Ratios divide this row by the gnet (resp. C epoll) row: for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
+		"Ratios divide this row by the gnet (resp. C epoll) row, in TLS workloads by the stdlib-tls (resp. nbio-tls) row: " +
+		"for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
 	for _, wl := range wls {
 		if findWorkload(wl).udp {
 			b.WriteString("UDP workloads count datagrams: dgrams/s = verified echoes received in the window ÷ its length; " +
@@ -156,6 +174,10 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 	// ratio renders as n/a.
 	for _, wl := range wls {
 		w := findWorkload(wl)
+		if w.tls {
+			renderTLS(&b, w, servers, aggs[wl])
+			continue
+		}
 		g, c := aggs[wl]["gnet"], aggs[wl]["cepoll"]
 		fmt.Fprintf(&b, "\n## %s (%s)\n\n", wl, describe(w))
 		if w.idle {
@@ -192,9 +214,10 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		}
 	}
 
-	if slices.Contains(servers, "mill") {
+	plainWls := slices.DeleteFunc(slices.Clone(wls), func(wl string) bool { return findWorkload(wl).tls })
+	if slices.Contains(servers, "mill") && len(plainWls) > 0 {
 		b.WriteString("\n## mill at a glance\n\n| workload | msgs/s mill÷gnet | CPU/msg mill÷gnet | msgs/s mill÷C | CPU/msg mill÷C | bytes/conn mill÷gnet |\n|---|--:|--:|--:|--:|--:|\n")
-		for _, wl := range wls {
+		for _, wl := range plainWls {
 			m, g, c := aggs[wl]["mill"], aggs[wl]["gnet"], aggs[wl]["cepoll"]
 			if findWorkload(wl).idle {
 				fmt.Fprintf(&b, "| %s | | | | | %s |\n", wl, ratio(m.bpc, g.bpc))
@@ -207,6 +230,10 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | |\n", wl,
 				ratio(m.msgs, g.msgs), ratio(m.cpuMsg, g.cpuMsg), ratio(m.msgs, c.msgs), ratio(m.cpuMsg, c.cpuMsg))
 		}
+	}
+
+	if slices.Contains(servers, "mill-tls") && len(plainWls) < len(wls) {
+		renderTLSGlance(&b, wls, aggs)
 	}
 
 	var failed []runResult
@@ -228,4 +255,108 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 	}
 	b.WriteString("```\n")
 	return b.String()
+}
+
+// renderTLS renders one TLS workload's table: ratios against stdlib-tls
+// and nbio-tls, and what each server negotiated.
+func renderTLS(b *strings.Builder, w workload, servers []string, aggs map[string]agg) {
+	std, nb := aggs[tlsRefs[0]], aggs[tlsRefs[1]]
+	fmt.Fprintf(b, "\n## %s (%s)\n\n", w.name, describe(w))
+	if w.idle {
+		b.WriteString("| server | ok | negotiated | RSS before MiB | RSS after MiB | bytes/conn | vs stdlib | vs nbio |\n")
+		b.WriteString("|---|---|---|--:|--:|--:|--:|--:|\n")
+		for _, s := range servers {
+			if !serves(w, s) {
+				continue
+			}
+			a := aggs[s]
+			fmt.Fprintf(b, "| %s | %d/%d | %s | %s | %s | %s | %s | %s |\n", s, a.ok, a.runs, a.negotiated,
+				num(a.rssBefore, 1), num(a.rssAfter, 1), num(a.bpc, 0), ratio(a.bpc, std.bpc), ratio(a.bpc, nb.bpc))
+		}
+		return
+	}
+	unit := "msg"
+	if w.handshake {
+		unit = "handshake"
+	}
+	fmt.Fprintf(b, "| server | ok | negotiated | %ss/s | MB/s | p99 µs | srv CPU µs/%s | srv CPU %% | loadgen CPU %% | other CPU %% | %ss/s vs stdlib | CPU/%s vs stdlib | %ss/s vs nbio | CPU/%s vs nbio |\n",
+		unit, unit, unit, unit, unit, unit)
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range servers {
+		if !serves(w, s) {
+			continue
+		}
+		a := aggs[s]
+		mb := num(a.mb, 1)
+		if w.handshake {
+			mb = "–"
+		}
+		fmt.Fprintf(b, "| %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s, a.ok, a.runs, a.negotiated,
+			num(a.msgs, 0), mb, num(a.p99, 0), num(a.cpuMsg, 2), num(a.srvPct, 0), num(a.genPct, 0), num(a.othPct, 0),
+			ratio(a.msgs, std.msgs), ratio(a.cpuMsg, std.cpuMsg), ratio(a.msgs, nb.msgs), ratio(a.cpuMsg, nb.cpuMsg))
+	}
+}
+
+// tlsTarget is the goal issue 15 sets for mill in a TLS workload.
+type tlsTarget struct {
+	desc string
+	// met tells from mill's ratios to stdlib and nbio whether it is met.
+	met func(vsStd, vsNbio float64) bool
+}
+
+func tlsTargetOf(w workload) tlsTarget {
+	switch {
+	case w.handshake:
+		return tlsTarget{"CPU/handshake ≤ 1.1× stdlib", func(s, _ float64) bool { return s <= 1.1 }}
+	case w.idle:
+		return tlsTarget{"bytes/conn < nbio", func(_, n float64) bool { return n < 1 }}
+	}
+	return tlsTarget{"CPU/msg ≤ 0.8× stdlib and < nbio", func(s, n float64) bool { return s <= 0.8 && n < 1 }}
+}
+
+// verdict is "met", "missed", or "n/a" when a ratio the target needs is
+// unknown.
+func verdict(t tlsTarget, vsStd, vsNbio float64, needNbio, needStd bool) string {
+	if (needStd && (math.IsNaN(vsStd) || math.IsInf(vsStd, 0))) || (needNbio && (math.IsNaN(vsNbio) || math.IsInf(vsNbio, 0))) {
+		return "n/a"
+	}
+	if t.met(vsStd, vsNbio) {
+		return "met"
+	}
+	return "missed"
+}
+
+func div(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// renderTLSGlance lists mill-tls's ratios per TLS workload beside the
+// targets of issue 15.
+func renderTLSGlance(b *strings.Builder, wls []string, aggs map[string]map[string]agg) {
+	b.WriteString("\n## mill-tls at a glance\n\n| workload | figure | mill-tls | stdlib-tls | nbio-tls | mill÷stdlib | mill÷nbio | target | |\n|---|---|--:|--:|--:|--:|--:|---|---|\n")
+	for _, wl := range wls {
+		w := findWorkload(wl)
+		if !w.tls {
+			continue
+		}
+		m, s, n := aggs[wl]["mill-tls"], aggs[wl][tlsRefs[0]], aggs[wl][tlsRefs[1]]
+		figure, mv, sv, nv, prec := "srv CPU µs/msg", m.cpuMsg, s.cpuMsg, n.cpuMsg, 2
+		if w.handshake {
+			figure = "srv CPU µs/handshake"
+		}
+		if w.idle {
+			figure, mv, sv, nv, prec = "bytes/conn", m.bpc, s.bpc, n.bpc, 0
+		}
+		t := tlsTargetOf(w)
+		rs, rn := div(mv, sv), div(mv, nv)
+		v := verdict(t, rs, rn, !w.handshake, !w.idle)
+		if math.IsNaN(mv) {
+			v = "n/a"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", wl, figure, num(mv, prec), num(sv, prec), num(nv, prec),
+			ratio(mv, sv), ratio(mv, nv), t.desc, v)
+	}
 }

@@ -21,6 +21,10 @@ type workload struct {
 	pipeline int // UDP: datagrams in flight per sender
 	idle     bool
 	udp      bool // UDP echo, driven by loadgen -udp, against udpServers only
+	// tls: driven by loadgen -tls against the TLS servers only (see
+	// serverSpecs); handshake: loadgen -handshake, conns = concurrent
+	// handshakers, messages = completed full handshakes.
+	tls, handshake bool
 }
 
 var allWorkloads = []workload{
@@ -35,7 +39,38 @@ var allWorkloads = []workload{
 	{name: "udp", conns: 64, size: 64, pipeline: 1, udp: true},
 	{name: "udp-window16", conns: 8, size: 64, pipeline: 16, udp: true},
 	{name: "udp-overload", conns: 64, size: 64, pipeline: 16, udp: true},
+	// Opt-in TLS (loadgen -tls, TLS 1.3, X25519, ECDSA P-256 certificates).
+	{name: "tls-echo", conns: 100, size: 64, pipeline: 1, tls: true},
+	{name: "tls-bulk", conns: 10, size: 64 << 10, pipeline: 1, tls: true},
+	{name: "tls-handshake", conns: 16, size: 1, pipeline: 1, tls: true, handshake: true},
+	{name: "tls-idle", conns: 10000, size: 16, pipeline: 1, idle: true, tls: true},
 }
+
+// serverSpec is how an echo contender is built and started.
+type serverSpec struct {
+	bin  string   // binary in binDir (several contenders may share one)
+	src  string   // Go package, or C file with c
+	c    bool     // built with gcc
+	args []string // after -addr and -loops
+	tls  bool     // serves the TLS workloads (and only those)
+	prof bool     // takes -cpuprofile
+}
+
+var serverSpecs = map[string]serverSpec{
+	"mill":   {bin: "mill", src: "./servers/mill", prof: true},
+	"gnet":   {bin: "gnet", src: "./servers/gnet"},
+	"stdlib": {bin: "stdlib", src: "./servers/stdlib", prof: true},
+	"cepoll": {bin: "cepoll", src: "servers/cepoll/echo.c", c: true},
+	// TLS: mill.WithTLS, net + crypto/tls (goroutine per connection), and
+	// nbio with llib's crypto/tls fork told to prefer AES-GCM like the
+	// others (internal/llibaes).
+	"mill-tls":   {bin: "mill", src: "./servers/mill", args: []string{"-tls"}, tls: true, prof: true},
+	"stdlib-tls": {bin: "stdlib", src: "./servers/stdlib", args: []string{"-tls"}, tls: true, prof: true},
+	"nbio-tls":   {bin: "nbio", src: "./servers/nbio", args: []string{"-tls", "-aes"}, tls: true, prof: true},
+}
+
+// tlsRefs are the rows the TLS workloads' ratios divide by.
+var tlsRefs = [2]string{"stdlib-tls", "nbio-tls"}
 
 // udpServers are the echo servers with a -udp mode (cepoll has none).
 var udpServers = []string{"mill", "gnet", "stdlib"}
@@ -46,7 +81,19 @@ const udpGenBin = "loadgen"
 
 // serves reports whether server takes part in workload w.
 func serves(w workload, server string) bool {
+	if serverSpecs[server].tls != w.tls {
+		return false
+	}
 	return !w.udp || slices.Contains(udpServers, server)
+}
+
+// genBinFor is the load generator binary of workload w: cload has no UDP
+// or TLS mode.
+func genBinFor(e *env, w workload) string {
+	if w.udp || w.tls {
+		return udpGenBin
+	}
+	return e.genBin
 }
 
 func (w workload) network() string {
@@ -70,6 +117,13 @@ type loadgenResult struct {
 	} `json:"latency"`
 	Errors     int    `json:"errors"`
 	FirstError string `json:"first_error"`
+
+	// TLS only (loadgen -tls / -handshake): what was negotiated.
+	TLS *struct {
+		Version string `json:"version"`
+		Cipher  string `json:"cipher"`
+		Curve   string `json:"curve"`
+	} `json:"tls"`
 
 	// UDP only (loadgen -udp).
 	Sent          uint64  `json:"sent"`
@@ -104,7 +158,8 @@ type env struct {
 	duration  time.Duration
 	warmup    time.Duration
 	settle    time.Duration
-	cpus      []int // CPUs the benchmark is pinned to (empty: all)
+	cpus      []int  // CPUs the benchmark is pinned to (empty: all)
+	profDir   string // -cpuprofile: servers that take it write a profile here
 }
 
 // phaseSampler records CPU times of the server and loadgen at each marker.
@@ -170,9 +225,14 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 		return res
 	}
 	defer logf.Close()
-	srvArgs := []string{filepath.Join(e.binDir, server), "-addr", addr, "-loops", strconv.Itoa(e.loops)}
+	spec := serverSpecs[server]
+	srvArgs := []string{filepath.Join(e.binDir, spec.bin), "-addr", addr, "-loops", strconv.Itoa(e.loops)}
+	srvArgs = append(srvArgs, spec.args...)
 	if w.udp {
 		srvArgs = append(srvArgs, "-udp")
+	}
+	if e.profDir != "" && spec.prof {
+		srvArgs = append(srvArgs, "-cpuprofile", filepath.Join(e.profDir, fmt.Sprintf("%s-%s-%d.pprof", server, w.name, round)))
 	}
 	srv, err := start(e.serverCPU, srvArgs, logf, logf)
 	if err != nil {
@@ -199,19 +259,23 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 	if w.udp {
 		ready = waitEchoingUDP
 	}
+	if w.tls {
+		ready = waitHandshaking
+	}
 	if err := ready(addr, srv, 10*time.Second); err != nil {
 		fail("%v", err)
 		return res
 	}
 
-	genBin := e.genBin
-	if w.udp {
-		genBin = udpGenBin
-	}
-	args := []string{filepath.Join(e.binDir, genBin), "-json", "-addr", addr,
+	args := []string{filepath.Join(e.binDir, genBinFor(e, w)), "-json", "-addr", addr,
 		"-conns", strconv.Itoa(w.conns), "-size", strconv.Itoa(w.size)}
 	if w.udp {
 		args = append(args, "-udp")
+	}
+	if w.handshake {
+		args = append(args, "-handshake")
+	} else if w.tls {
+		args = append(args, "-tls")
 	}
 	var limit time.Duration
 	if w.idle {

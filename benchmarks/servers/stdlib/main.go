@@ -1,5 +1,10 @@
 // Command stdlib is a goroutine-per-connection echo server on package net.
 //
+// With -tls the listener is wrapped by crypto/tls (tls.NewListener): each
+// connection's goroutine runs its handshake on the first Read, then echoes
+// the plaintext, so this is the standard library's TLS echo server
+// (certificate from -cert/-key, or a self-signed ECDSA P-256 one).
+//
 // With -udp it echoes UDP datagrams on -addr instead: GOMAXPROCS sockets
 // bound to the same address with SO_REUSEPORT (the kernel spreads the
 // senders over them by 4-tuple, as it does for mill's and gnet's one
@@ -10,6 +15,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"log"
@@ -19,15 +25,25 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/benchmarks/internal/cpuprof"
+	"github.com/mill-io/mill/benchmarks/internal/tlscert"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address host:port")
 	loops := flag.Int("loops", 0, "GOMAXPROCS (0 = one per CPU)")
 	udp := flag.Bool("udp", false, "serve UDP echo: GOMAXPROCS SO_REUSEPORT sockets, one goroutine each")
+	useTLS := flag.Bool("tls", false, "serve TLS (crypto/tls) echo")
+	var cert tlscert.Flags
+	cert.Register(flag.CommandLine)
+	profile := flag.String("cpuprofile", "", "write a CPU profile to this file (on SIGTERM/SIGINT)")
 	flag.Parse()
 	if *loops > 0 {
 		runtime.GOMAXPROCS(*loops)
+	}
+	if err := cpuprof.Start(*profile); err != nil {
+		log.Fatal(err)
 	}
 	if *udp {
 		serveUDP(*addr, runtime.GOMAXPROCS(0))
@@ -36,6 +52,13 @@ func main() {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *useTLS {
+		cfg, err := cert.Config()
+		if err != nil {
+			log.Fatal(err)
+		}
+		ln = tls.NewListener(ln, cfg)
 	}
 	for {
 		c, err := ln.Accept()
