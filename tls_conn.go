@@ -22,13 +22,15 @@ import (
 //     (handshakeRead, scanClientHello); a Client's handshake starts at
 //     once, since it speaks first.
 //  2. The handshake runs on a goroutine (handshakes, tlsSession.handshake)
-//     over the wire in handshake mode: the loop pushes what it reads and
-//     sends what the handshake writes (handshakeOutput).
+//     over the wire in handshake mode: the loop pushes what it reads;
+//     the goroutine writes its flights to the socket, and what the
+//     socket does not take the loop sends (handshakeOutput).
 //  3. handshakeDone, on the loop: the wire turns direct, OnOpen runs
 //     (start), and input that came with the last flight is read at once.
-//  4. Open: readTLS decrypts on the loop, Write encrypts on it; the
-//     records queue on the conn's output like any bytes, so watermarks,
-//     limits, flow control and timeouts apply to them unchanged.
+//  4. Open: readTLS decrypts on the loop, Write encrypts on it; records
+//     go to the socket at once or queue on the conn's output like any
+//     bytes, so watermarks, limits, flow control and timeouts apply to
+//     them unchanged.
 //  5. Closing: our FIN (CloseWrite, a lingering close) follows a
 //     close_notify (sendCloseNotify); a graceful close sends one too
 //     (closingTLS). A failed handshake closes without OnOpen.
@@ -42,10 +44,10 @@ type tlsSession struct {
 	stopCtx  func() bool       // unhooks a DialTLS caller's context
 	notify   func(Conn, error) // a Client's dial, waiting for the handshake
 	client   bool
-	started  bool // the handshake was handed to a goroutine
-	notified bool // our close_notify is queued
-	hello    helloScan
-	err      error
+	started  bool      // the handshake was handed to a goroutine
+	notified bool      // our close_notify is queued
+	hello    helloScan // the ClientHello pre-read's progress
+	err      error     // why the handshake failed (endHandshake), once it has
 	// done: the handshake succeeded and the loop took it over; from
 	// then on the handshake's lock is free, and TLS may ask crypto/tls
 	// for the state without waiting on a handshake goroutine.
