@@ -94,6 +94,12 @@ func stdEchoServer(t *testing.T, network, addr string) net.Listener {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return echoOn(t, ln)
+}
+
+// echoOn serves echo on ln, a goroutine per connection, until the test
+// ends.
+func echoOn(t *testing.T, ln net.Listener) net.Listener {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Add(1)

@@ -220,6 +220,13 @@ func (c *conn) read() {
 	c.activity()
 	l.ctr.bytesIn.Add(uint64(n))
 	l.ctr.reads.Add(1)
+	c.deliver(n)
+}
+
+// deliver gives OnTraffic the n bytes just read into the loop's read
+// buffer, after what was left unread before. Loop goroutine.
+func (c *conn) deliver(n int) {
+	l := c.loop
 	if c.in.Len() == 0 {
 		c.view = l.readBuf[:n]
 	} else {

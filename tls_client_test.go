@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -16,26 +15,11 @@ import (
 // stdTLSEcho is a standard-library TLS echo server on a fresh port.
 func stdTLSEcho(t *testing.T, cfg *tls.Config) net.Listener {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln
+	return echoOn(t, tls.NewListener(ln, cfg))
 }
 
 // TestTLSClientDial: a Client's TLS dial to a standard-library server

@@ -266,14 +266,7 @@ func (c *conn) readTLS() {
 		n, err := s.tc.Read(l.readBuf)
 		s.w.readGave(n > 0)
 		if n > 0 {
-			if c.in.Len() == 0 {
-				c.view = l.readBuf[:n]
-			} else {
-				c.in.Write(l.readBuf[:n])
-				c.view = c.in.Contiguous(-1)
-				c.setViewRing(true)
-			}
-			c.run("OnTraffic", func() Action { return l.h.OnTraffic(c) })
+			c.deliver(n)
 		}
 		if s.w.queued && !c.closed() {
 			// crypto/tls answered something itself (a KeyUpdate).

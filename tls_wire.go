@@ -343,11 +343,16 @@ func (w *tlsWire) push(b []byte) (full bool) {
 	full = len(w.in) >= handshakeInputLimit
 	w.full = full
 	w.mu.Unlock()
+	w.signal()
+	return full
+}
+
+// signal wakes a Read waiting for input. Any goroutine.
+func (w *tlsWire) signal() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	return full
 }
 
 // eof records the peer's FIN: once in is read, Read returns io.EOF.
@@ -356,10 +361,7 @@ func (w *tlsWire) eof() {
 	w.mu.Lock()
 	w.inEOF = true
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.signal()
 }
 
 // sawEOF reports whether the peer's FIN came during the handshake. Loop
