@@ -10,6 +10,7 @@ require (
 )
 
 require (
+	github.com/pires/go-proxyproto v0.15.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	golang.org/x/sync v0.11.0 // indirect
 )
