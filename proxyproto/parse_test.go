@@ -187,14 +187,16 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
-func TestParseInvalid(t *testing.T) {
+type invalidCase struct {
+	name string
+	in   []byte
+	want error
+}
+
+func invalidCases() []invalidCase {
 	v1 := func(s string) []byte { return []byte(s) }
 	long := v2len(0x21, 0x11, 5000, nil)
-	cases := []struct {
-		name string
-		in   []byte
-		want error
-	}{
+	return []invalidCase{
 		{"http", v1("GET / HTTP/1.1\r\n"), ErrNoHeader},
 		{"tls", []byte{0x16, 0x03, 0x01, 0x02, 0x00}, ErrNoHeader},
 		{"almost v1", v1("PROXZ TCP4"), ErrNoHeader},
@@ -250,7 +252,10 @@ func TestParseInvalid(t *testing.T) {
 		{"v2 bad crc", withCRC(v2(0x21, 0x11, ipv4Block, tlv(TypeALPN, "h2")), true), ErrBadChecksum},
 		{"v2 bad crc local", withCRC(v2(0x20, 0x00), true), ErrBadChecksum},
 	}
-	for _, c := range cases {
+}
+
+func TestParseInvalid(t *testing.T) {
+	for _, c := range invalidCases() {
 		t.Run(c.name, func(t *testing.T) {
 			h, n, err := Parse(c.in)
 			if !errors.Is(err, c.want) || n != 0 {
