@@ -15,6 +15,10 @@
 //   - [ErrNoHeader]: b does not start with a PROXY protocol signature. A
 //     listener that requires a header closes the connection; one that accepts
 //     a header optionally (from trusted peers only) serves b as client data.
+//     It is decided as soon as a byte differs from both signatures, so an
+//     optional listener waits for at most 12 bytes (5 for "PROXY") before it
+//     knows; a client that sends fewer and waits for the server is held
+//     until the header timeout.
 //   - any other error: the header is invalid and the connection must be
 //     closed. Errors are matchable with errors.Is: [ErrInvalidHeader],
 //     [ErrInvalidTLV] (which also matches ErrInvalidHeader),

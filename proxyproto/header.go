@@ -141,25 +141,21 @@ func (h *Header) Addrs() (src, dst netip.AddrPort, ok bool) {
 // Clone returns a copy of h that no longer aliases the parsed buffer: TLVs
 // and the Unix paths are copied into one new allocation (none when they are
 // all empty).
-func (h Header) Clone() Header {
-	n := len(h.TLVs) + len(h.SourceUnix) + len(h.DestinationUnix)
-	if n == 0 {
-		h.TLVs, h.SourceUnix, h.DestinationUnix = nil, nil, nil
-		return h
-	}
-	buf := make([]byte, 0, n)
+func (h *Header) Clone() Header {
+	c := *h
+	buf := make([]byte, 0, len(h.TLVs)+len(h.SourceUnix)+len(h.DestinationUnix))
 	take := func(b []byte) []byte {
-		if b == nil {
+		if len(b) == 0 {
 			return nil
 		}
 		start := len(buf)
 		buf = append(buf, b...)
 		return buf[start:len(buf):len(buf)]
 	}
-	h.TLVs = take(h.TLVs)
-	h.SourceUnix = take(h.SourceUnix)
-	h.DestinationUnix = take(h.DestinationUnix)
-	return h
+	c.TLVs = take(h.TLVs)
+	c.SourceUnix = take(h.SourceUnix)
+	c.DestinationUnix = take(h.DestinationUnix)
+	return c
 }
 
 // Errors returned by Parse. Every error Parse returns is one of these, or

@@ -518,3 +518,21 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// FuzzAddr checks the hand-written address parsers against net/netip.
+func FuzzAddr(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "::1", "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "01.2.3.4", "1::", "fe80::1%eth0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := netip.ParseAddr(s)
+		got4, ok4 := parseIPv4([]byte(s))
+		if w := err == nil && want.Is4(); ok4 != w || (ok4 && got4 != want) {
+			t.Fatalf("parseIPv4(%q) = %v %v; netip %v %v", s, got4, ok4, want, err)
+		}
+		got6, ok6 := parseIPv6([]byte(s))
+		if w := err == nil && want.Is6() && want.Zone() == ""; ok6 != w || (ok6 && got6 != want) {
+			t.Fatalf("parseIPv6(%q) = %v %v; netip %v %v", s, got6, ok6, want, err)
+		}
+	})
+}

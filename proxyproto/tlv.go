@@ -122,16 +122,17 @@ func (h *Header) CRC32C() (uint32, bool) {
 // AWSVPCEndpointID returns the AWS VPC endpoint id (type 0xEA, subtype
 // 0x01), e.g. "vpce-08d2bf15fac5001c9", aliasing h.TLVs.
 func (h *Header) AWSVPCEndpointID() ([]byte, bool) {
-	found := []byte(nil)
-	ok := false
-	h.EachTLV(func(typ byte, v []byte) bool {
-		if typ == TypeAWS && len(v) >= 1 && v[0] == SubtypeAWSVPCEndpointID {
-			found, ok = v[1:], true
-			return false
+	for b := h.TLVs; len(b) > 0; {
+		typ, v, rest, ok := NextTLV(b)
+		if !ok {
+			break
 		}
-		return true
-	})
-	return found, ok
+		if typ == TypeAWS && len(v) >= 1 && v[0] == SubtypeAWSVPCEndpointID {
+			return v[1:], true
+		}
+		b = rest
+	}
+	return nil, false
 }
 
 // AzurePrivateLinkID returns the Azure private endpoint LinkID (type 0xEE,

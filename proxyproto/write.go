@@ -159,9 +159,9 @@ func AppendTLV(dst []byte, typ byte, value []byte) []byte {
 
 // Format returns h as a header of its Version (1 or 2, where 0 means 2);
 // see AppendV1 and AppendV2.
-func (h Header) Format() ([]byte, error) {
+func (h *Header) Format() ([]byte, error) {
 	if h.Version == 1 {
-		return AppendV1(nil, h)
+		return AppendV1(nil, *h)
 	}
-	return AppendV2(nil, h)
+	return AppendV2(nil, *h)
 }
