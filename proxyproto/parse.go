@@ -356,7 +356,8 @@ func hexDigit(c byte) (int, bool) {
 // parseV2 parses a binary header; b starts with (a prefix of) the v2
 // signature.
 func (p Parser) parseV2(b []byte) (h Header, n int, err error) {
-	if len(b) < V2FixedLen {
+	// Each byte of the fixed part is judged as soon as it is there.
+	if len(b) <= 12 {
 		return h, 0, nil
 	}
 	if b[12]>>4 != 2 {
@@ -365,6 +366,9 @@ func (p Parser) parseV2(b []byte) (h Header, n int, err error) {
 	cmd := Command(b[12] & 0x0f)
 	if cmd != Local && cmd != Proxy {
 		return h, 0, errV2Command
+	}
+	if len(b) <= 13 {
+		return h, 0, nil
 	}
 	fam, tr := Family(b[13]>>4), Transport(b[13]&0x0f)
 	var addrLen int
@@ -379,6 +383,9 @@ func (p Parser) parseV2(b []byte) (h Header, n int, err error) {
 		addrLen = v2AddrLenUnix
 	default:
 		return h, 0, errV2Family
+	}
+	if len(b) < V2FixedLen {
+		return h, 0, nil
 	}
 	total := V2FixedLen + int(binary.BigEndian.Uint16(b[14:16]))
 	limit := p.MaxV2Len

@@ -284,6 +284,13 @@ func TestParseEarly(t *testing.T) {
 	if _, _, err := Parse(v2len(0x21, 0x11, 5000, nil)); !errors.Is(err, ErrHeaderTooLong) {
 		t.Errorf("err %v", err)
 	}
+	// A bad version, command or family fails at its byte.
+	for _, in := range [][]byte{append(append([]byte{}, sig2...), 0x11), append(append([]byte{}, sig2...), 0x23),
+		append(append([]byte{}, sig2...), 0x21, 0x14)} {
+		if _, _, err := Parse(in); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("Parse(%x) = %v, want ErrUnsupported", in, err)
+		}
+	}
 	// HeaderLen after the fixed part.
 	if l, ok := HeaderLen(v2len(0x21, 0x11, 300, nil)); !ok || l != 316 {
 		t.Errorf("HeaderLen = %d %v", l, ok)
