@@ -93,6 +93,7 @@ func validCases() []validCase {
 		Source: ap("192.168.0.1:56324"), Destination: ap("192.168.0.11:443")}
 	withT := func(h Header, t []byte) Header { h.TLVs = t; return h }
 	crcHdr := withCRC(v2(0x21, 0x11, ipv4Block, tlv(TypeALPN, "h2")), false)
+	localCRC := withCRC(v2(0x20, 0x00, tlv(TypeUniqueID, "check-1")), false)
 	return []validCase{
 		{"v1 tcp4", []byte("PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n"),
 			Header{Version: 1, Command: Proxy, Family: FamilyInet, Transport: Stream, Source: ap("192.168.0.1:56324"), Destination: ap("192.168.0.11:443")}},
@@ -129,6 +130,7 @@ func validCases() []validCase {
 		{"v2 tcp4 with tlvs", v2(0x21, 0x11, ipv4Block, allTLVs), withT(tcp4, allTLVs)},
 		{"v2 tcp4 with empty tlv", v2(0x21, 0x11, ipv4Block, tlv(TypeNoop, "")), withT(tcp4, tlv(TypeNoop, ""))},
 		{"v2 tcp4 crc", crcHdr, withT(tcp4, crcHdr[28:])},
+		{"v2 local health check with crc", localCRC, Header{Version: 2, Command: Local, TLVs: localCRC[16:]}},
 		{"v2 abstract unix", v2(0x21, 0x31, func() []byte {
 			b := make([]byte, 216)
 			copy(b, "\x00abs\x00x")
