@@ -106,7 +106,9 @@ type Header struct {
 	Transport Transport
 	// Source is the client's address and port (the connection's remote
 	// end), set for FamilyInet and FamilyInet6 when the header carries
-	// addresses. Use [Header.Addrs], which also checks the command.
+	// addresses. Use [Header.Addrs], which also checks the command. An
+	// IPv4-mapped IPv6 address (v1 TCP6 "::ffff:192.0.2.1", or in a v2
+	// AF_INET6 block) is kept as sent; Unmap it to compare with IPv4.
 	Source netip.AddrPort
 	// Destination is the address and port the client connected to (the
 	// proxy's listening address), set like Source.
