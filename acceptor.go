@@ -31,6 +31,7 @@ type acceptor struct {
 	ln       **socket.Listener // the endpoint's slot: nil once closed
 	home     *eventLoop        // nil on the main reactor
 	tls      *tls.Config       // nil: plaintext
+	proxy    *proxyPolicy      // nil: no PROXY protocol header
 	paused   bool
 	backoff  time.Duration
 	logLimit rateLimit
@@ -71,7 +72,7 @@ func (a *acceptor) HandleEvent(fd int, _ netpoll.Flags) {
 		switch err {
 		case nil:
 			a.backoff = 0
-			a.e.admit(nfd, sa, a.ep, a.home, a.tls)
+			a.e.admit(nfd, sa, a)
 			continue
 		case unix.EAGAIN:
 			return

@@ -5,6 +5,38 @@ import (
 	"strings"
 )
 
+// streamAddrs checks the addresses an option (named opt) applies to,
+// list, against the server's, addrs: each must be one of them, written
+// the same way, once, and a stream address. With list empty, it is
+// every stream address.
+func streamAddrs(opt string, list, addrs []string) ([]string, error) {
+	if len(list) == 0 {
+		for _, a := range addrs {
+			if network, _, err := parseAddr(a); err == nil && !strings.HasPrefix(network, "udp") {
+				list = append(list, a)
+			}
+		}
+	}
+	for _, a := range list {
+		known := 0
+		for _, b := range addrs {
+			if a == b {
+				known++
+			}
+		}
+		network, _, err := parseAddr(a)
+		switch {
+		case known > 1:
+			return nil, fmt.Errorf("mill: %s(..., %q): the server has that address more than once; write them apart (tcp:// and tcp4://, say)", opt, a)
+		case known == 0:
+			return nil, fmt.Errorf("mill: %s(..., %q): not one of the server's addresses %q", opt, a, addrs)
+		case err == nil && strings.HasPrefix(network, "udp"):
+			return nil, fmt.Errorf("mill: %s(..., %q): for stream addresses, not UDP", opt, a)
+		}
+	}
+	return list, nil
+}
+
 // parseAddr splits "scheme://address" into a network and an address.
 // Without a scheme the network is tcp.
 func parseAddr(s string) (network, address string, err error) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mill-io/mill/codec"
+	"github.com/mill-io/mill/proxyproto"
 )
 
 // AsyncCallback reports the outcome of an asynchronous write: err is nil
@@ -58,14 +59,17 @@ type AsyncCallback func(c Conn, err error)
 // effect, and a lingering close drops unread input at once.
 type Conn interface {
 	// LocalAddr is the connection's local address: the address it was
-	// accepted on, or the one the system chose for a Client's connection.
+	// accepted on, or the one the system chose for a Client's connection;
+	// after a PROXY protocol header, the address the client connected to
+	// as the header says it.
 	// Where the server listens on one specific address it is that one;
 	// otherwise (a wildcard or several addresses, a Client) it is asked
 	// of the socket on each call, and is nil once the descriptor has
 	// closed (after OnClose), when its number may name another socket.
 	LocalAddr() net.Addr
 	// RemoteAddr is the peer's address (a new value on each call); an
-	// unnamed *net.UnixAddr for a Unix-domain peer.
+	// unnamed *net.UnixAddr for a Unix-domain peer; after a PROXY protocol
+	// header with addresses, the client's as the header says it.
 	RemoteAddr() net.Addr
 	// Fd is the socket descriptor, for socket options. Do not read,
 	// write or close it; it may belong to another connection once this
@@ -81,6 +85,13 @@ type Conn interface {
 	// whose handshake failed, where the state is empty
 	// (HandshakeComplete false). Any goroutine.
 	TLS() (state tls.ConnectionState, ok bool)
+	// Proxy returns the PROXY protocol header the connection began with
+	// (see WithProxyProtocol): the client's and the balancer's addresses
+	// as the balancer reports them (RemoteAddr and LocalAddr report the
+	// same), and its TLVs (proxyproto.Header's helpers read the common
+	// ones). ok is false without a header. The header and its bytes stay
+	// valid and unchanged for the connection's life. Any goroutine.
+	Proxy() (h proxyproto.Header, ok bool)
 
 	// SetIdleTimeout, SetReadTimeout and SetWriteTimeout override the
 	// server's WithIdleTimeout, WithReadTimeout and WithWriteTimeout for

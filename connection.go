@@ -59,6 +59,7 @@ type connSlow struct {
 	linger   *reactor.Timer // ends a lingering close
 	wait     waitQueue      // asynchronous-write callbacks waiting for their bytes (outbox.go)
 	tls      *tlsSession    // a TLS conn's session (tls_conn.go); set before the conn is seen, never changed
+	proxy    *proxySession  // a conn's PROXY protocol header (proxy_conn.go); likewise
 }
 
 // waiting reports whether an asynchronous-write callback waits for its
@@ -91,6 +92,9 @@ func (c *conn) sealed() {}
 // time. Any goroutine; once the descriptor is closed (after OnClose) the
 // second kind is nil, since its number may name another socket by then.
 func (c *conn) LocalAddr() net.Addr {
+	if a, ok := c.proxyLocal(); ok {
+		return a
+	}
 	if a := c.loop.e.local; a != nil {
 		return a
 	}
@@ -197,10 +201,13 @@ func (c *conn) read() {
 		c.lingerRead()
 		return
 	}
-	if c.isTLS() {
-		if c.handshaking() {
+	if c.special() {
+		switch {
+		case c.awaitsProxy():
+			c.proxyRead()
+		case c.handshaking():
 			c.handshakeRead()
-		} else {
+		default:
 			c.readTLS()
 		}
 		return
@@ -278,6 +285,9 @@ func (c *conn) closeNow(err error) {
 		return
 	}
 	l := c.loop
+	if c.awaitsProxy() {
+		c.closingProxy(err)
+	}
 	if c.isTLS() {
 		c.closingTLS(err)
 	}

@@ -16,14 +16,17 @@ import (
 // Three parts of it are enumerations, so that combinations that mean
 // nothing cannot be written down:
 //
-//	life   lifeNew -> [lifeHandshake] -> lifeOpen -> [lifeLinger] -> lifeClosed
-//	       (lifeNew or lifeHandshake -> lifeClosed for a conn refused,
-//	       a dial that failed or a TLS handshake that failed: OnClose
-//	       is owed only once OnOpen has run, or for a Client's
-//	       connection from the connect on, which owesClose records).
-//	       lifeHandshake: a TLS conn registered for reading whose
-//	       handshake is not done (tls_conn.go): no handler code runs,
-//	       its input feeds the handshake, its timeouts do not run.
+//	life   lifeNew -> [lifeProxy] -> [lifeHandshake] -> lifeOpen
+//	              -> [lifeLinger] -> lifeClosed
+//	       (lifeNew, lifeProxy or lifeHandshake -> lifeClosed for a conn
+//	       refused, a dial that failed, a PROXY header or a TLS handshake
+//	       that failed: OnClose is owed only once OnOpen has run, or for
+//	       a Client's connection from the connect on, which owesClose
+//	       records). In lifeProxy and lifeHandshake the conn is
+//	       registered for reading but no handler code runs and its
+//	       timeouts do not: lifeProxy waits for a PROXY protocol header
+//	       (proxy_conn.go), lifeHandshake for a TLS handshake
+//	       (tls_conn.go), whose input it feeds.
 //	write  writeOpen -> writeFINPending -> writeFINSent
 //	       (CloseWrite or a lingering close asks for the FIN; it goes
 //	       once queued output has gone out; writes fail from the ask on)
@@ -61,13 +64,15 @@ import (
 //	                           it has not taken reached its bound, or the
 //	                           peer's FIN came (what came before it may
 //	                           still complete the handshake and be read)
+//	bit 14 bitProxy            the conn awaits a PROXY protocol header:
+//	                           slow.proxy is its progress
 //
 // Interest follows state (updateInterest, below): read while open, the
 // peer has not shut its side, no pause holds and no graceful drain is
 // on (a lingering conn reads, to drop input, until the peer's FIN);
 // write while output is queued (output on the batch list may wait
 // without it). A handshaking conn reads unless bitHandshakeWait holds
-// or a drain is on. A conn is never reused, so a handle kept after
+// or a drain is on; one awaiting a PROXY header, unless a drain is on. A conn is never reused, so a handle kept after
 // close sees lifeClosed forever.
 //
 // The three enumerations share one byte (phase: life in bits 0-2, write
@@ -105,6 +110,7 @@ func (s *connState) set(b stateBits, on bool) {
 
 const (
 	lifeNew lifecycle = iota
+	lifeProxy
 	lifeHandshake
 	lifeOpen
 	lifeLinger
@@ -138,6 +144,7 @@ const (
 	bitConsumed
 	bitTLS
 	bitHandshakeWait
+	bitProxy
 )
 
 // Lifecycle.
@@ -165,6 +172,40 @@ func (c *conn) markRegistered() { c.st.bits |= bitWantRead }
 func (c *conn) markOpen() {
 	c.st.setLife(lifeOpen)
 	c.st.bits = c.st.bits&^bitHandshakeWait | bitOwesClose
+}
+
+// Before open.
+
+// preOpen reports whether the conn awaits a PROXY header or its TLS
+// handshake: registered, but no handler code has run.
+func (c *conn) preOpen() bool {
+	l := c.st.life()
+	return l == lifeProxy || l == lifeHandshake
+}
+
+// special reports whether reads go another way than plaintext's: the
+// conn speaks TLS or awaits a PROXY header. One test on the plaintext
+// path.
+func (c *conn) special() bool { return c.st.bits&(bitTLS|bitProxy) != 0 }
+
+// PROXY protocol.
+
+// awaitsProxy reports whether the conn still awaits its PROXY header
+// (or has not begun to: attachProxy set it up).
+func (c *conn) awaitsProxy() bool { return c.st.bits&bitProxy != 0 }
+
+// markProxyPending records that the conn must read a PROXY header first;
+// slow.proxy must be set.
+func (c *conn) markProxyPending() { c.st.bits |= bitProxy }
+
+// markProxyWait moves a registered conn to waiting for its header.
+func (c *conn) markProxyWait() { c.st.setLife(lifeProxy) }
+
+// markProxyDone records that the header is read (or was optional and
+// absent); the conn moves on to its handshake or to open.
+func (c *conn) markProxyDone() {
+	c.st.bits &^= bitProxy
+	c.st.setLife(lifeNew)
 }
 
 // TLS.
@@ -400,6 +441,10 @@ func (c *conn) updateInterest() {
 		if c.st.bits&bitHandshakeWait == 0 && !c.loop.draining {
 			want |= bitWantRead
 		}
+	case c.st.life() == lifeProxy:
+		if !c.loop.draining {
+			want |= bitWantRead
+		}
 	case !c.readStopped() && !c.loop.draining:
 		want |= bitWantRead
 	}
@@ -440,6 +485,8 @@ func (c *conn) updateInterest() {
 //	                         its number may name another socket now
 //	bit 3  sharedTLS         the conn speaks TLS: slow.tls was set before
 //	                         anyone but its loop saw the conn, and stays
+//	bit 4  sharedProxied     a PROXY header was read: slow.proxy holds it,
+//	                         set before anyone but the loop saw the conn
 type sharedState struct{ v atomic.Uint32 }
 
 const (
@@ -447,9 +494,11 @@ const (
 	sharedUnwritable
 	sharedFDGone
 	sharedTLS
+	sharedProxied
 )
 
-func (s *sharedState) tls() bool { return s.v.Load()&sharedTLS != 0 }
+func (s *sharedState) tls() bool     { return s.v.Load()&sharedTLS != 0 }
+func (s *sharedState) proxied() bool { return s.v.Load()&sharedProxied != 0 }
 
 func (s *sharedState) closing() bool      { return s.v.Load()&sharedCloseReq != 0 }
 func (s *sharedState) fdGone() bool       { return s.v.Load()&sharedFDGone != 0 }

@@ -38,6 +38,7 @@ const (
 	causeShutdown
 	causeInboundLimit
 	causeTLS
+	causeProxy
 	numCauses
 )
 
@@ -53,6 +54,8 @@ func causeOf(err error) closeCause {
 		return causeReadTimeout
 	case errors.Is(err, ErrWriteTimeout):
 		return causeWriteTimeout
+	case errors.Is(err, ErrProxyProtocol):
+		return causeProxy
 	case errors.Is(err, ErrTLSHandshake), errors.Is(err, ErrTLS):
 		return causeTLS // before the rest: a handshake error may wrap a panic in a tls.Config callback
 	case errors.Is(err, ErrHandlerPanic):
@@ -78,7 +81,7 @@ func (l *eventLoop) stats() LoopStats {
 			ReadTimeout: k.closed[causeReadTimeout].Load(), WriteTimeout: k.closed[causeWriteTimeout].Load(),
 			Panic: k.closed[causePanic].Load(), SlowConsumer: k.closed[causeSlowConsumer].Load(),
 			Shutdown: k.closed[causeShutdown].Load(), InboundLimit: k.closed[causeInboundLimit].Load(),
-			TLS: k.closed[causeTLS].Load(),
+			TLS: k.closed[causeTLS].Load(), Proxy: k.closed[causeProxy].Load(),
 		},
 		BytesIn:         k.bytesIn.Load(),
 		BytesOut:        k.bytesOut.Load(),
@@ -96,7 +99,7 @@ func (l *eventLoop) stats() LoopStats {
 
 func (e *engine) stats() Stats {
 	st := Stats{Loops: make([]LoopStats, len(e.loops)),
-		AcceptErrors: e.acceptErrors.Load(), Refused: e.refused.Load(), TLS: e.hs.stats()}
+		AcceptErrors: e.acceptErrors.Load(), Refused: e.refused.Load(), TLS: e.hs.stats(), Proxy: e.proxy.stats()}
 	for i, l := range e.loops {
 		ls := l.stats()
 		st.Loops[i] = ls

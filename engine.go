@@ -49,8 +49,10 @@ type engine struct {
 	draining    atomic.Bool
 	overflowLog rateLimit // writes past the outbound limits
 
-	hs     *handshakes         // TLS handshakes (tls_handshake.go)
-	tlsFor map[int]*tls.Config // TLS addresses: index in eps -> configuration
+	hs       *handshakes          // TLS handshakes (tls_handshake.go)
+	tlsFor   map[int]*tls.Config  // TLS addresses: index in eps -> configuration
+	proxyFor map[int]*proxyPolicy // PROXY protocol addresses: index in eps -> policy
+	proxy    proxyCounters
 
 	poolMu       sync.Mutex
 	workerPool   *workerpool.Pool // nil until WithWorkerPool or the first Conn.Submit
@@ -67,19 +69,23 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var tlsFor map[int]*tls.Config
+	proxyByAddr, err := o.validateProxy(addrs)
+	if err != nil {
+		return nil, err
+	}
+	tlsFor, proxyFor := make(map[int]*tls.Config), make(map[int]*proxyPolicy)
 	for i, a := range addrs {
 		if cfg := byAddr[a]; cfg != nil {
-			if tlsFor == nil {
-				tlsFor = make(map[int]*tls.Config)
-			}
 			tlsFor[i] = cfg
+		}
+		if pol := proxyByAddr[a]; pol != nil {
+			proxyFor[i] = pol
 		}
 	}
 	// e is not the named result: a failed return sets that to nil, and
 	// the deferred clean-up needs what was opened.
 	e := &engine{s: s, h: s.h, log: o.logger, bal: o.balancer, set: o.connSettings(),
-		hs: newHandshakes(o, o.logger), tlsFor: tlsFor}
+		hs: newHandshakes(o, o.logger), tlsFor: tlsFor, proxyFor: proxyFor}
 	if e.bal == nil {
 		e.bal = balancer.NewRoundRobin()
 	}
@@ -110,7 +116,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 				return nil, err
 			}
 		}
-		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.Shared, tls: e.tlsFor[i]})
+		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.Shared, tls: e.tlsFor[i], proxy: e.proxyFor[i]})
 	}
 	if o.workers != nil {
 		if e.workerPool, err = workerpool.New(e.workerConfig(*o.workers)); err != nil {
@@ -140,7 +146,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 				continue
 			}
 			if ep.TCP || ep.Network == "unix" {
-				l.accs = append(l.accs, &acceptor{e: e, ep: ep, loop: rl, ln: &ep.PerLoop[i], home: l, tls: e.tlsFor[j]})
+				l.accs = append(l.accs, &acceptor{e: e, ep: ep, loop: rl, ln: &ep.PerLoop[i], home: l, tls: e.tlsFor[j], proxy: e.proxyFor[j]})
 			} else {
 				l.packets = append(l.packets, newPacketConn(l, &ep.PerLoop[i]))
 			}

@@ -29,9 +29,9 @@ func (c *conn) quiet() bool {
 // handler code for c it does nothing (run calls it again afterwards).
 func (c *conn) checkDone() {
 	l := c.loop
-	if c.handshaking() {
-		// Only the handshake ends it, or a drain, which does not wait
-		// for handshakes.
+	if c.preOpen() {
+		// Only its header or handshake ends it, or a drain, which does
+		// not wait for them.
 		if l.draining {
 			c.closeNow(ErrServerClosed)
 		}

@@ -3,7 +3,7 @@
 package mill
 
 import (
-	"crypto/tls"
+	"net"
 	"net/netip"
 
 	"go.uber.org/zap"
@@ -24,18 +24,27 @@ import (
 // admit sets up an accepted descriptor and hands it to home, or when
 // home is nil to the loop the balancer picks. It runs on the loop that
 // accepted it: the main loop, or home.
-func (e *engine) admit(fd int, sa unix.Sockaddr, ep *socket.Endpoint, home *eventLoop, cfg *tls.Config) {
+func (e *engine) admit(fd int, sa unix.Sockaddr, a *acceptor) {
 	if m := e.s.opts.maxConns; m > 0 && e.countConnections() >= m {
 		e.refused.Add(1)
 		unix.Close(fd) // over the cap: refuse at once, without a busy loop
 		return
 	}
-	e.tune(fd, ep.TCP)
-	c := e.newConn(fd, socket.ToAddrPort(sa), home)
-	if cfg != nil {
-		c.attachTLS(cfg, false, nil)
+	remote := socket.ToAddrPort(sa)
+	if pol := a.proxy; pol != nil && !pol.trusts(remote.Addr()) {
+		unix.Close(fd) // a header must never be believed from it: refused before it costs anything
+		e.proxy.record(e.log, net.TCPAddrFromAddrPort(remote), proxyError(ErrProxyUntrusted))
+		return
 	}
-	c.loop.hand(c, home != nil)
+	e.tune(fd, a.ep.TCP)
+	c := e.newConn(fd, remote, a.home)
+	if a.proxy != nil {
+		c.attachProxy(a.proxy)
+	}
+	if a.tls != nil {
+		c.attachTLS(a.tls, false, nil)
+	}
+	c.loop.hand(c, a.home != nil)
 }
 
 // tune applies the connection socket options to a new connection's
@@ -124,11 +133,14 @@ func (l *eventLoop) open(c *conn) {
 		return
 	}
 	c.markRegistered()
-	if c.isTLS() {
+	switch {
+	case c.awaitsProxy():
+		c.beginProxy() // then the handshake, or start
+	case c.isTLS():
 		c.beginTLS() // start runs once the handshake is done
-		return
+	default:
+		l.start(c)
 	}
-	l.start(c)
 }
 
 // refuse closes a conn that never opened. Handles to it (from Enroll or

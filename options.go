@@ -93,6 +93,8 @@ type options struct {
 	dialTimeout    time.Duration
 	batchWrites    bool
 	busyPoll       time.Duration
+	// PROXY protocol (proxy.go).
+	proxy []proxyAddrs
 	// TLS (tls.go).
 	tls           []tlsAddrs
 	tlsTimeout    time.Duration

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mill-io/mill/codec"
+	"github.com/mill-io/mill/proxyproto"
 )
 
 // The Conn methods of a UDP socket's PacketConn. Inside OnTraffic the
@@ -22,6 +23,10 @@ import (
 // asynchronous ones work too.
 
 func (pc *packetConn) sealed() {}
+
+// Proxy reports ok false: UDP sockets take no PROXY protocol header.
+// Any goroutine.
+func (pc *packetConn) Proxy() (proxyproto.Header, bool) { return proxyproto.Header{}, false }
 
 // TLS reports ok false: UDP sockets carry no TLS. Any goroutine.
 func (pc *packetConn) TLS() (tls.ConnectionState, bool) { return tls.ConnectionState{}, false }

@@ -11,7 +11,8 @@ type Stats struct {
 	AcceptErrors uint64 // failed accepts (EMFILE, ENFILE, ENOBUFS, ...) that paused accepting
 	Refused      uint64 // connections closed at accept by WithMaxConns
 
-	TLS TLSStats // TLS handshakes, on every TLS address (and a Client's TLS dials)
+	TLS   TLSStats   // TLS handshakes, on every TLS address (and a Client's TLS dials)
+	Proxy ProxyStats // PROXY protocol headers, on every address that takes them
 }
 
 // LoopStats are one event loop's counters (or their sum).
@@ -46,12 +47,13 @@ type CloseCounts struct {
 	Shutdown     uint64 // closed by a shutdown (ErrServerClosed)
 	InboundLimit uint64 // unread input stuck at the inbound limit (ErrInboundLimit)
 	TLS          uint64 // a TLS handshake failed (ErrTLSHandshake; Stats.TLS says why), or TLS failed after it (ErrTLS)
+	Proxy        uint64 // refused for its PROXY protocol header (ErrProxyProtocol; Stats.Proxy says why)
 }
 
 // Total is the number of connections closed for any cause.
 func (c CloseCounts) Total() uint64 {
 	return c.Clean + c.IOError + c.Codec + c.IdleTimeout + c.ReadTimeout + c.WriteTimeout +
-		c.Panic + c.SlowConsumer + c.Shutdown + c.InboundLimit + c.TLS
+		c.Panic + c.SlowConsumer + c.Shutdown + c.InboundLimit + c.TLS + c.Proxy
 }
 
 func (c *CloseCounts) add(o CloseCounts) {
@@ -66,6 +68,7 @@ func (c *CloseCounts) add(o CloseCounts) {
 	c.Shutdown += o.Shutdown
 	c.InboundLimit += o.InboundLimit
 	c.TLS += o.TLS
+	c.Proxy += o.Proxy
 }
 
 // Stats returns a snapshot of the server's counters. Any goroutine; it

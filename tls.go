@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"time"
 )
 
@@ -154,30 +153,12 @@ func (o *options) validateTLS(addrs []string) (map[string]*tls.Config, error) {
 		if len(t.cfg.Certificates) == 0 && t.cfg.GetCertificate == nil && t.cfg.GetConfigForClient == nil {
 			return nil, errors.New("mill: WithTLS: the tls.Config has no Certificates, GetCertificate or GetConfigForClient")
 		}
-		list := t.addrs
-		if len(list) == 0 {
-			for _, a := range addrs {
-				if network, _, err := parseAddr(a); err == nil && !strings.HasPrefix(network, "udp") {
-					list = append(list, a)
-				}
-			}
+		list, err := streamAddrs("WithTLS", t.addrs, addrs)
+		if err != nil {
+			return nil, err
 		}
 		for _, a := range list {
-			known := 0
-			for _, b := range addrs {
-				if a == b {
-					known++
-				}
-			}
-			network, _, err := parseAddr(a)
-			switch {
-			case known > 1:
-				return nil, fmt.Errorf("mill: WithTLS(..., %q): the server has that address more than once; write them apart (tcp:// and tcp4://, say)", a)
-			case known == 0:
-				return nil, fmt.Errorf("mill: WithTLS(..., %q): not one of the server's addresses %q", a, addrs)
-			case err == nil && strings.HasPrefix(network, "udp"):
-				return nil, fmt.Errorf("mill: WithTLS(..., %q): TLS is for stream addresses, not UDP", a)
-			case out[a] != nil:
+			if out[a] != nil {
 				return nil, fmt.Errorf("mill: WithTLS(..., %q): the address has TLS already", a)
 			}
 			out[a] = t.cfg

@@ -149,7 +149,16 @@ func (c *conn) handshakeRead() {
 	c.activity()
 	l.ctr.bytesIn.Add(uint64(n))
 	l.ctr.reads.Add(1)
-	full := s.w.push(l.readBuf[:n])
+	c.handshakeInput(l.readBuf[:n])
+}
+
+// handshakeInput hands the handshake input read for it (or left after a
+// PROXY protocol header): first the ClientHello, which starts it, then
+// what follows. Loop goroutine.
+func (c *conn) handshakeInput(b []byte) {
+	s := c.slow.tls
+	l := c.loop
+	full := s.w.push(b)
 	if !s.started {
 		switch s.w.scanHello(&s.hello) {
 		case helloMore:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mill-io/mill"
 	"github.com/mill-io/mill/codec"
+	"github.com/mill-io/mill/proxyproto"
 )
 
 // sealer is mill.Conn under an unexported name. mill.Conn has an
@@ -47,6 +48,7 @@ type Conn struct {
 
 	local, remote net.Addr
 	tls           *tls.ConnectionState
+	proxy         *proxyproto.Header
 	ctx           any
 	codec         codec.Codec
 
@@ -560,6 +562,16 @@ func (c *Conn) SetRemoteAddr(a net.Addr) {
 	c.remote = a
 }
 
+// SetProxy makes the connection look like one that began with the
+// PROXY protocol header h (what Proxy returns); nil: without one. It
+// does not change the addresses: set them with SetRemoteAddr and
+// SetLocalAddr.
+func (c *Conn) SetProxy(h *proxyproto.Header) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proxy = h
+}
+
 // SetTLS makes the connection look like a TLS one whose handshake
 // negotiated st (what TLS returns); nil makes it plaintext again.
 func (c *Conn) SetTLS(st *tls.ConnectionState) {
@@ -569,6 +581,17 @@ func (c *Conn) SetTLS(st *tls.ConnectionState) {
 }
 
 // ---- mill.Conn ----
+
+// Proxy returns what SetProxy set; ok is false without a header (the
+// default).
+func (c *Conn) Proxy() (proxyproto.Header, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proxy == nil {
+		return proxyproto.Header{}, false
+	}
+	return *c.proxy, true
+}
 
 // TLS returns what SetTLS set; ok is false for a plaintext connection
 // (the default).
