@@ -145,9 +145,9 @@ func proxyError(cause error) error {
 
 // ProxyStats counts PROXY protocol headers.
 type ProxyStats struct {
-	Headers uint64       // headers accepted (LOCAL ones included)
-	Local   uint64       // of those, LOCAL ones: a balancer's health checks, served with the connection's own addresses
-	Absent  uint64       // connections from trusted peers without a header, where it is optional
+	Headers uint64        // headers accepted (LOCAL ones included)
+	Local   uint64        // of those, LOCAL ones: a balancer's health checks, served with the connection's own addresses
+	Absent  uint64        // connections from trusted peers without a header, where it is optional
 	Failed  ProxyFailures // connections refused, by cause
 }
 
