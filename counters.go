@@ -94,6 +94,8 @@ func (l *eventLoop) stats() LoopStats {
 		FlowPauses:      k.flowPauses.Load(),
 		LingerDropped:   k.lingerDropped.Load(),
 		OutputDropped:   k.outDropped.Load(),
+		Busy:            l.loop.Busy(),
+		Lag:             l.lag.snapshot(),
 	}
 }
 
@@ -118,6 +120,10 @@ func (e *engine) stats() Stats {
 		t.FlowPauses += ls.FlowPauses
 		t.LingerDropped += ls.LingerDropped
 		t.OutputDropped += ls.OutputDropped
+		t.Busy += ls.Busy
+		if ls.Lag.Count > 0 {
+			t.Lag.add(ls.Lag)
+		}
 	}
 	return st
 }

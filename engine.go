@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +127,7 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	}
 	set := e.set
 	for i := 0; i < n; i++ {
-		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU, BusyPoll: o.busyPoll}
+		cfg := reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU, BusyPoll: o.busyPoll, Metrics: o.loopMetrics > 0}
 		if len(o.cpus) > 0 {
 			cfg.Pin, cfg.CPU = true, o.cpus[i%len(o.cpus)]
 		}
@@ -202,14 +204,17 @@ func (e *engine) countConnections() int {
 // It runs on the goroutine that called Serve.
 func (e *engine) run() error {
 	var wg sync.WaitGroup
-	for _, l := range e.loops {
+	for i, l := range e.loops {
 		wg.Add(1)
 		go func(l *eventLoop) {
 			defer wg.Done()
-			if err := l.loop.Run(); err != nil {
-				e.fail(err)
-			}
-			l.closeAll() // nothing left unless Run failed
+			// A profile says which loop did what: mill.loop=<index>.
+			pprof.Do(context.Background(), pprof.Labels("mill.loop", strconv.Itoa(i)), func(context.Context) {
+				if err := l.loop.Run(); err != nil {
+					e.fail(err)
+				}
+				l.closeAll() // nothing left unless Run failed
+			})
 		}(l)
 	}
 	for _, l := range e.loops {
@@ -219,15 +224,23 @@ func (e *engine) run() error {
 	if e.main != nil {
 		go func() {
 			defer close(mainDone)
-			if err := e.main.Run(); err != nil {
-				e.fail(err)
-			}
+			pprof.Do(context.Background(), pprof.Labels("mill.loop", "main"), func(context.Context) {
+				if err := e.main.Run(); err != nil {
+					e.fail(err)
+				}
+			})
 		}()
 		for _, a := range e.accs {
 			e.main.Post(a.start)
 		}
 	} else {
 		close(mainDone)
+	}
+	lagDone := make(chan struct{})
+	if d := e.s.opts.loopMetrics; d > 0 {
+		go func() { defer close(lagDone); e.sampleLag(d, e.s.stopReq) }()
+	} else {
+		close(lagDone)
 	}
 	if e.s.opts.ticker {
 		// The ticker runs on the first sub-reactor, not the main one: a
@@ -237,6 +250,7 @@ func (e *engine) run() error {
 	}
 
 	<-e.s.stopReq
+	<-lagDone
 	// 1. Stop accepting, and wait for the main loop so that every
 	// connection it accepted has been handed to a loop. The loops stop
 	// their own listening sockets before any drain task runs.

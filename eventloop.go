@@ -45,6 +45,7 @@ type eventLoop struct {
 	_     [64]byte     // keep the counters below off the cache lines above
 	conns atomic.Int64 // open connections, including ones in transit to the loop
 	ctr   loopCounters
+	lag   lagCounters // WithLoopMetrics
 }
 
 // Conns reports the loop's connections, for balancers. Any goroutine.

@@ -1,5 +1,7 @@
 package mill
 
+import "time"
+
 // Stats is a snapshot of a server's counters. Counters only grow; the
 // gauges (Open, OutboundPending, TasksQueued) are current values. The
 // fields of one loop are read one by one, so a snapshot taken under load
@@ -31,6 +33,35 @@ type LoopStats struct {
 	FlowPauses      uint64      // times flow control stopped reading a connection whose queued output passed the high watermark
 	LingerDropped   uint64      // input bytes read and dropped by lingering closes
 	OutputDropped   uint64      // output bytes accepted by writes but still queued when their connection closed (a close's last flush could not send them; a linger timeout)
+
+	// With WithLoopMetrics (zero without): how long the loop has spent
+	// working rather than waiting for events, and how late it ran the
+	// probe tasks it was given, one every interval.
+	Busy time.Duration
+	Lag  LagHistogram
+}
+
+// LagHistogram counts how late a loop ran the tasks it was given (see
+// WithLoopMetrics): Counts[i] is how many were late by at most
+// Bounds[i] (and more than the bound before); the last count, past the
+// last bound.
+type LagHistogram struct {
+	Bounds []time.Duration // ascending upper bounds, the same for every loop
+	Counts []uint64        // len(Bounds)+1, not cumulative
+	Count  uint64          // the probes, the sum of Counts
+	Sum    time.Duration   // their lateness, summed
+}
+
+func (h *LagHistogram) add(o LagHistogram) {
+	if h.Bounds == nil {
+		h.Bounds = o.Bounds
+		h.Counts = make([]uint64, len(o.Counts))
+	}
+	for i, n := range o.Counts {
+		h.Counts[i] += n
+	}
+	h.Count += o.Count
+	h.Sum += o.Sum
 }
 
 // CloseCounts counts closed connections by what closed them. Timeouts
