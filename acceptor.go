@@ -52,10 +52,12 @@ func (a *acceptor) stop() {
 	if ln == nil {
 		return
 	}
-	*a.ln = nil
 	a.loop.StopTimer(a.resume)
 	a.loop.Unregister(ln.Fd)
+	a.e.lnMu.Lock()
+	*a.ln = nil
 	ln.Close()
+	a.e.lnMu.Unlock()
 }
 
 // maxAcceptsPerEvent bounds what a per-loop listener accepts in one

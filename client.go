@@ -34,7 +34,7 @@ type Client struct {
 // invalid option. On systems without epoll or kqueue it returns
 // ErrUnsupportedPlatform.
 func NewClient(h Handler, opts ...Option) (*Client, error) {
-	s, err := newServer(h, "", opts)
+	s, err := newServer(h, "", opts, true)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,10 @@ type engine struct {
 	log   *zap.Logger
 	set   *connSettings // the connections' settings, handed to every loop
 	eps   []*socket.Endpoint
+	names []string // each endpoint's address as written, or its inherited name
+	// lnMu guards the endpoints' listener slots against ListenerFiles
+	// while they close (acceptor.stop, closeEndpoints).
+	lnMu  sync.Mutex
 	local net.Addr // every connection's local address, nil if it varies
 
 	pool  bufferpool.Pool
@@ -67,16 +71,20 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	byAddr, err := o.validateTLS(addrs)
+	all, err := allAddrs(addrs, o.inherited)
 	if err != nil {
 		return nil, err
 	}
-	proxyByAddr, err := o.validateProxy(addrs)
+	byAddr, err := o.validateTLS(all)
+	if err != nil {
+		return nil, err
+	}
+	proxyByAddr, err := o.validateProxy(all)
 	if err != nil {
 		return nil, err
 	}
 	tlsFor, proxyFor := make(map[int]*tls.Config), make(map[int]*proxyPolicy)
-	for i, a := range addrs {
+	for i, a := range all {
 		if cfg := byAddr[a]; cfg != nil {
 			tlsFor[i] = cfg
 		}
@@ -94,6 +102,19 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	if e.eps, err = openEndpoints(addrs, o, n); err != nil {
 		return nil, err
 	}
+	adopted, err := adoptEndpoints(o.inherited)
+	if err != nil {
+		e.closeEndpoints()
+		return nil, err
+	}
+	e.eps = append(e.eps, adopted...)
+	e.names = all
+	for _, ep := range e.eps {
+		if ep.TCP && len(ep.PerLoop) > 1 {
+			warnMigrateReq(e.log)
+			break
+		}
+	}
 	if len(e.eps) == 1 {
 		switch a := e.eps[0].Addr.(type) {
 		case *net.TCPAddr:
@@ -110,15 +131,23 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 		}
 	}()
 	for i, ep := range e.eps {
+		// The main reactor accepts on shared sockets, and on per-loop
+		// ones beyond the loops (inherited from a server with more).
+		slots := []**socket.Listener{&ep.Shared}
 		if ep.Shared == nil {
-			continue
-		}
-		if e.main == nil {
-			if e.main, err = reactor.New(reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU}); err != nil {
-				return nil, err
+			slots = nil
+			for j := n; j < len(ep.PerLoop) && (ep.TCP || ep.Network == "unix"); j++ {
+				slots = append(slots, &ep.PerLoop[j])
 			}
 		}
-		e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: &ep.Shared, tls: e.tlsFor[i], proxy: e.proxyFor[i]})
+		for _, slot := range slots {
+			if e.main == nil {
+				if e.main, err = reactor.New(reactor.Config{LockOSThread: o.lockOSThread, CPU: reactor.NoCPU}); err != nil {
+					return nil, err
+				}
+			}
+			e.accs = append(e.accs, &acceptor{e: e, ep: ep, loop: e.main, ln: slot, tls: e.tlsFor[i], proxy: e.proxyFor[i]})
+		}
 	}
 	if o.workers != nil {
 		if e.workerPool, err = workerpool.New(e.workerConfig(*o.workers)); err != nil {
@@ -217,8 +246,21 @@ func (e *engine) run() error {
 			})
 		}(l)
 	}
+	// Ready once every loop (and the main reactor) has run its start
+	// tasks: each marks itself after them.
+	var starting atomic.Int32
+	starting.Store(int32(len(e.loops)))
+	if e.main != nil {
+		starting.Add(1)
+	}
+	started := func() {
+		if starting.Add(-1) == 0 {
+			e.s.markReady()
+		}
+	}
 	for _, l := range e.loops {
 		l.loop.Post(l.startListening)
+		l.loop.Post(started)
 	}
 	mainDone := make(chan struct{})
 	if e.main != nil {
@@ -233,6 +275,7 @@ func (e *engine) run() error {
 		for _, a := range e.accs {
 			e.main.Post(a.start)
 		}
+		e.main.Post(started)
 	} else {
 		close(mainDone)
 	}
@@ -281,7 +324,7 @@ func (e *engine) run() error {
 	}
 	wg.Wait()
 	e.hs.wait(e.s.shutdownContext()) // their conns are closed: the handshakes end
-	closeEndpoints(e.eps)            // what a loop that died left open
+	e.closeEndpoints()               // what a loop that died left open
 	// 5. Let tasks already handed to the worker pool finish.
 	e.releaseWorkers(e.s.shutdownContext())
 	e.errMu.Lock()
@@ -304,7 +347,7 @@ func (e *engine) fail(err error) {
 // closeUnstarted releases a server that never served.
 func (e *engine) closeUnstarted() {
 	e.releaseWorkers(context.Background())
-	closeEndpoints(e.eps)
+	e.closeEndpoints()
 	if e.main != nil {
 		e.main.Close()
 	}

@@ -94,6 +94,9 @@ type options struct {
 	batchWrites    bool
 	busyPoll       time.Duration
 	loopMetrics    time.Duration
+	// Sockets not opened here (inherit.go).
+	inherited  []inheritedFD
+	inheritErr error
 	// PROXY protocol (proxy.go).
 	proxy []proxyAddrs
 	// TLS (tls.go).
@@ -182,6 +185,9 @@ func (o *options) validate() error {
 		return fmt.Errorf("mill: WithLoopMetrics(%v): want >= 0", o.loopMetrics)
 	case o.tlsTimeout < 0:
 		return fmt.Errorf("mill: WithTLSHandshakeTimeout(%v): want >= 0", o.tlsTimeout)
+	}
+	if o.inheritErr != nil {
+		return o.inheritErr
 	}
 	for _, c := range o.cpus {
 		if err := checkCPU(c); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 type serverState int
@@ -33,6 +34,10 @@ type Server struct {
 	stopCtx  context.Context
 	stopOnce sync.Once
 	done     chan struct{} // closed when the server has released everything
+
+	ready     chan struct{} // closed once the server accepts on every socket
+	readyOnce sync.Once
+	notReady  atomic.Bool // MarkNotReady was called
 }
 
 // Run creates a server on addr and serves until it shuts down, which only
@@ -59,12 +64,12 @@ func Run(h Handler, addr string, opts ...Option) error {
 // error naming the option. On systems without epoll or kqueue it returns
 // ErrUnsupportedPlatform.
 func NewServer(h Handler, addr string, opts ...Option) (*Server, error) {
-	return newServer(h, addr, opts)
+	return newServer(h, addr, opts, false)
 }
 
-// newServer creates a server listening on addr and the addresses given
-// WithAddrs; a Client's, with addr empty, listens on nothing.
-func newServer(h Handler, addr string, opts []Option) (*Server, error) {
+// newServer creates a server listening on addr, the addresses given
+// WithAddrs and the sockets it inherits; a Client's listens on nothing.
+func newServer(h Handler, addr string, opts []Option, client bool) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("mill: nil Handler")
 	}
@@ -79,12 +84,18 @@ func newServer(h Handler, addr string, opts []Option) (*Server, error) {
 		o.logger = defaultLogger()
 	}
 	var addrs []string
-	if addr != "" {
+	switch {
+	case client && (len(o.addrs) > 0 || len(o.inherited) > 0):
+		return nil, errors.New("mill: WithAddrs, WithListeners and WithListenerFiles are for servers, not clients")
+	case client:
+	case addr != "":
 		addrs = append([]string{addr}, o.addrs...)
-	} else if len(o.addrs) > 0 {
-		return nil, errors.New("mill: WithAddrs is for servers, not clients")
+	case len(o.inherited) == 0:
+		return nil, errors.New("mill: NewServer with no address: give one, or sockets to serve (WithListeners, WithListenerFiles)")
+	default:
+		addrs = o.addrs
 	}
-	s := &Server{h: h, opts: o, stopReq: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{h: h, opts: o, stopReq: make(chan struct{}), done: make(chan struct{}), ready: make(chan struct{})}
 	s.stopped, s.cancel = context.WithCancel(context.Background())
 	var err error
 	if s.eng, err = newEngine(s, addrs); err != nil {
@@ -182,6 +193,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Ready returns a channel that is closed once the server accepts on
+// every listening socket (its loops run and watch them): the moment to
+// tell a supervisor so (systemd's READY=1, tableflip's Ready, a pid
+// file). It is never closed for a server that does not serve. Any
+// goroutine.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+func (s *Server) markReady() { s.readyOnce.Do(func() { close(s.ready) }) }
+
+// MarkNotReady marks the server not ready, though it still accepts and
+// serves: for the health check a balancer or supervisor polls (IsReady),
+// so that it stops sending new clients before Shutdown stops accepting
+// them. It cannot be undone. Any goroutine.
+func (s *Server) MarkNotReady() { s.notReady.Store(true) }
+
+// IsReady reports whether the server accepts on every socket, has not
+// been marked not ready and is not shutting down: what a health check
+// should answer. Any goroutine.
+func (s *Server) IsReady() bool {
+	select {
+	case <-s.ready:
+	default:
+		return false
+	}
+	select {
+	case <-s.stopReq:
+		return false
+	default:
+	}
+	return !s.notReady.Load()
 }
 
 // shutdownContext bounds the shutdown's waits: the context of the first

@@ -1,0 +1,52 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// SystemdListeners returns the sockets systemd passed to the process
+// (socket activation, sd_listen_fds(3)): when LISTEN_PID is this
+// process, the LISTEN_FDS descriptors from 3 on, as files named by
+// LISTEN_FDNAMES (FileDescriptorName= in the socket unit; systemd's
+// default is the unit's name) — name them as addresses
+// ("tcp://0.0.0.0:80") to make WithTLS and WithProxyProtocol able to
+// refer to them. It unsets the variables, so that children do not take
+// the sockets for theirs, and returns nil without them. Pass the files
+// to WithListenerFiles.
+func SystemdListeners() ([]*os.File, error) {
+	defer func() {
+		os.Unsetenv("LISTEN_PID")
+		os.Unsetenv("LISTEN_FDS")
+		os.Unsetenv("LISTEN_FDNAMES")
+	}()
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("mill: LISTEN_FDS=%q: want a count", os.Getenv("LISTEN_FDS"))
+	}
+	var names []string
+	if s := os.Getenv("LISTEN_FDNAMES"); s != "" {
+		names = strings.Split(s, ":")
+	}
+	const first = 3 // SD_LISTEN_FDS_START
+	files := make([]*os.File, n)
+	for i := range n {
+		fd := first + i
+		syscall.CloseOnExec(fd)
+		name := "systemd:" + strconv.Itoa(i)
+		if i < len(names) && names[i] != "" && names[i] != "unknown" {
+			name = names[i]
+		}
+		files[i] = os.NewFile(uintptr(fd), name)
+	}
+	return files, nil
+}
