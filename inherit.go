@@ -116,4 +116,3 @@ func loopSocketName(name string) (base string, i, n int, ok bool) {
 	}
 	return base, i, n, true
 }
-
