@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/examples/internal/tlsflag"
 	"github.com/mill-io/mill/proxyproto"
 )
 
@@ -236,4 +240,48 @@ func TestCurlHAProxyProtocol(t *testing.T) {
 		t.Errorf("curl without --haproxy-protocol: %v (%q), want a failure", err, out2)
 	}
 	waitStats(t, s, func(p mill.ProxyStats) bool { return p.Failed.Missing == 1 })
+}
+
+// TestIPRouteProxyTLS: -proxy-protocol with -tls-self-signed: the header
+// comes first, then the TLS handshake, and /ip reports the header's
+// address.
+func TestIPRouteProxyTLS(t *testing.T) {
+	fs := flag.NewFlagSet("http", flag.ContinueOnError)
+	f := tlsflag.Register(fs)
+	if err := fs.Parse([]string{"-tls-self-signed"}); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := f.Load(nil, "http/1.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig
+	cfg.Loops, cfg.TLS = 2, certs.Config()
+	if cfg.Proxy, err = ProxyConfig(true, "127.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	s := startConfig(t, cfg)
+	raw, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := raw.Write(proxyHeader(t, 2, "[2001:db8::42]:1234", "[2001:db8::1]:443")); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(certs.Certificate().Leaf)
+	c := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+	if _, err := c.Write([]byte("GET /ip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "2001:db8::42\n" {
+		t.Errorf("GET /ip over TLS after a v2 header: %d %q", resp.StatusCode, b)
+	}
 }
