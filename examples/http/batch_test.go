@@ -41,7 +41,7 @@ func TestBatchRuns(t *testing.T) {
 		}
 		b = b[n:]
 		var keep bool
-		if want, keep = s.respond(want, &c.Req); !keep {
+		if want, keep = s.respond(want, &c.Req, nil); !keep {
 			break
 		}
 	}

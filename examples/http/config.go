@@ -2,6 +2,9 @@ package main
 
 import (
 	"crypto/tls"
+	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/mill-io/mill"
@@ -16,6 +19,43 @@ type Config struct {
 	IdleTimeout time.Duration // a connection silent both ways this long closes (0: never)
 	MaxConns    int           // most connections open at once (0: no cap)
 	TLS         *tls.Config   // serve HTTPS with this (nil: plain HTTP)
+	// Proxy, if not nil, makes every connection begin with a PROXY
+	// protocol header (-proxy-protocol, -proxy-trust).
+	Proxy *mill.ProxyProtocol
+}
+
+// ProxyConfig returns the PROXY protocol setting of the flags
+// -proxy-protocol (required: on) and -proxy-trust (trust: a comma-separated
+// list of networks, CIDR, or single addresses; empty: loopback only),
+// or nil when it is off. -proxy-trust without -proxy-protocol is an
+// error rather than silently ignored.
+func ProxyConfig(required bool, trust string) (*mill.ProxyProtocol, error) {
+	if !required {
+		if strings.TrimSpace(trust) != "" {
+			return nil, fmt.Errorf("-proxy-trust %q: needs -proxy-protocol", trust)
+		}
+		return nil, nil
+	}
+	p := &mill.ProxyProtocol{}
+	for _, f := range strings.Split(trust, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("-proxy-trust: %q is not a network (CIDR, such as 10.0.0.0/8) or an address", f)
+			}
+			n = netip.PrefixFrom(a, a.BitLen())
+		}
+		p.Trusted = append(p.Trusted, n)
+	}
+	if len(p.Trusted) == 0 && strings.TrimSpace(trust) != "" {
+		return nil, fmt.Errorf("-proxy-trust %q: no network", trust)
+	}
+	return p, nil
 }
 
 // DefaultConfig holds the flags' defaults: on by default, so that
@@ -57,6 +97,9 @@ func (cfg Config) options() []mill.Option {
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, mill.WithTLS(cfg.TLS))
+	}
+	if cfg.Proxy != nil {
+		opts = append(opts, mill.WithProxyProtocol(*cfg.Proxy))
 	}
 	return opts
 }

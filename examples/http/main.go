@@ -6,8 +6,17 @@
 //
 //	go run ./examples/http -addr 127.0.0.1:8080 -loops 0
 //
-// Routes: GET/HEAD /plaintext and /json (the TechEmpower tests) and
-// POST /echo, which answers with the request body. See README.md.
+// Routes: GET/HEAD /plaintext and /json (the TechEmpower tests),
+// POST /echo, which answers with the request body, and GET/HEAD /ip, the
+// client's IP address as mill sees it. See README.md.
+//
+// Behind a load balancer that sends the PROXY protocol (HAProxy's
+// send-proxy or send-proxy-v2, Envoy, an AWS NLB), -proxy-protocol
+// requires the header, and -proxy-trust names the balancers' networks
+// (loopback when not given):
+//
+//	go run ./examples/http -proxy-protocol -proxy-trust 10.0.0.0/8
+//	curl --haproxy-protocol http://127.0.0.1:8080/ip
 //
 // With -tls-self-signed (or -tls-cert and -tls-key) it serves HTTPS on
 // the address instead (HTTP/1.1 only, ALPN "http/1.1"); a SIGHUP reloads
@@ -40,8 +49,16 @@ func main() {
 	flag.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "close a connection whose partial request waits this long (0: never)")
 	flag.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close a connection silent both ways this long (0: never)")
 	flag.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most connections open at once; more are closed at once (0: no cap)")
+	proxyOn := flag.Bool("proxy-protocol", false, "require a PROXY protocol header (v1 or v2) first on every connection, from a trusted network")
+	proxyTrust := flag.String("proxy-trust", "", "networks a PROXY header is believed from, CIDR[,CIDR...] (default: loopback); others are refused")
 	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()
+
+	proxy, err := ProxyConfig(*proxyOn, *proxyTrust)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.Proxy = proxy
 
 	// ALPN: HTTP/1.1 is all this server speaks, so a client offering h2
 	// and http/1.1 (curl, browsers) settles on http/1.1.

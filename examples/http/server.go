@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,12 +35,14 @@ func newServer(lim Limits) *server {
 // connState is one connection's state, its request decoder included.
 type connState struct {
 	Codec
-	closing bool // the last response is out: drop any more input
+	closing bool      // the last response is out: drop any more input
+	conn    mill.Conn // for GET /ip
 }
 
-// OnOpen gives the connection its state.
+// OnOpen gives the connection its state. With the PROXY protocol on, it
+// runs once mill has read the header, so c.RemoteAddr is the client's.
 func (s *server) OnOpen(c mill.Conn) ([]byte, mill.Action) {
-	c.SetContext(&connState{Codec: Codec{lim: s.lim}})
+	c.SetContext(&connState{Codec: Codec{lim: s.lim}, conn: c})
 	return nil, mill.None
 }
 
@@ -157,7 +161,7 @@ func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end
 			dst = append(dst, s.date.stamp().plaintext...)
 		} else {
 			var keep bool
-			if dst, keep = s.respond(dst, r); !keep {
+			if dst, keep = s.respond(dst, r, st.conn); !keep {
 				return dst, n, batchClose
 			}
 		}
@@ -222,6 +226,7 @@ const (
 	routePlaintext
 	routeJSON
 	routeEcho
+	routeIP
 )
 
 func route(path []byte) int {
@@ -232,13 +237,15 @@ func route(path []byte) int {
 		return routeJSON
 	case "/echo":
 		return routeEcho
+	case "/ip":
+		return routeIP
 	}
 	return routeNone
 }
 
-// respond appends the response to r and reports whether the connection
-// stays open after it.
-func (s *server) respond(dst []byte, r *Request) ([]byte, bool) {
+// respond appends the response to r, which came on c, and reports
+// whether the connection stays open after it.
+func (s *server) respond(dst []byte, r *Request, c mill.Conn) ([]byte, bool) {
 	head := string(r.Method) == "HEAD"
 	get := head || string(r.Method) == "GET"
 	rt := route(r.Path)
@@ -262,11 +269,14 @@ func (s *server) respond(dst []byte, r *Request) ([]byte, bool) {
 		conn = connKeepAlive
 	}
 	status, allow, ctype, body := 200, "", "", []byte(nil)
+	var ip [64]byte
 	switch {
 	case rt == routePlaintext && get:
 		ctype, body = ctypePlaintext, plaintextBody
 	case rt == routeJSON && get:
 		ctype, body = ctypeJSON, jsonBody
+	case rt == routeIP && get:
+		ctype, body = textPlain, appendClientIP(ip[:0], c)
 	case rt == routeEcho && string(r.Method) == "POST":
 		ctype, body = "application/octet-stream", r.Body
 	case rt == routeEcho:
@@ -281,6 +291,27 @@ func (s *server) respond(dst []byte, r *Request) ([]byte, bool) {
 		dst = append(dst, body...)
 	}
 	return dst, r.KeepAlive
+}
+
+// appendClientIP appends the body of GET /ip: the client's IP address as
+// mill sees it (from the PROXY header, with -proxy-protocol), without
+// the port, and a newline. An IPv4 address a dual-stack socket reports
+// as IPv4-mapped IPv6 is written as IPv4. Over a Unix socket it is the
+// peer's socket name, usually empty.
+func appendClientIP(dst []byte, c mill.Conn) []byte {
+	if c == nil {
+		return append(dst, '\n')
+	}
+	switch a := c.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			dst = ip.Unmap().WithZone(a.Zone).AppendTo(dst)
+		}
+	case nil:
+	default:
+		dst = append(dst, a.String()...)
+	}
+	return append(dst, '\n')
 }
 
 // appendHead appends a response's status line and header section.
