@@ -24,7 +24,6 @@ var lagBounds = []time.Duration{
 // lagCounters is one loop's lag histogram.
 type lagCounters struct {
 	counts [15]atomic.Uint64 // len(lagBounds)+1
-	count  atomic.Uint64
 	sum    atomic.Int64
 }
 
@@ -34,19 +33,22 @@ func (h *lagCounters) observe(d time.Duration) {
 		i++
 	}
 	h.counts[i].Add(1)
-	h.count.Add(1)
 	h.sum.Add(int64(d))
 }
 
+// snapshot reads the histogram; Count is the sum of the counts read,
+// so the two always agree (Sum may lag a probe behind). Before the first
+// probe the histogram is empty, Bounds included.
 func (h *lagCounters) snapshot() LagHistogram {
-	if h.count.Load() == 0 {
-		return LagHistogram{}
-	}
 	s := LagHistogram{Bounds: lagBounds, Counts: make([]uint64, len(h.counts))}
 	for i := range h.counts {
 		s.Counts[i] = h.counts[i].Load()
+		s.Count += s.Counts[i]
 	}
-	s.Count, s.Sum = h.count.Load(), time.Duration(h.sum.Load())
+	if s.Count == 0 {
+		return LagHistogram{}
+	}
+	s.Sum = time.Duration(h.sum.Load())
 	return s
 }
 

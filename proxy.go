@@ -21,7 +21,9 @@ type ProxyProtocol struct {
 	Optional bool
 	// Trusted are the networks whose peers' headers are believed. A peer
 	// outside them is refused at once (a header must never be believed
-	// from anyone). Empty means loopback only (127.0.0.0/8 and ::1).
+	// from anyone). Empty means loopback only (127.0.0.0/8 and ::1). Peers
+	// on a Unix-domain socket are trusted: its file's permissions say who
+	// may connect.
 	Trusted []netip.Prefix
 	// Timeout bounds the header's arrival, from the accept; a peer that
 	// takes longer is closed with ErrProxyTimeout. Zero means
@@ -66,8 +68,14 @@ type proxyPolicy struct {
 
 var loopbackNets = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
-// trusts reports whether a header from a is to be believed.
+// trusts reports whether a header from a is to be believed. A peer on
+// a Unix-domain socket (no address) is: who may connect is up to the
+// socket file's permissions, and a balancer beside the server (HAProxy's
+// unix@ servers, a sidecar) connects that way.
 func (p *proxyPolicy) trusts(a netip.Addr) bool {
+	if !a.IsValid() {
+		return true
+	}
 	a = a.Unmap()
 	for _, n := range p.trusted {
 		if n.Contains(a) {
@@ -138,10 +146,14 @@ var (
 	ErrProxyTimeout error = timeoutError("mill: PROXY protocol header timeout")
 )
 
-// proxyError wraps cause as the error of a refused connection.
-func proxyError(cause error) error {
-	return fmt.Errorf("%w: %w", ErrProxyProtocol, cause)
-}
+// proxyError wraps cause as the error of a refused connection: it
+// matches ErrProxyProtocol and cause, and reads as cause does.
+func proxyError(cause error) error { return proxyErr{cause} }
+
+type proxyErr struct{ cause error }
+
+func (e proxyErr) Error() string   { return e.cause.Error() }
+func (e proxyErr) Unwrap() []error { return []error{ErrProxyProtocol, e.cause} }
 
 // ProxyStats counts PROXY protocol headers.
 type ProxyStats struct {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,25 @@ func TestProxyProtocolOptions(t *testing.T) {
 		} else if !errors.Is(err, err) || len(err.Error()) < 20 {
 			t.Errorf("error %q", err)
 		}
+	}
+}
+
+// TestProxyProtocolUnixSocket: on a Unix-domain address (a balancer
+// beside the server) the peer is trusted, the socket file's permissions
+// being what says who may connect.
+func TestProxyProtocolUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "p.sock")
+	s := serve(t, addrReporter(), "unix://"+sock, WithProxyProtocol(ProxyProtocol{}))
+	c, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(append(v1Header(t, "192.0.2.7:4242", "127.0.0.1:8080"), "hello"...))
+	if got := readLine(t, c); got != "192.0.2.7:4242 127.0.0.1:8080 hello" {
+		t.Errorf("got %q", got)
+	}
+	if st := s.Stats().Proxy; st.Headers != 1 || st.Failed.Untrusted != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
