@@ -46,6 +46,25 @@ func (a *acceptor) start() {
 	}
 }
 
+// sweepAndStop accepts everything queued on the socket, to serve it,
+// then stops (HandOff): nothing in this socket's queue is reset when
+// its last holder closes it.
+func (a *acceptor) sweepAndStop() {
+	if ln := *a.ln; ln != nil {
+		for {
+			nfd, sa, err := socket.Accept(ln.Fd)
+			if err == unix.EINTR || err == unix.ECONNABORTED {
+				continue
+			}
+			if err != nil {
+				break // the queue is empty (EAGAIN), or we cannot take more
+			}
+			a.e.admit(nfd, sa, a)
+		}
+	}
+	a.stop()
+}
+
 // stop closes the listening socket; it accepts nothing more.
 func (a *acceptor) stop() {
 	ln := *a.ln

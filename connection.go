@@ -234,6 +234,7 @@ func (c *conn) read() {
 // buffer, after what was left unread before. Loop goroutine.
 func (c *conn) deliver(n int) {
 	l := c.loop
+	c.markServed()
 	if c.in.Len() == 0 {
 		c.view = l.readBuf[:n]
 	} else {

@@ -66,6 +66,9 @@ import (
 //	                           still complete the handshake and be read)
 //	bit 14 bitProxy            the conn awaits a PROXY protocol header:
 //	                           slow.proxy is its progress
+//	bit 15 bitServed           input was delivered to the handler once (a
+//	                           HandOff's drain waits for the first input of
+//	                           conns without)
 //
 // Interest follows state (updateInterest, below): read while open, the
 // peer has not shut its side, no pause holds and no graceful drain is
@@ -145,6 +148,7 @@ const (
 	bitTLS
 	bitHandshakeWait
 	bitProxy
+	bitServed
 )
 
 // Lifecycle.
@@ -371,6 +375,15 @@ func (c *conn) setPause(p pauseReason, on bool) bool {
 	return true
 }
 
+// markServed records that input was delivered to the handler; served
+// reports whether it ever was.
+func (c *conn) markServed()  { c.st.bits |= bitServed }
+func (c *conn) served() bool { return c.st.bits&bitServed != 0 }
+
+// awaitsFirstInput reports whether a HandOff's drain keeps the conn
+// open, and reading, for its first input.
+func (c *conn) awaitsFirstInput() bool { return c.loop.freshGrace && c.st.bits&bitServed == 0 }
+
 // markConsumed records that handler code took input (Next, Discard,
 // Read, ReadFrame); takeConsumed reports and forgets it, for settle.
 func (c *conn) markConsumed() { c.st.bits |= bitConsumed }
@@ -445,7 +458,7 @@ func (c *conn) updateInterest() {
 		if !c.loop.draining {
 			want |= bitWantRead
 		}
-	case !c.readStopped() && !c.loop.draining:
+	case !c.readStopped() && (!c.loop.draining || c.awaitsFirstInput()):
 		want |= bitWantRead
 	}
 	if c.out.Len() > 0 {

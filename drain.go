@@ -42,6 +42,19 @@ func (e *engine) drain(ctx context.Context) {
 // goroutine.
 func (l *eventLoop) beginDrain(done chan<- struct{}) {
 	l.draining, l.drainDone = true, done
+	if l.e.s.handOff.Load() {
+		l.freshGrace = true
+		l.loop.AfterFunc(DefaultHandOffGrace, func() {
+			l.freshGrace = false
+			l.drainAll() // those still silent close now
+		})
+	}
+	l.drainAll()
+}
+
+// drainAll tells every member the drain is on, and reports to the drain
+// if the loop is empty. Loop goroutine.
+func (l *eventLoop) drainAll() {
 	l.loop.Each(func(_ int, h reactor.Handler) bool {
 		if m, ok := h.(member); ok {
 			m.drainStarted()

@@ -297,12 +297,21 @@ func (e *engine) run() error {
 	// 1. Stop accepting, and wait for the main loop so that every
 	// connection it accepted has been handed to a loop. The loops stop
 	// their own listening sockets before any drain task runs.
+	handOff := e.s.handOff.Load()
 	for _, l := range e.loops {
-		l.loop.Post(l.stopListening)
+		if handOff {
+			l.loop.Post(l.sweepListening)
+		} else {
+			l.loop.Post(l.stopListening)
+		}
 	}
 	if e.main != nil {
 		for _, a := range e.accs {
-			if e.main.Post(a.stop) != nil {
+			stop := a.stop
+			if handOff {
+				stop = a.sweepAndStop
+			}
+			if e.main.Post(stop) != nil {
 				a.stop() // the main loop died; nothing else touches the listener
 			}
 		}

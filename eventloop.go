@@ -38,6 +38,9 @@ type eventLoop struct {
 	// quiet; drainDone hears when none is left.
 	draining  bool
 	drainDone chan<- struct{}
+	// freshGrace: a HandOff's drain waits for the first input of
+	// connections that have sent none, until its grace ends.
+	freshGrace bool
 	// shutdown asks the server to shut down (Action Shutdown); set when
 	// the loop is made.
 	shutdown func()
@@ -94,6 +97,16 @@ func (l *eventLoop) startListening() {
 	for _, p := range l.packets {
 		p.start()
 	}
+}
+
+// sweepListening accepts what is queued on the loop's own listening
+// sockets, then closes them, and its UDP sockets (HandOff). Loop
+// goroutine.
+func (l *eventLoop) sweepListening() {
+	for _, a := range l.accs {
+		a.sweepAndStop()
+	}
+	l.stopListening()
 }
 
 // stopListening closes the loop's own listening and UDP sockets. Loop

@@ -47,6 +47,8 @@ func (c *conn) checkDone() {
 		return
 	}
 	switch {
+	case l.draining && c.awaitsFirstInput() && !c.peerEOF():
+		c.updateInterest() // a HandOff serves what it accepted last
 	case l.draining:
 		c.closeNow(ErrServerClosed)
 	case c.handlerPaused():

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(idleClientEnv) != "" {
 		os.Exit(runIdleClients())
 	}
+	if os.Getenv(systemdChildEnv) != "" {
+		os.Exit(runSystemdChild())
+	}
 	leaktest.VerifyTestMain(m)
 }
 

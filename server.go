@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 type serverState int
@@ -38,6 +39,7 @@ type Server struct {
 	ready     chan struct{} // closed once the server accepts on every socket
 	readyOnce sync.Once
 	notReady  atomic.Bool // MarkNotReady was called
+	handOff   atomic.Bool // the shutdown is a HandOff
 }
 
 // Run creates a server on addr and serves until it shuts down, which only
@@ -226,6 +228,31 @@ func (s *Server) IsReady() bool {
 	}
 	return !s.notReady.Load()
 }
+
+// HandOff shuts the server down as Shutdown does, for a restart that
+// hands its sockets on (ListenerFiles) or a rolling restart where
+// another process serves the same address: before it closes its
+// sockets, it accepts what is already queued on them and serves it,
+// instead of leaving it to be reset; and in the drain that follows, a
+// connection that has not sent anything yet is not closed as idle: it
+// is given until DefaultHandOffGrace from the drain's start (and ctx) to
+// send its first input, which is then answered before it closes.
+// Connections that have been served close once quiet, as in Shutdown.
+// A HandOff after a Shutdown has begun changes nothing. Any goroutine;
+// the rest as Shutdown.
+func (s *Server) HandOff(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state != stateClosed {
+		s.handOff.Store(true)
+	}
+	s.mu.Unlock()
+	return s.Shutdown(ctx)
+}
+
+// DefaultHandOffGrace is how long a HandOff's drain waits for the first
+// input of connections that have sent none, as net/http's Shutdown does
+// for new connections.
+const DefaultHandOffGrace = 5 * time.Second
 
 // shutdownContext bounds the shutdown's waits: the context of the first
 // Shutdown call, or none when a handler asked for the shutdown.

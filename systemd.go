@@ -13,10 +13,10 @@ import (
 // SystemdListeners returns the sockets systemd passed to the process
 // (socket activation, sd_listen_fds(3)): when LISTEN_PID is this
 // process, the LISTEN_FDS descriptors from 3 on, as files named by
-// LISTEN_FDNAMES (FileDescriptorName= in the socket unit; systemd's
-// default is the unit's name) — name them as addresses
-// ("tcp://0.0.0.0:80") to make WithTLS and WithProxyProtocol able to
-// refer to them. It unsets the variables, so that children do not take
+// LISTEN_FDNAMES (FileDescriptorName= in the socket unit, which takes
+// no ':'; systemd's default is the unit's name, and "systemd:<n>" here
+// when there is none): WithTLS and WithProxyProtocol refer to a socket
+// by that name. It unsets the variables, so that children do not take
 // the sockets for theirs, and returns nil without them. Pass the files
 // to WithListenerFiles.
 func SystemdListeners() ([]*os.File, error) {
