@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(systemdChildEnv) != "" {
 		os.Exit(runSystemdChild())
 	}
+	if code, ok := osChild(); ok {
+		os.Exit(code)
+	}
 	leaktest.VerifyTestMain(m)
 }
 
