@@ -51,6 +51,7 @@ func main() {
 	flag.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most connections open at once; more are closed at once (0: no cap)")
 	proxyOn := flag.Bool("proxy-protocol", false, "require a PROXY protocol header (v1 or v2) first on every connection, from a trusted network")
 	proxyTrust := flag.String("proxy-trust", "", "networks a PROXY header is believed from, CIDR[,CIDR...] (default: loopback); others are refused")
+	drainDelay := flag.Duration("drain-delay", 0, "on SIGTERM, answer GET /health with 503 for this long, still serving, before stopping accepting")
 	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()
 
@@ -69,10 +70,12 @@ func main() {
 	cfg.TLS = certs.Config()
 	cfg.Loops = *loops
 	cfg.Limits = Limits{MaxTarget: *maxTarget, MaxHead: *maxHead, MaxBody: *maxBody}
-	s, err := mill.NewServer(newServer(cfg.Limits), *addr, cfg.options()...)
+	h := newServer(cfg.Limits)
+	s, err := mill.NewServer(h, *addr, cfg.options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
+	h.ready = s.IsReady
 	if certs != nil {
 		defer certs.ReloadOnSIGHUP()()
 		log.Printf("serving %s", certs.Describe())
@@ -81,9 +84,14 @@ func main() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 		<-sig
+		// Not ready first (GET /health answers 503), so that a balancer
+		// stops sending; then, after -drain-delay, stop accepting: serve
+		// what is queued, and drain.
+		s.MarkNotReady()
+		time.Sleep(*drainDelay)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s.Shutdown(ctx)
+		s.HandOff(ctx)
 	}()
 	log.Printf("http server listening on %s (inbound limit %d, outbound limit %d bytes per connection)",
 		s.Addr(), cfg.InboundLimit(), cfg.OutboundLimit())

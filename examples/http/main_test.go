@@ -49,6 +49,7 @@ func startHandler(t testing.TB, cfg Config, extra ...mill.Option) (*mill.Server,
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.ready = s.IsReady
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
 	t.Cleanup(func() {

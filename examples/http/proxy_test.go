@@ -285,3 +285,26 @@ func TestIPRouteProxyTLS(t *testing.T) {
 		t.Errorf("GET /ip over TLS after a v2 header: %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestHealthRoute: GET /health answers 200 "ready" while the server is
+// ready, and 503 "draining" once it is marked not ready, though it still
+// serves: what a balancer's health check polls before the server stops
+// accepting.
+func TestHealthRoute(t *testing.T) {
+	cfg := DefaultConfig
+	cfg.Loops = 1
+	s := startConfig(t, cfg)
+	<-s.Ready()
+	base := "http://" + s.Addr().String()
+	c := newClient(t)
+	if resp, body := do(t, c, "GET", base+"/health", nil); resp.StatusCode != 200 || body != "ready\n" {
+		t.Errorf("ready: %d %q", resp.StatusCode, body)
+	}
+	s.MarkNotReady()
+	if resp, body := do(t, c, "GET", base+"/health", nil); resp.StatusCode != 503 || body != "draining\n" {
+		t.Errorf("marked not ready: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, c, "GET", base+"/plaintext", nil); resp.StatusCode != 200 {
+		t.Errorf("still serving: %d", resp.StatusCode)
+	}
+}

@@ -20,6 +20,9 @@ type server struct {
 	tick time.Duration // longest wait between ticks (0: until the next second)
 	bufs sync.Pool     // *[]byte response batches, shared by the loops
 	held atomic.Uint64 // times serve left requests for OnWritabilityChanged
+	// ready answers GET /health (the mill.Server's IsReady); set before
+	// Serve. Nil: always ready.
+	ready func() bool
 }
 
 func newServer(lim Limits) *server {
@@ -219,6 +222,8 @@ var (
 	jsonBody       = []byte(`{"message":"Hello, World!"}`)
 	notFoundBody   = []byte("404 Not Found\n")
 	notAllowedBody = []byte("405 Method Not Allowed\n")
+	readyBody      = []byte("ready\n")
+	drainingBody   = []byte("draining\n")
 )
 
 const (
@@ -227,6 +232,7 @@ const (
 	routeJSON
 	routeEcho
 	routeIP
+	routeHealth
 )
 
 func route(path []byte) int {
@@ -239,6 +245,8 @@ func route(path []byte) int {
 		return routeEcho
 	case "/ip":
 		return routeIP
+	case "/health":
+		return routeHealth
 	}
 	return routeNone
 }
@@ -277,6 +285,11 @@ func (s *server) respond(dst []byte, r *Request, c mill.Conn) ([]byte, bool) {
 		ctype, body = ctypeJSON, jsonBody
 	case rt == routeIP && get:
 		ctype, body = textPlain, appendClientIP(ip[:0], c)
+	case rt == routeHealth && get:
+		ctype, body = textPlain, readyBody
+		if s.ready != nil && !s.ready() {
+			status, body = 503, drainingBody
+		}
 	case rt == routeEcho && string(r.Method) == "POST":
 		ctype, body = "application/octet-stream", r.Body
 	case rt == routeEcho:
