@@ -179,7 +179,13 @@ func (l *Loop) Run() (err error) {
 	defer l.runner.leave()
 	if l.cfg.LockOSThread || l.cfg.Pin {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		if !l.cfg.Pin {
+			defer runtime.UnlockOSThread()
+		}
+		// A pinned thread is never handed back: its goroutine keeps it
+		// locked, and the runtime ends the thread when the goroutine
+		// ends, rather than letting other goroutines run pinned to the
+		// loop's CPU.
 	}
 	if l.cfg.Pin {
 		if err := setAffinity(l.cfg.CPU); err != nil {
