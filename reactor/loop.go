@@ -28,8 +28,9 @@ type Config struct {
 	// LockOSThread locks the loop goroutine to its OS thread while it runs.
 	LockOSThread bool
 	// Pin pins the loop's thread to CPU (Linux only; implies
-	// LockOSThread). Without Pin, CPU means nothing, so the zero Config
-	// pins nothing.
+	// LockOSThread). The thread stays locked to the goroutine that ran
+	// Run, and ends with it. Without Pin, CPU means nothing, so the zero
+	// Config pins nothing.
 	Pin bool
 	// CPU is the CPU that Pin pins to.
 	CPU int
