@@ -41,6 +41,11 @@ func TestDrainRepro(t *testing.T) {
 	if os.Getenv("MILL_DRAIN_REPRO") == "" {
 		t.Skip("set MILL_DRAIN_REPRO=1 to run")
 	}
+	t.Run("Shutdown", func(t *testing.T) { drainRepro(t, (*mill.Server).Shutdown) })
+	t.Run("HandOff", func(t *testing.T) { drainRepro(t, (*mill.Server).HandOff) })
+}
+
+func drainRepro(t *testing.T, stop func(*mill.Server, context.Context) error) {
 	inSlow := make(chan struct{})
 	srv, err := mill.NewServer(slowEcho{inSlow: inSlow}, "127.0.0.1:0", mill.WithLoops(1))
 	if err != nil {
@@ -50,7 +55,7 @@ func TestDrainRepro(t *testing.T) {
 	<-srv.Ready()
 
 	// 1. A connection the server accepted whose client has not written
-	// yet: the drain closes it at once.
+	// yet when the drain begins.
 	fresh, err := net.Dial("tcp", srv.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -67,19 +72,23 @@ func TestDrainRepro(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	io.WriteString(busy, "slow\n")
-	<-inSlow
+	<-inSlow                       // the loop now sleeps in OnTraffic
 	io.WriteString(busy, "next\n") // arrives, unread
 	done := make(chan error, 1)
-	go func() { done <- srv.Shutdown(context.Background()) }()
+	go func() { done <- stop(srv, context.Background()) }()
 	busy.SetDeadline(time.Now().Add(2 * time.Second))
 	got, err := io.ReadAll(busy)
 	if string(got) != "slow\nnext\n" || err != nil {
 		t.Errorf("busy connection: read %q, then %v; want \"slow\\nnext\\n\" then EOF (or at least no reset)", got, err)
 	}
 
-	<-done
+	// The drain is under way (it closed the busy connection): the fresh
+	// connection's client writes its request now.
 	fresh.SetDeadline(time.Now().Add(2 * time.Second))
 	_, werr := io.WriteString(fresh, "hello\n")
 	got, err = io.ReadAll(fresh)
-	t.Logf("fresh connection: write %v, read %q, then %v (a client that connected just before the shutdown and never got an answer)", werr, got, err)
+	if string(got) != "hello\n" || err != nil {
+		t.Errorf("fresh connection: write %v, read %q, then %v; want \"hello\\n\" then EOF", werr, got, err)
+	}
+	<-done
 }

@@ -57,14 +57,13 @@ func (h echo) OnTraffic(c mill.Conn) mill.Action {
 }
 
 // OnShutdown runs once the server has stopped accepting and before mill
-// drains it. mill's drain stops reading and closes each connection as
-// soon as it is quiet, which would close a connection whose client has
-// just sent a line the server has not read yet (the client sees a reset
-// or an end of stream instead of its echo), and one accepted a moment
-// ago whose client has not written yet. So the server keeps serving, for
-// up to grace, until its connections have closed at the line boundaries
-// OnTraffic picks; whatever is left then (idle connections) the drain
-// closes.
+// drains it. mill's drain (HandOff's as Shutdown's) stops reading and
+// closes a connection that has been served as soon as it is quiet, even
+// when its client has just sent a line the server has not read yet: the
+// unread input makes the kernel reset the connection, and the client
+// never gets its echo. So the server keeps serving, for up to grace,
+// until its connections have closed at the line boundaries OnTraffic
+// picks; whatever is left then (idle connections) the drain closes.
 func (h echo) OnShutdown(s *mill.Server) {
 	deadline := time.Now().Add(h.grace)
 	for s.CountConnections() > 0 && time.Now().Before(deadline) {
@@ -180,15 +179,17 @@ func run(addr string, loops int, reusePort bool, pidFile string, grace, drainTim
 	}
 
 	// A successor serves the same sockets (or, after a SIGTERM, there is
-	// none, and what waits in the accept queues is lost). Mark the server not ready for health checks, let the
-	// connections finish at line boundaries, then shut down: Shutdown
-	// closes only this process's copies of the sockets, so the
-	// connections waiting in their accept queues stay for the successor.
+	// none). Mark the server not ready for health checks, let the
+	// connections finish at line boundaries, then hand off: HandOff
+	// serves what it accepted last (and, without a successor, what is
+	// queued on the sockets) and closes only this process's copies of the
+	// sockets, so what waits in their accept queues stays for the
+	// successor.
 	srv.MarkNotReady()
 	leaving.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), grace+drainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.HandOff(ctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Printf("drained; exiting")
