@@ -102,6 +102,14 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	if e.eps, err = openEndpoints(addrs, o, n); err != nil {
 		return nil, err
 	}
+	for _, ep := range e.eps {
+		// Sockets opened here (not inherited ones, which a restart
+		// hands on rather than leaving a group).
+		if ep.TCP && len(ep.PerLoop) > 1 {
+			warnMigrateReq(e.log)
+			break
+		}
+	}
 	adopted, err := adoptEndpoints(o.inherited)
 	if err != nil {
 		e.closeEndpoints()
@@ -109,12 +117,6 @@ func newEngine(s *Server, addrs []string) (_ *engine, err error) {
 	}
 	e.eps = append(e.eps, adopted...)
 	e.names = all
-	for _, ep := range e.eps {
-		if ep.TCP && len(ep.PerLoop) > 1 {
-			warnMigrateReq(e.log)
-			break
-		}
-	}
 	if len(e.eps) == 1 {
 		switch a := e.eps[0].Addr.(type) {
 		case *net.TCPAddr:

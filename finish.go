@@ -4,6 +4,8 @@ package mill
 
 import (
 	"golang.org/x/sys/unix"
+
+	"github.com/mill-io/mill/internal/socket"
 )
 
 // When a connection ends by itself. A connection waiting on the peer's
@@ -49,6 +51,12 @@ func (c *conn) checkDone() {
 	switch {
 	case l.draining && c.awaitsFirstInput() && !c.peerEOF():
 		c.updateInterest() // a HandOff serves what it accepted last
+	case l.draining && socket.Unread(c.fd) > 0:
+		// Input came after reading stopped: closing now would make the
+		// kernel reset the connection, and the peer could lose replies
+		// it has not read yet. Close lingering instead: our FIN, then
+		// input dropped until the peer's (within WithLingerTimeout).
+		c.linger(ErrServerClosed)
 	case l.draining:
 		c.closeNow(ErrServerClosed)
 	case c.handlerPaused():

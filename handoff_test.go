@@ -1,0 +1,75 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package mill
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+)
+
+// slowEcho echoes; a "slow\n" line keeps its loop busy a while, as a
+// handler doing real work does.
+type slowEcho struct {
+	BuiltinHandler
+	inSlow chan struct{}
+}
+
+func (h slowEcho) OnTraffic(c Conn) Action {
+	b, _ := c.Next(-1)
+	if string(b) == "slow\n" {
+		close(h.inSlow)
+		time.Sleep(200 * time.Millisecond) // the work during which the next line arrives
+	}
+	c.Write(b)
+	return None
+}
+
+// TestDrainNeverResets: a drain (Shutdown or HandOff) that finds input
+// arrived after reading stopped closes lingering, so the client reads
+// every reply sent before the close and then a clean end of stream, not
+// a reset; and under HandOff, a connection accepted before the drain
+// whose client writes only once it has begun is answered (under
+// Shutdown it is closed as idle, cleanly).
+func TestDrainNeverResets(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		stop    func(*Server, context.Context) error
+		answers bool
+	}{
+		{"Shutdown", (*Server).Shutdown, false},
+		{"HandOff", (*Server).HandOff, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inSlow := make(chan struct{})
+			s := serve(t, slowEcho{inSlow: inSlow}, "", WithLoops(1), WithLingerTimeout(300*time.Millisecond))
+			fresh := dial(t, s)
+			busy := dial(t, s)
+			waitFor(t, "both connections open", func() bool { return s.Stats().Total.Open == 2 })
+			io.WriteString(busy, "slow\n")
+			<-inSlow
+			io.WriteString(busy, "next\n") // arrives while the loop works: unread when the drain begins
+			done := make(chan error, 1)
+			go func() { done <- tc.stop(s, context.Background()) }()
+			busy.SetDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(busy)
+			if string(got) != "slow\n" && string(got) != "slow\nnext\n" || err != nil {
+				t.Errorf("busy connection: read %q, then %v; want the reply, then a clean end of stream", got, err)
+			}
+			fresh.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(fresh, "hello\n")
+			got, err = io.ReadAll(fresh)
+			switch {
+			case err != nil:
+				t.Errorf("fresh connection: %v after %q; want a clean end of stream", err, got)
+			case tc.answers && string(got) != "hello\n":
+				t.Errorf("fresh connection under HandOff: read %q, want hello", got)
+			}
+			if err := recvWithin(t, done, 15*time.Second, "the shutdown"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
