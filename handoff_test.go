@@ -72,4 +72,3 @@ func TestDrainNeverResets(t *testing.T) {
 		})
 	}
 }
-
