@@ -17,7 +17,9 @@ const DefaultProxyHeaderTimeout = 5 * time.Second
 // address. See WithProxyProtocol.
 type ProxyProtocol struct {
 	// Optional lets a trusted peer omit the header: its connection is then
-	// served with its own addresses. By default the header is required.
+	// served with its own addresses, as soon as its first bytes are not a
+	// header's, or when Timeout passes without any (a protocol where the
+	// server speaks first). By default the header is required.
 	Optional bool
 	// Trusted are the networks whose peers' headers are believed. A peer
 	// outside them is refused at once (a header must never be believed

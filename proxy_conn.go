@@ -50,6 +50,13 @@ func (c *conn) beginProxy() {
 	c.markProxyWait()
 	p.timer = c.loop.loop.AfterFunc(p.pol.timeout, func() {
 		p.timer = nil
+		if p.pol.optional && len(p.buf) == 0 {
+			// Nothing came: a client of a protocol where the server
+			// speaks first. Where the header is optional, it is absent.
+			c.loop.e.proxy.absent.Add(1)
+			c.proxyDone(nil)
+			return
+		}
 		c.closeNow(proxyError(ErrProxyTimeout))
 	})
 }

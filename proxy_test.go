@@ -280,3 +280,18 @@ func TestProxyProtocolUnixSocket(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestProxyProtocolOptionalServerFirst: where the header is optional, a
+// client that waits for the server to speak first is opened when the
+// timeout passes without a byte, not refused.
+func TestProxyProtocolOptionalServerFirst(t *testing.T) {
+	h := &funcHandler{open: func(c Conn) ([]byte, Action) { return []byte("220 hello\n"), None }}
+	s := serve(t, h, "", WithProxyProtocol(ProxyProtocol{Optional: true, Timeout: 100 * time.Millisecond}))
+	c := dial(t, s)
+	if got := readLine(t, c); got != "220 hello" {
+		t.Errorf("greeting %q", got)
+	}
+	if st := s.Stats().Proxy; st.Absent != 1 || st.Failed.Total() != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
