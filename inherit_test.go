@@ -191,7 +191,13 @@ func TestSystemdSocketActivation(t *testing.T) {
 	probe.Close()
 	const name = "web" // systemd's names take no ':' (LISTEN_FDNAMES separates with it)
 	cmd := exec.Command(tool, "-l", addr, "--fdname="+name, "-E", systemdChildEnv+"="+name, os.Args[0], "-test.run=^$")
-	cmd.Stderr = os.Stderr
+	var stderr strings.Builder
+	cmd.Stderr = &stderr // the tool's chatter; shown if the test fails
+	defer func() {
+		if t.Failed() {
+			t.Logf("systemd-socket-activate and the child said:\n%s", stderr.String())
+		}
+	}()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -115,6 +115,11 @@ func (h *handshakes) wait(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		select {
+		case <-done:
+			return // done as well: nothing stuck
+		default:
+		}
 		h.mu.Lock()
 		n := h.running
 		h.mu.Unlock()

@@ -85,18 +85,26 @@ func TestTLSLoopLatencyUnderHandshakeFlood(t *testing.T) {
 		}
 	}()
 	waitFor(t, "the flood to get going", func() bool { return done.Load() >= 50 })
+	enough := int64(250) // of the 500 a second asked for
+	if raceEnabled {
+		enough = 100 // the race detector makes every handshake several times dearer, on both sides
+	}
+	// Measure for a second, longer if the machine cannot keep up the
+	// flood (a loaded CI box): the comparison needs one.
 	before := done.Load()
-	flood := rtt(time.Second)
+	var flood time.Duration
+	for start := time.Now(); ; {
+		flood = rtt(time.Second)
+		if done.Load()-before >= enough || time.Since(start) > 5*time.Second {
+			break
+		}
+	}
 	during := done.Load() - before
 	close(stop)
 	wg.Wait()
 	t.Logf("median echo round trip %v without the flood, %v with it (%d handshakes meanwhile, %d failed)", base, flood, during, failed.Load())
-	enough := int64(250) // of the 500 the second asked for
-	if raceEnabled {
-		enough = 100 // the race detector makes every handshake several times dearer, on both sides
-	}
 	if during < enough {
-		t.Fatalf("only %d handshakes during the measurement: no flood to speak of", during)
+		t.Skipf("only %d handshakes in 5 s: the machine is too loaded to flood the server, so there is nothing to compare", during)
 	}
 	// A little absolute slack: a round trip on loopback is tens of
 	// microseconds, where one scheduling hiccup doubles it.
