@@ -14,7 +14,10 @@ import (
 // already running), and a connection closes, with ErrServerClosed, as
 // soon as it is quiet (checkDone): no queued output, no asynchronous
 // write or Do submitted but not yet run or waiting for its bytes, and
-// no worker-pool task in flight. The loop reports when it has no
+// no worker-pool task in flight (lingering, if input arrived after
+// reading stopped: a reset could destroy replies the peer has not read).
+// A HandOff's drain also keeps connections that have sent nothing yet,
+// reading, until DefaultHandOffGrace. The loop reports when it has no
 // connection left. Shutdown's context bounds
 // the whole drain; whatever remains when it ends is closed at once.
 

@@ -22,7 +22,11 @@ func (c *conn) quiet() bool {
 }
 
 // checkDone closes c if it waits to end and has become quiet: with
-// ErrServerClosed in a graceful drain; cleanly after the peer's FIN
+// ErrServerClosed in a graceful drain (lingering if input arrived after
+// reading stopped, so that the peer reads an end of stream rather than
+// a reset; in a HandOff's drain, a conn that has sent nothing yet waits
+// for its first input, until the grace ends; a conn awaiting its PROXY
+// header or TLS handshake closes at once); cleanly after the peer's FIN
 // (unless WithHalfOpen leaves closing to the handler, or the handler
 // holds its input with PauseReading), with unread input still readable
 // in OnClose; or with ErrInboundLimit when unread input is stuck at the

@@ -153,7 +153,11 @@ func (s *Server) serve() error {
 // answers of tasks already running), and each connection closes (OnClose
 // sees ErrServerClosed) as soon as its queued output has gone out, its
 // submitted asynchronous writes and Do functions have run and its
-// worker-pool tasks have finished. When ctx ends, what is left is closed
+// worker-pool tasks have finished; one whose input arrived after reading
+// stopped closes lingering (our FIN, its input dropped until its own, up
+// to WithLingerTimeout), so its peer reads every reply and then the end
+// of stream, never a reset. Connections still awaiting a PROXY header or
+// a TLS handshake close at once. When ctx ends, what is left is closed
 // at once. Then it waits for every loop to exit, releases
 // the worker pool (tasks still running may finish until ctx ends) and the
 // listener (removing a Unix socket file the server created). It returns
