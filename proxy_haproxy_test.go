@@ -5,7 +5,11 @@ package mill
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/csv"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -345,4 +349,67 @@ backend be_v2crc
 		t.Logf("check connections gone before their header was read: %d", f.PeerGone)
 	}
 	t.Logf("PROXY stats: %+v", st)
+}
+
+// TestProxyProtocolHAProxyTLS: HAProxy terminates TLS and sends
+// send-proxy-v2 with proxy-v2-options ssl,authority,crc32c: the header
+// mill reads carries the negotiated ALPN, the SNI as authority and the
+// SSL TLV (TLS in use, its version), checked by a CRC.
+func TestProxyProtocolHAProxyTLS(t *testing.T) {
+	bin := needHAProxy(t)
+	h := &funcHandler{traffic: func(c Conn) Action {
+		c.Discard(-1)
+		hdr, _ := c.Proxy()
+		alpn, _ := hdr.ALPN()
+		authority, _ := hdr.Authority()
+		_, crc := hdr.CRC32C()
+		ssl, _ := hdr.SSL()
+		version, _ := ssl.Version()
+		c.Write([]byte(fmt.Sprintf("remote=%s alpn=%s authority=%s ssl=%t version=%s crc=%t\n",
+			c.RemoteAddr(), alpn, authority, ssl.UsedSSL(), version, crc)))
+		return None
+	}}
+	s := serve(t, h, "", WithProxyProtocol(ProxyProtocol{}))
+	p := thePKI(t)
+	key, err := x509.MarshalECPrivateKey(p.server.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemFile := filepath.Join(t.TempDir(), "server.pem")
+	pemBytes := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.server.Certificate[0]}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: key})...)
+	if err := os.WriteFile(pemFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cfg := fmt.Sprintf(`global
+  log stdout format raw local0 info
+defaults
+  mode tcp
+  log global
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend fe_tls
+  bind 127.0.0.1:%d ssl crt %s alpn h2,http/1.1
+  default_backend be_tls
+backend be_tls
+  server m %s send-proxy-v2 proxy-v2-options ssl,authority,crc32c
+`, port, pemFile, s.Addr())
+	hp := startHAProxy(t, bin, cfg)
+	raw := dialFrom(t, fmt.Sprintf("127.0.0.1:%d", port))
+	defer raw.Close()
+	me := raw.LocalAddr().String()
+	c := tls.Client(raw, &tls.Config{RootCAs: p.pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+	if _, err := c.Write([]byte("hello\n")); err != nil {
+		t.Fatalf("%v\nhaproxy output:\n%s", err, hp.logs())
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the answer: %v\nhaproxy output:\n%s", err, hp.logs())
+	}
+	want := fmt.Sprintf("remote=%s alpn=http/1.1 authority=localhost ssl=true version=TLSv1.3 crc=true\n", me)
+	if line != want {
+		t.Errorf("mill says %q, want %q", line, want)
+	}
 }
