@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/mill-io/mill/http1"
 )
 
 // TestBatchRuns checks server.batch, which answers plaintext GETs without
@@ -30,10 +32,10 @@ func TestBatchRuns(t *testing.T) {
 	in.WriteString("GET /plaintext HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
 	in.WriteString(plain) // after the close: not answered
 
-	s := newServer(Limits{})
+	s := newServer(http1.Limits{})
 	// The reference: Decode and respond, one request at a time.
 	var want []byte
-	c := NewCodec(Limits{})
+	c := http1.NewCodec(http1.Limits{})
 	for b := []byte(in.String()); ; {
 		_, n, err := c.Decode(b)
 		if err != nil || n == 0 {
@@ -47,7 +49,7 @@ func TestBatchRuns(t *testing.T) {
 	}
 
 	// batch, as OnTraffic runs it.
-	st := &connState{Codec: Codec{lim: s.lim}}
+	st := s.newConnState(nil)
 	var got, out []byte
 	b := []byte(in.String())
 	used, end, mores := 0, batchMore, 0

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"testing"
+
+	"github.com/mill-io/mill/http1"
 )
 
 // techEmpowerGet is the request wrk sends in TechEmpower's plaintext test.
@@ -33,8 +35,8 @@ func BenchmarkPipelinedEcho(b *testing.B) {
 // benchPipeline runs batches of 16 pipelined requests through
 // server.batch, as OnTraffic does.
 func benchPipeline(b *testing.B, req string) {
-	s := newServer(Limits{})
-	st := &connState{Codec: Codec{lim: s.lim}}
+	s := newServer(http1.Limits{})
+	st := s.newConnState(nil)
 	batch := bytes.Repeat([]byte(req), 16)
 	out := make([]byte, 0, 64<<10)
 	b.SetBytes(int64(len(req)))
@@ -51,10 +53,10 @@ func benchPipeline(b *testing.B, req string) {
 
 // TestZeroAllocs holds the benchmark's promise in the regular tests.
 func TestZeroAllocs(t *testing.T) {
-	s := newServer(Limits{})
+	s := newServer(http1.Limits{})
 	for _, req := range []string{techEmpowerGet, "HEAD /json HTTP/1.1\r\nHost: h\r\n\r\n",
 		"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"} {
-		st := &connState{Codec: Codec{lim: s.lim}}
+		st := s.newConnState(nil)
 		in := []byte(req)
 		out := make([]byte, 0, 4096)
 		allocs := testing.AllocsPerRun(1000, func() {

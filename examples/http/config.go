@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/http1"
 )
 
 // Config is what the command's flags set: the request limits and the
 // server's defences.
 type Config struct {
-	Limits      Limits
+	Limits      http1.Limits
 	Loops       int           // event loops (0: one per CPU)
 	ReadTimeout time.Duration // a partial request waiting longer closes the connection (0: never)
 	IdleTimeout time.Duration // a connection silent both ways this long closes (0: never)
@@ -80,7 +81,7 @@ func (cfg Config) InboundLimit() int { return cfg.Limits.MaxRequest() + slack }
 // which may echo a body of MaxBody. (A client that never reads costs
 // about the high watermark: see docs/robustness.md.)
 func (cfg Config) OutboundLimit() int {
-	lim := cfg.Limits.withDefaults()
+	lim := cfg.Limits.WithDefaults()
 	return max(mill.DefaultOutboundLimit, mill.DefaultHighWatermark+flushAt+lim.MaxBody+lim.MaxHead+slack)
 }
 

@@ -3,10 +3,9 @@ package main
 import (
 	"sync/atomic"
 	"time"
-)
 
-// dateLayout is IMF-fixdate, the Date header's format (RFC 9110 §5.6.7).
-const dateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
+	"github.com/mill-io/mill/http1"
+)
 
 // clock holds the Date header value, and the most common responses ready
 // made with it. OnTick refreshes it on the first event loop; every loop reads it
@@ -33,7 +32,7 @@ func (c *clock) set(now time.Time) {
 		return
 	}
 	c.last = sec
-	st := &stamp{date: now.UTC().AppendFormat(make([]byte, 0, len(dateLayout)), dateLayout)}
+	st := &stamp{date: now.UTC().AppendFormat(make([]byte, 0, len(http1.DateLayout)), http1.DateLayout)}
 	st.plaintext = appendHead(nil, st.date, 200, "", ctypePlaintext, len(plaintextBody), "")
 	st.plainHead = len(st.plaintext)
 	st.plaintext = append(st.plaintext, plaintextBody...)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/http1"
+	"github.com/mill-io/mill/internal/httpcases"
 )
 
 // Requests larger than mill's default inbound limit (4 MiB) must be
@@ -24,7 +26,7 @@ import (
 func raisedBody(t *testing.T, extra ...mill.Option) string {
 	t.Helper()
 	cfg := DefaultConfig
-	cfg.Loops, cfg.Limits = 2, Limits{MaxBody: 32 << 20}
+	cfg.Loops, cfg.Limits = 2, http1.Limits{MaxBody: 32 << 20}
 	return startConfig(t, cfg, extra...).Addr().String()
 }
 
@@ -88,7 +90,7 @@ func TestLargeBodyExpectContinue(t *testing.T) {
 // limit. The inbound limit the command sets lets it through.
 func TestLargestChunkedRequest(t *testing.T) {
 	cfg := DefaultConfig
-	cfg.Loops, cfg.Limits = 2, Limits{MaxBody: 4 << 20}
+	cfg.Loops, cfg.Limits = 2, http1.Limits{MaxBody: 4 << 20}
 	rc := dialRaw(t, startConfig(t, cfg).Addr().String())
 	var req bytes.Buffer
 	req.WriteString("POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -158,25 +160,22 @@ func (rc *rawConn) expectEnd() {
 // client's input for the linger timeout, so that its close does not reset
 // the connection before the response is read.
 func TestRefusedWhileSending(t *testing.T) {
-	addr := startServer(t, Limits{}, mill.WithLingerTimeout(time.Second))
-	cases := append([]struct {
-		name, in string
-		status   int
-	}{
-		{"upload too large", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\n\r\n", 413},
-		{"chunked upload too large", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n", 413},
+	addr := startServer(t, http1.Limits{}, mill.WithLingerTimeout(time.Second))
+	cases := append([]httpcases.Case{
+		{Name: "upload too large", In: "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\n\r\n", Status: 413},
+		{Name: "chunked upload too large", In: "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n", Status: 413},
 	}, badRequests...)
 	for _, tt := range cases {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
 			rc := dialRaw(t, addr)
-			rc.send(tt.in)
+			rc.send(tt.In)
 			stop := make(chan struct{})
 			done := keepSending(rc.c, stop)
 			defer func() { close(stop); rc.c.Close(); <-done }()
 			r := rc.read("GET") // the body is read in full, to its Content-Length
-			if r.Status != tt.status || !r.Close || r.Body == "" {
-				t.Fatalf("got %d (close %v, body %q), want %d", r.Status, r.Close, r.Body, tt.status)
+			if r.Status != tt.Status || !r.Close || r.Body == "" {
+				t.Fatalf("got %d (close %v, body %q), want %d", r.Status, r.Close, r.Body, tt.Status)
 			}
 			rc.expectEnd()
 		})
@@ -202,9 +201,9 @@ func TestUploadOverRaisedLimit(t *testing.T) {
 // limit holds the largest request and a read more, and the outbound
 // limit the largest response past the high watermark and a batch.
 func TestInboundLimitFollowsTheLimits(t *testing.T) {
-	for _, lim := range []Limits{{}, {MaxBody: 32 << 20}, {MaxHead: 64 << 10, MaxBody: 1}} {
+	for _, lim := range []http1.Limits{{}, {MaxBody: 32 << 20}, {MaxHead: 64 << 10, MaxBody: 1}} {
 		cfg := Config{Limits: lim}
-		l := lim.withDefaults()
+		l := lim.WithDefaults()
 		if in := cfg.InboundLimit(); in < 2*(l.MaxHead+l.MaxBody)+mill.DefaultReadBufferCap {
 			t.Errorf("%+v: inbound limit %d", lim, in)
 		}

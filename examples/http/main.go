@@ -1,6 +1,6 @@
-// Command http is an HTTP/1.1 server on mill: a real request parser
-// written as a mill codec (one request per frame) and run by OnTraffic over
-// all buffered input at once, keep-alive, pipelining,
+// Command http is an HTTP/1.1 server on mill: the request parser of
+// package http1 (a mill codec, one request per frame) run by OnTraffic
+// over all buffered input at once, keep-alive, pipelining,
 // Content-Length and chunked bodies, and the limits and status codes of
 // RFC 9110 and RFC 9112.
 //
@@ -37,14 +37,15 @@ import (
 
 	"github.com/mill-io/mill"
 	"github.com/mill-io/mill/examples/internal/tlsflag"
+	"github.com/mill-io/mill/http1"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (host:port, or a tcp://, tcp6:// or unix:// URL)")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
-	maxTarget := flag.Int("max-target", DefaultLimits.MaxTarget, "longest request-target in bytes (longer: 414)")
-	maxHead := flag.Int("max-head", DefaultLimits.MaxHead, "largest header section in bytes (larger: 431)")
-	maxBody := flag.Int("max-body", DefaultLimits.MaxBody, "largest request body in bytes (larger: 413)")
+	maxTarget := flag.Int("max-target", http1.DefaultLimits.MaxTarget, "longest request-target in bytes (longer: 414)")
+	maxHead := flag.Int("max-head", http1.DefaultLimits.MaxHead, "largest header section in bytes (larger: 431)")
+	maxBody := flag.Int("max-body", http1.DefaultLimits.MaxBody, "largest request body in bytes (larger: 413)")
 	cfg := DefaultConfig
 	flag.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "close a connection whose partial request waits this long (0: never)")
 	flag.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "close a connection silent both ways this long (0: never)")
@@ -69,7 +70,7 @@ func main() {
 	}
 	cfg.TLS = certs.Config()
 	cfg.Loops = *loops
-	cfg.Limits = Limits{MaxTarget: *maxTarget, MaxHead: *maxHead, MaxBody: *maxBody}
+	cfg.Limits = http1.Limits{MaxTarget: *maxTarget, MaxHead: *maxHead, MaxBody: *maxBody}
 	h := newServer(cfg.Limits)
 	s, err := mill.NewServer(h, *addr, cfg.options()...)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/http1"
 )
 
 func TestMain(m *testing.M) {
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) {
 // startServer serves a fresh server with the command's defaults, two
 // loops and limits lim on 127.0.0.1:0 until the test ends, and returns
 // its address. extra options come last.
-func startServer(t testing.TB, lim Limits, extra ...mill.Option) string {
+func startServer(t testing.TB, lim http1.Limits, extra ...mill.Option) string {
 	t.Helper()
 	cfg := DefaultConfig
 	cfg.Loops, cfg.Limits = 2, lim
@@ -93,7 +94,7 @@ func do(t *testing.T, c *http.Client, method, url string, body io.Reader) (*http
 }
 
 func TestClientGet(t *testing.T) {
-	base := "http://" + startServer(t, Limits{})
+	base := "http://" + startServer(t, http1.Limits{})
 	c := newClient(t)
 	for _, tt := range []struct{ path, ctype, body string }{
 		{"/plaintext", "text/plain", "Hello, World!"},
@@ -121,7 +122,7 @@ func TestClientGet(t *testing.T) {
 
 // TestClientKeepAlive wants one connection to carry all requests.
 func TestClientKeepAlive(t *testing.T) {
-	base := "http://" + startServer(t, Limits{})
+	base := "http://" + startServer(t, http1.Limits{})
 	c := newClient(t)
 	reused := 0
 	for i := 0; i < 100; i++ {
@@ -153,7 +154,7 @@ func TestClientKeepAlive(t *testing.T) {
 type unknownLength struct{ io.Reader }
 
 func TestClientEcho(t *testing.T) {
-	base := "http://" + startServer(t, Limits{})
+	base := "http://" + startServer(t, http1.Limits{})
 	c := newClient(t)
 	payload := make([]byte, 300<<10)
 	rand.NewChaCha8([32]byte{1}).Read(payload)
@@ -176,9 +177,9 @@ func TestClientEcho(t *testing.T) {
 
 // TestClientBodyLimit posts bodies at the limit and just over it.
 func TestClientBodyLimit(t *testing.T) {
-	base := "http://" + startServer(t, Limits{})
+	base := "http://" + startServer(t, http1.Limits{})
 	c := newClient(t)
-	p := bytes.Repeat([]byte("0123456789abcdef"), DefaultLimits.MaxBody/16)
+	p := bytes.Repeat([]byte("0123456789abcdef"), http1.DefaultLimits.MaxBody/16)
 	if resp, body := do(t, c, "POST", base+"/echo", bytes.NewReader(p)); resp.StatusCode != 200 || body != string(p) {
 		t.Errorf("at the limit: %d, %d bytes back", resp.StatusCode, len(body))
 	}
@@ -197,7 +198,7 @@ func TestClientBodyLimit(t *testing.T) {
 // TestDate wants the Date header to be current, the same within a
 // second, and refreshed by the ticker.
 func TestDate(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	date := func() time.Time {
 		rc.send(get)
 		d, err := http.ParseTime(rc.read("GET").Header.Get("Date"))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mill-io/mill"
 	"github.com/mill-io/mill/examples/internal/tlsflag"
+	"github.com/mill-io/mill/http1"
 	"github.com/mill-io/mill/proxyproto"
 )
 
@@ -108,7 +109,7 @@ func rawGet(t *testing.T, addr string, pre []byte, method, path string) (*http.R
 // TestIPRoute: GET /ip answers with the client's IP address, no port,
 // as the body's only line; HEAD has its headers; other methods get 405.
 func TestIPRoute(t *testing.T) {
-	base := "http://" + startServer(t, Limits{})
+	base := "http://" + startServer(t, http1.Limits{})
 	c := newClient(t)
 	resp, body := do(t, c, "GET", base+"/ip", nil)
 	if resp.StatusCode != 200 || body != "127.0.0.1\n" || resp.Header.Get("Content-Type") != textPlain {

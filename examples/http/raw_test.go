@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mill-io/mill/http1"
 )
 
 // rawConn is a client connection that speaks bytes, reading responses
@@ -99,15 +101,15 @@ func checkHeaders(t *testing.T, r rawResp) {
 // TestRefused sends each refused request of the parser tests over TCP:
 // the status comes back, with Connection: close, then the server closes.
 func TestRefused(t *testing.T) {
-	addr := startServer(t, Limits{})
+	addr := startServer(t, http1.Limits{})
 	for _, tt := range badRequests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
 			rc := dialRaw(t, addr)
-			rc.send(tt.in)
+			rc.send(tt.In)
 			r := rc.read("GET")
-			if r.Status != tt.status {
-				t.Fatalf("status %d, want %d (%q)", r.Status, tt.status, r.Body)
+			if r.Status != tt.Status {
+				t.Fatalf("status %d, want %d (%q)", r.Status, tt.Status, r.Body)
 			}
 			checkHeaders(t, r)
 			if !r.Close || r.Body == "" {
@@ -121,7 +123,7 @@ func TestRefused(t *testing.T) {
 // TestRefusedMidStream: a bad request after good ones gets its status
 // after their responses.
 func TestRefusedMidStream(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	rc.send(get + get + "GET / HTTP/2.0\r\nHost: h\r\n\r\n" + get)
 	for i := 0; i < 2; i++ {
 		if r := rc.read("GET"); r.Status != 200 {
@@ -135,7 +137,7 @@ func TestRefusedMidStream(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	rc.send("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n" +
 		"POST /plaintext HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" +
 		"GET /echo HTTP/1.1\r\nHost: h\r\n\r\n" +
@@ -172,7 +174,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestHeadContentLength(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	rc.send("HEAD /plaintext HTTP/1.1\r\nHost: h\r\n\r\n" + get)
 	r := rc.read("HEAD")
 	if r.Status != 200 || r.Header.Get("Content-Length") != "13" || r.Body != "" ||
@@ -185,7 +187,7 @@ func TestHeadContentLength(t *testing.T) {
 }
 
 func TestHTTP10(t *testing.T) {
-	addr := startServer(t, Limits{})
+	addr := startServer(t, http1.Limits{})
 	t.Run("close", func(t *testing.T) {
 		rc := dialRaw(t, addr)
 		rc.send("GET /plaintext HTTP/1.0\r\n\r\n")
@@ -214,7 +216,7 @@ func TestHTTP10(t *testing.T) {
 }
 
 func TestConnectionClose(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	// The second request is never answered: the first closes.
 	rc.send("GET /plaintext HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n" + get)
 	r := rc.read("GET")
@@ -227,7 +229,7 @@ func TestConnectionClose(t *testing.T) {
 // TestPipelined writes many requests at once and wants the answers in
 // order.
 func TestPipelined(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	const n = 2000
 	var b bytes.Buffer
 	for i := 0; i < n; i++ {
@@ -265,7 +267,7 @@ func TestPipelined(t *testing.T) {
 
 // TestTrickle sends requests one byte per write.
 func TestTrickle(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	req := "POST /echo?x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
 		"5;a=b\r\nhello\r\n7\r\n, world\r\n0\r\nT: x\r\n\r\n" + get
 	for i := 0; i < len(req); i++ {
@@ -283,7 +285,7 @@ func TestTrickle(t *testing.T) {
 }
 
 func TestExpectContinue(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	rc.send("POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
 	line, err := rc.br.ReadString('\n')
 	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
@@ -310,7 +312,7 @@ func TestExpectContinue(t *testing.T) {
 // FIN (or the linger timeout; then the rest of the upload may meet a
 // reset, which is no longer the response's concern).
 func TestTooLargeUpload(t *testing.T) {
-	rc := dialRaw(t, startServer(t, Limits{}))
+	rc := dialRaw(t, startServer(t, http1.Limits{}))
 	rc.send("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4000000\r\n\r\n")
 	uploaded := make(chan error, 1)
 	go func() {

@@ -3,19 +3,19 @@ package main
 import (
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/http1"
 )
 
 // server is the mill.Handler: it routes decoded requests and writes the
 // responses.
 type server struct {
 	mill.BuiltinHandler
-	lim  Limits
+	lim  http1.Limits
 	date clock
 	tick time.Duration // longest wait between ticks (0: until the next second)
 	bufs sync.Pool     // *[]byte response batches, shared by the loops
@@ -25,8 +25,8 @@ type server struct {
 	ready func() bool
 }
 
-func newServer(lim Limits) *server {
-	s := &server{lim: lim.withDefaults()}
+func newServer(lim http1.Limits) *server {
+	s := &server{lim: lim.WithDefaults()}
 	s.date.set(time.Now())
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 16<<10)
@@ -36,8 +36,9 @@ func newServer(lim Limits) *server {
 }
 
 // connState is one connection's state, its request decoder included.
+// Only the connection's event loop touches it.
 type connState struct {
-	Codec
+	http1.Codec
 	closing bool      // the last response is out: drop any more input
 	conn    mill.Conn // for GET /ip
 }
@@ -45,8 +46,16 @@ type connState struct {
 // OnOpen gives the connection its state. With the PROXY protocol on, it
 // runs once mill has read the header, so c.RemoteAddr is the client's.
 func (s *server) OnOpen(c mill.Conn) ([]byte, mill.Action) {
-	c.SetContext(&connState{Codec: Codec{lim: s.lim}, conn: c})
+	c.SetContext(s.newConnState(c))
 	return nil, mill.None
+}
+
+// newConnState returns the state of a new connection c (nil in tests
+// that do without one).
+func (s *server) newConnState(c mill.Conn) *connState {
+	st := &connState{conn: c}
+	st.Init(s.lim)
+	return st
 }
 
 const (
@@ -143,11 +152,11 @@ func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end
 	for {
 		if n == len(in) {
 			if st.ContinueOwed() {
-				dst = append(dst, "HTTP/1.1 100 Continue\r\n\r\n"...)
+				dst = append(dst, http1.ContinueResponse...)
 			}
 			return dst, n, batchWait
 		}
-		m, e := st.decode(in[n:])
+		m, e := st.Parse(in[n:])
 		if e != nil {
 			dst = s.appendHead(dst, e.Status, "", textPlain, len(e.Reason)+1, connClose)
 			dst = append(append(dst, e.Reason...), '\n')
@@ -155,7 +164,7 @@ func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end
 		}
 		if m == 0 {
 			if st.ContinueOwed() {
-				dst = append(dst, "HTTP/1.1 100 Continue\r\n\r\n"...)
+				dst = append(dst, http1.ContinueResponse...)
 			}
 			return dst, n, batchWait
 		}
@@ -176,7 +185,7 @@ func (s *server) batch(dst []byte, st *connState, in []byte) (out []byte, n, end
 
 // isPlaintextGet reports whether r is a keep-alive HTTP/1.1 GET of
 // /plaintext, whose response is stamp.plaintext.
-func isPlaintextGet(r *Request) bool {
+func isPlaintextGet(r *http1.Request) bool {
 	return string(r.Path) == "/plaintext" && string(r.Method) == "GET" && r.KeepAlive && r.Minor != 0
 }
 
@@ -210,8 +219,8 @@ func (s *server) OnTick() (time.Duration, mill.Action) {
 }
 
 const (
-	connClose      = "\r\nConnection: close"
-	connKeepAlive  = "\r\nConnection: keep-alive"
+	connClose      = "Connection: close\r\n"
+	connKeepAlive  = "Connection: keep-alive\r\n"
 	textPlain      = "text/plain; charset=utf-8"
 	ctypePlaintext = "text/plain"
 	ctypeJSON      = "application/json"
@@ -253,7 +262,7 @@ func route(path []byte) int {
 
 // respond appends the response to r, which came on c, and reports
 // whether the connection stays open after it.
-func (s *server) respond(dst []byte, r *Request, c mill.Conn) ([]byte, bool) {
+func (s *server) respond(dst []byte, r *http1.Request, c mill.Conn) ([]byte, bool) {
 	head := string(r.Method) == "HEAD"
 	get := head || string(r.Method) == "GET"
 	rt := route(r.Path)
@@ -333,22 +342,18 @@ func (s *server) appendHead(dst []byte, status int, allow, ctype string, length 
 }
 
 // appendHead appends a response's status line and header section, with
-// date as the Date value.
+// date as the Date value; conn is "" or a whole Connection field line.
 func appendHead(dst, date []byte, status int, allow, ctype string, length int, conn string) []byte {
-	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(status), 10)
-	dst = append(dst, ' ')
-	dst = append(dst, statusText(status)...)
-	dst = append(dst, "\r\nServer: mill\r\nDate: "...)
+	dst = http1.AppendStatusLine(dst, status)
+	dst = append(dst, "Server: mill\r\nDate: "...)
 	dst = append(dst, date...)
 	dst = append(dst, "\r\nContent-Type: "...)
 	dst = append(dst, ctype...)
-	dst = append(dst, "\r\nContent-Length: "...)
-	dst = strconv.AppendInt(dst, int64(length), 10)
+	dst = append(dst, "\r\n"...)
+	dst = http1.AppendContentLength(dst, length)
 	if allow != "" {
-		dst = append(dst, "\r\nAllow: "...)
-		dst = append(dst, allow...)
+		dst = http1.AppendField(dst, "Allow", allow)
 	}
 	dst = append(dst, conn...)
-	return append(dst, "\r\n\r\n"...)
+	return append(dst, "\r\n"...)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mill-io/mill/http1"
 )
 
 // needTool returns the path of an external client, skipping the test if
@@ -61,7 +63,7 @@ func curlResponse(t *testing.T, out string) (status, header, body string) {
 
 func TestCurl(t *testing.T) {
 	curl := needTool(t, "curl")
-	base := "http://" + startServer(t, Limits{})
+	base := "http://" + startServer(t, http1.Limits{})
 	check := func(name, out, wantStatus string, wantHeaders []string, wantBody string) {
 		t.Helper()
 		status, header, body := curlResponse(t, out)
@@ -107,7 +109,7 @@ func TestCurl(t *testing.T) {
 		t.Errorf("curl opened a second connection:\n%s", stderr)
 	}
 
-	big := bytes.Repeat([]byte("x"), DefaultLimits.MaxBody+1)
+	big := bytes.Repeat([]byte("x"), http1.DefaultLimits.MaxBody+1)
 	out, _ = run(t, big, curl, "-sS", "-i", "--data-binary", "@-", base+"/echo")
 	check("413", out, "HTTP/1.1 413 Content Too Large", []string{"Connection: close"}, "request body too large\n")
 }
@@ -120,7 +122,7 @@ var (
 
 func TestWrk(t *testing.T) {
 	wrk := needTool(t, "wrk")
-	base := "http://" + startServer(t, Limits{})
+	base := "http://" + startServer(t, http1.Limits{})
 	// A script pipelining 16 requests per write, as TechEmpower's
 	// plaintext test does.
 	script := filepath.Join(t.TempDir(), "pipeline.lua")

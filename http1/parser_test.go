@@ -1,4 +1,4 @@
-package main
+package http1
 
 import (
 	"bytes"
@@ -9,9 +9,13 @@ import (
 	"testing"
 
 	"github.com/mill-io/mill/codec"
+	"github.com/mill-io/mill/internal/httpcases"
 )
 
 var _ codec.Codec = (*Codec)(nil)
+
+// badRequests are refused requests and their status.
+var badRequests = httpcases.Bad
 
 // snap is a decoded request, copied out of the codec.
 type snap struct {
@@ -107,10 +111,7 @@ func decodeString(t *testing.T, lim Limits, s string) outcome {
 	return feed(t, NewCodec(lim), []byte(s))
 }
 
-const (
-	hostHdr = "Host: example.com\r\n"
-	get     = "GET /plaintext HTTP/1.1\r\n" + hostHdr + "\r\n"
-)
+const get = httpcases.Get
 
 func TestParseValid(t *testing.T) {
 	tests := []struct {
@@ -257,13 +258,13 @@ func TestSplitEverywhere(t *testing.T) {
 // however it is cut.
 func TestSplitInvalid(t *testing.T) {
 	for _, tt := range badRequests {
-		data := []byte(tt.in)
+		data := []byte(tt.In)
 		if len(data) > 4096 {
 			continue
 		}
 		for cut := 0; cut <= len(data); cut++ {
-			if o := feed(t, NewCodec(Limits{}), data, cut); o.Status != tt.status {
-				t.Fatalf("%s cut at %d: got %+v, want %d", tt.name, cut, o, tt.status)
+			if o := feed(t, NewCodec(Limits{}), data, cut); o.Status != tt.Status {
+				t.Fatalf("%s cut at %d: got %+v, want %d", tt.Name, cut, o, tt.Status)
 			}
 		}
 	}
@@ -313,5 +314,16 @@ func TestContinueOwed(t *testing.T) {
 	c.Reset()
 	if _, n, _ := c.Decode([]byte("POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")); n != 0 || c.ContinueOwed() {
 		t.Fatal("100-continue owed to an HTTP/1.0 request")
+	}
+}
+
+func TestParseInvalid(t *testing.T) {
+	for _, tt := range badRequests {
+		t.Run(tt.Name, func(t *testing.T) {
+			o := decodeString(t, Limits{}, tt.In)
+			if o.Status != tt.Status || len(o.Reqs) != 0 {
+				t.Fatalf("got %+v, want status %d", o, tt.Status)
+			}
+		})
 	}
 }

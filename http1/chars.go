@@ -1,4 +1,4 @@
-package main
+package http1
 
 // Byte classes of RFC 9110 and RFC 3986, as lookup tables.
 var (

@@ -1,4 +1,4 @@
-package main
+package http1
 
 // The chunked transfer coding (RFC 9112 §7.1):
 //

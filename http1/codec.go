@@ -1,4 +1,4 @@
-package main
+package http1
 
 import (
 	"strconv"
@@ -6,7 +6,8 @@ import (
 	"github.com/mill-io/mill/codec"
 )
 
-// Limits bound what one request may use. A zero field takes its default.
+// Limits bound what one request may use. A zero (or negative) field
+// takes its default, from DefaultLimits.
 type Limits struct {
 	MaxTarget int // request-target bytes; longer: 414 (default 8 KiB)
 	MaxHead   int // request line + header fields + blank line; longer: 431 (default 16 KiB)
@@ -14,7 +15,7 @@ type Limits struct {
 	MaxBody   int // body bytes (after de-chunking); more: 413 (default 1 MiB)
 }
 
-// DefaultLimits are the limits of a zero Limits.
+// DefaultLimits are the limits of a zero Limits. Do not modify it.
 var DefaultLimits = Limits{MaxTarget: 8 << 10, MaxHead: 16 << 10, MaxFields: 128, MaxBody: 1 << 20}
 
 // MaxRequest is the most bytes one request within these limits can take
@@ -25,11 +26,13 @@ var DefaultLimits = Limits{MaxTarget: 8 << 10, MaxHead: 16 << 10, MaxFields: 128
 // incomplete may run maxChunkLine past that. Anything longer is refused
 // (413, 414 or 431) before it is all buffered.
 func (l Limits) MaxRequest() int {
-	l = l.withDefaults()
+	l = l.WithDefaults()
 	return 2*l.MaxHead + 2*l.MaxBody + maxChunkLine
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every zero or negative field set to its
+// default: the limits a Codec made with l enforces.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxTarget <= 0 {
 		l.MaxTarget = DefaultLimits.MaxTarget
 	}
@@ -46,8 +49,13 @@ func (l Limits) withDefaults() Limits {
 }
 
 // StatusError is a request the server refuses: the status to answer
-// with, and why. It wraps codec.ErrFrameTooLong for the limits (413,
-// 414, 431) and codec.ErrCorruptFrame for everything else.
+// with (400, 413, 414, 431, 501 or 505), and why, as a short sentence
+// fit for the response's body. It wraps codec.ErrFrameTooLong for the
+// limits (413, 414, 431) and codec.ErrCorruptFrame for everything else.
+//
+// The errors are shared values, read-only: do not modify one. After one,
+// the connection cannot be read further (the request's end is unknown):
+// answer with Status and close.
 type StatusError struct {
 	Status int
 	Reason string
@@ -55,7 +63,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return "http: " + strconv.Itoa(e.Status) + " " + statusText(e.Status) + ": " + e.Reason
+	return "http: " + strconv.Itoa(e.Status) + " " + StatusText(e.Status) + ": " + e.Reason
 }
 
 // Unwrap returns codec.ErrFrameTooLong or codec.ErrCorruptFrame.
@@ -100,21 +108,26 @@ var (
 	errHTTPVersion   = &StatusError{Status: 505, Reason: "only HTTP/1.0 and HTTP/1.1 are supported", kind: codec.ErrCorruptFrame}
 )
 
-// Header is one header field line, both slices aliasing the frame.
+// Header is one header field line: its name as sent, and its value
+// without the whitespace around it. Both slices alias the connection's
+// input, like those of Request.
 type Header struct {
 	Name, Value []byte
 }
 
-// Request is a decoded request. Its slices alias the frame (the chunked
-// body aside, which is de-chunked into the codec's own buffer) and are
-// valid until the next call to Decode.
+// Request is a decoded request. Its slices alias the input given to
+// Decode or Parse (the chunked body aside, which is de-chunked into the
+// codec's own buffer): in a mill handler, the connection's input, so
+// they are valid until the callback that decoded the request returns and
+// at most until the next call to Decode, Parse or Reset. Copy what must
+// outlive them. Do not modify them.
 type Request struct {
 	Method    []byte
-	Target    []byte // as sent
-	Path      []byte // Target's path, without the query; "/" for "http://host"
-	Minor     int    // HTTP/1.Minor: 0 or 1 (HTTP/1.2 and up are read as 1.1)
-	Headers   []Header
-	Host      []byte // nil without a Host header
+	Target    []byte   // as sent
+	Path      []byte   // Target's path, without the query; "/" for "http://host"
+	Minor     int      // HTTP/1.Minor: 0 or 1 (HTTP/1.2 and up are read as 1.1)
+	Headers   []Header // the header fields, in order (trailer fields are dropped)
+	Host      []byte   // the Host field's value; nil without a Host header
 	Body      []byte
 	Chunked   bool // the body came chunked
 	KeepAlive bool // the connection may carry another request after this one
@@ -140,13 +153,17 @@ type field struct{ ns, ne, vs, ve int }
 // Codec is a codec.Codec for HTTP/1.1 requests: each frame is one whole
 // request (head and body), parsed and validated; Req describes it.
 //
-// A Codec keeps state between calls, so each connection needs its own. It
+// A Codec keeps state between calls, so each connection needs its own,
+// used by one goroutine at a time (in a mill handler, the connection's
+// event loop: keep it in the connection's context). Make one with
+// NewCodec, or Init one embedded in a larger struct; a zero Codec
+// enforces DefaultLimits. It
 // relies on the Decode contract: after an incomplete result, the next
 // input starts with the same bytes. It remembers how far it got (as
 // offsets, since the input may move) and parses no byte twice, but for
 // one more pass over a head that the fast path (fast.go) found incomplete.
 type Codec struct {
-	Req Request // the request of the last frame Decode returned
+	Req Request // the request Decode or Parse completed last
 
 	lim    Limits
 	err    *StatusError // sticky: the stream is dead
@@ -186,8 +203,29 @@ const maxKeptBody = 64 << 10
 
 // NewCodec returns a codec enforcing lim (zero fields: defaults).
 func NewCodec(lim Limits) *Codec {
-	return &Codec{lim: lim.withDefaults()}
+	return &Codec{lim: lim.WithDefaults()}
 }
+
+// Init readies c for a new stream, enforcing lim (zero fields: defaults),
+// and drops its buffers: for a Codec embedded in a larger struct, as
+// NewCodec is for one on its own.
+func (c *Codec) Init(lim Limits) {
+	*c = Codec{lim: lim.WithDefaults()}
+}
+
+// Limits returns the limits c enforces, defaults filled in.
+func (c *Codec) Limits() Limits { return c.lim.WithDefaults() }
+
+// Parse is Decode without the frame, for a handler that runs the codec
+// over the connection's input itself (as the http example does, to answer
+// pipelined requests in one batch): it returns the length n of the
+// complete request at the start of in, described by Req, or 0 if the
+// request has not all arrived (call again with the same bytes and more),
+// or why it is refused. After an error it only repeats that error.
+//
+// Parse does not allocate once the codec's buffers have grown to the
+// connection's requests (header fields, a chunked body).
+func (c *Codec) Parse(in []byte) (n int, err *StatusError) { return c.decode(in) }
 
 // Decode implements codec.Decoder. A complete request is returned as the
 // frame, with Req describing it; a refused one as a *StatusError, after
@@ -210,6 +248,9 @@ func (c *Codec) decodeParse(in []byte, handedOver bool) (int, *StatusError) {
 	if c.err != nil {
 		return 0, c.err
 	}
+	if c.lim.MaxHead == 0 { // a zero Codec (the fast path gave up on it)
+		c.lim = DefaultLimits
+	}
 	if !handedOver && len(in) < max(c.pos, c.scan, c.rl) { // not the input we saw: start over
 		c.next()
 	}
@@ -226,8 +267,8 @@ func (c *Codec) decodeParse(in []byte, handedOver bool) (int, *StatusError) {
 	return n, nil
 }
 
-// Encode implements codec.Encoder: responses are written ready-made, so a
-// frame is copied as is.
+// Encode implements codec.Encoder: responses are written ready-made (see
+// AppendStatusLine), so a frame is copied as is.
 func (c *Codec) Encode(dst, frame []byte) ([]byte, error) {
 	return append(dst, frame...), nil
 }
@@ -243,7 +284,8 @@ func (c *Codec) ContinueOwed() bool {
 	return false
 }
 
-// Reset makes the codec ready for a new stream.
+// Reset makes the codec ready for a new stream, keeping its limits and
+// buffers.
 func (c *Codec) Reset() {
 	c.err = nil
 	c.next()
@@ -309,8 +351,9 @@ func (c *Codec) headers(in []byte) {
 	c.Req.Headers = hs
 }
 
-// Header returns the value of the first field named name (lower case),
-// or nil.
+// Header returns the value of the first field named name, which must be
+// lower case (names match in any case), or nil. It aliases the input,
+// like r's slices.
 func (r *Request) Header(name string) []byte {
 	for _, h := range r.Headers {
 		if eqFold(h.Name, name) {
@@ -320,26 +363,84 @@ func (r *Request) Header(name string) []byte {
 	return nil
 }
 
-func statusText(code int) string {
+// StatusText returns the reason phrase of an HTTP status code (RFC 9110
+// §15), or "Unknown" for a code it does not know.
+func StatusText(code int) string {
 	switch code {
 	case 100:
 		return "Continue"
+	case 101:
+		return "Switching Protocols"
 	case 200:
 		return "OK"
+	case 201:
+		return "Created"
+	case 202:
+		return "Accepted"
+	case 204:
+		return "No Content"
+	case 206:
+		return "Partial Content"
+	case 301:
+		return "Moved Permanently"
+	case 302:
+		return "Found"
+	case 303:
+		return "See Other"
+	case 304:
+		return "Not Modified"
+	case 307:
+		return "Temporary Redirect"
+	case 308:
+		return "Permanent Redirect"
 	case 400:
 		return "Bad Request"
+	case 401:
+		return "Unauthorized"
+	case 403:
+		return "Forbidden"
 	case 404:
 		return "Not Found"
 	case 405:
 		return "Method Not Allowed"
+	case 406:
+		return "Not Acceptable"
+	case 408:
+		return "Request Timeout"
+	case 409:
+		return "Conflict"
+	case 410:
+		return "Gone"
+	case 411:
+		return "Length Required"
+	case 412:
+		return "Precondition Failed"
 	case 413:
 		return "Content Too Large"
 	case 414:
 		return "URI Too Long"
+	case 415:
+		return "Unsupported Media Type"
+	case 417:
+		return "Expectation Failed"
+	case 426:
+		return "Upgrade Required"
+	case 428:
+		return "Precondition Required"
+	case 429:
+		return "Too Many Requests"
 	case 431:
 		return "Request Header Fields Too Large"
+	case 500:
+		return "Internal Server Error"
 	case 501:
 		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
 	case 505:
 		return "HTTP Version Not Supported"
 	}

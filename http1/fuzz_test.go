@@ -1,4 +1,4 @@
-package main
+package http1
 
 import (
 	"reflect"
@@ -15,14 +15,14 @@ var fuzzLimits = Limits{MaxTarget: 64, MaxHead: 256, MaxFields: 8, MaxBody: 512}
 // request respects the limits, and that the input's cutting changes
 // nothing: the same requests, the same status.
 //
-//	go test -run '^$' -fuzz FuzzRequest -fuzztime 30s ./examples/http/
+//	go test -run '^$' -fuzz FuzzRequest -fuzztime 30s ./http1/
 func FuzzRequest(f *testing.F) {
 	for _, s := range splitInputs {
 		f.Add([]byte(s))
 	}
 	for _, tt := range badRequests {
-		if len(tt.in) < 512 {
-			f.Add([]byte(tt.in))
+		if len(tt.In) < 512 {
+			f.Add([]byte(tt.In))
 		}
 	}
 	f.Add([]byte("GET /" + strings.Repeat("a", 70) + " HTTP/1.1\r\nHost: h\r\n\r\n"))

@@ -1,15 +1,23 @@
-package main
+// Package httpcases holds test cases shared by the tests of package http1
+// and of examples/http: requests an HTTP/1.1 server must refuse, and the
+// status of each, so that the parser's tests and the end-to-end tests
+// run the same list.
+package httpcases
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
 
-// badRequests are refused requests and their status.
-var badRequests = []struct {
-	name, in string
-	status   int
-}{
+// Case is a request and the status it is refused with.
+type Case struct {
+	Name, In string
+	Status   int
+}
+
+// Get is a plain, valid request.
+const Get = "GET /plaintext HTTP/1.1\r\nHost: example.com\r\n\r\n"
+
+// Bad are refused requests and their status: every rule of the parser,
+// and each limit (at the defaults of http1.DefaultLimits). Do not modify.
+var Bad = []Case{
 	{"no host", "GET / HTTP/1.1\r\n\r\n", 400},
 	{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400},
 	{"bad host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
@@ -69,7 +77,7 @@ var badRequests = []struct {
 	{"target too long, no end", "GET /" + strings.Repeat("a", 9<<10), 414},
 	{"head too large", "GET / HTTP/1.1\r\nHost: h\r\nX: " + strings.Repeat("a", 16<<10) + "\r\n\r\n", 431},
 	{"head too large, no end", "GET / HTTP/1.1\r\nHost: h\r\nX: " + strings.Repeat("a", 16<<10), 431},
-	{"many empty lines", strings.Repeat("\r\n", 8<<10) + get, 431},
+	{"many empty lines", strings.Repeat("\r\n", 8<<10) + Get, 431},
 	{"too many fields", "GET / HTTP/1.1\r\nHost: h\r\n" + strings.Repeat("X: y\r\n", 128) + "\r\n", 431},
 	{"trailers too large", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " + strings.Repeat("a", 16<<10) + "\r\n\r\n", 431},
 	{"CL too large", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 1048577\r\n\r\n", 413},
@@ -84,15 +92,4 @@ var badRequests = []struct {
 	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
 	{"HTTP/0.9", "GET / HTTP/0.9\r\nHost: h\r\n\r\n", 505},
 	{"HTTP/3.0", "GET / HTTP/3.0\r\n\r\n", 505},
-}
-
-func TestParseInvalid(t *testing.T) {
-	for _, tt := range badRequests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := decodeString(t, Limits{}, tt.in)
-			if o.Status != tt.status || len(o.Reqs) != 0 {
-				t.Fatalf("got %+v, want status %d", o, tt.status)
-			}
-		})
-	}
 }

@@ -1,10 +1,10 @@
-package main
+package http1
 
 import (
 	"encoding/binary"
 )
 
-// The fast path. decode (Decode without the frame) first parses a new
+// The fast path. decode (Parse, Decode without the frame) first parses a new
 // request that has arrived whole and is plainly valid in one pass, left
 // to right, with one tight loop per part over the character tables, and
 // builds Req as it goes. Anything it does not take as is (an incomplete
@@ -52,10 +52,10 @@ const (
 	crlf        = uint16('\r') | '\n'<<8
 )
 
-// decode is Decode for server.batch, which needs no frame: it returns the
+// decode is Parse: Decode for a handler that needs no frame. It returns the
 // length of the complete request at the start of in (0 if there is none
 // yet), or why it is refused. A new request takes the fast path first,
-// so that a request it takes costs one call from batch.
+// so that a request it takes costs one call from the caller.
 //
 // The fast path fills Req as it goes, which keeps few values live across
 // the loops (Req is only valid until the next Decode, so a fast path
