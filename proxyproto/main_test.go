@@ -1,0 +1,9 @@
+package proxyproto
+
+import (
+	"testing"
+
+	"github.com/mill-io/mill/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
