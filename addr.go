@@ -6,13 +6,15 @@ import (
 )
 
 // streamAddrs checks the addresses an option (named opt) applies to,
-// list, against the server's, addrs: each must be one of them, written
-// the same way, once, and a stream address. With list empty, it is
-// every stream address.
+// list, against the server's, addrs (inherited sockets' names among
+// them): each must be one of them, written the same way, once, and a
+// stream address. With list empty, it is every stream address: every
+// name that is not a UDP address (one that is no address at all can only
+// be an inherited socket's, and those are all stream sockets).
 func streamAddrs(opt string, list, addrs []string) ([]string, error) {
 	if len(list) == 0 {
 		for _, a := range addrs {
-			if network, _, err := parseAddr(a); err == nil && !strings.HasPrefix(network, "udp") {
+			if network, _, err := parseAddr(a); err != nil || !strings.HasPrefix(network, "udp") {
 				list = append(list, a)
 			}
 		}

@@ -16,7 +16,7 @@ import (
 // Three parts of it are enumerations, so that combinations that mean
 // nothing cannot be written down:
 //
-//	life   lifeNew -> [lifeProxy] -> [lifeHandshake] -> lifeOpen
+//	life   lifeNew -> [lifeProxy -> lifeNew] -> [lifeHandshake] -> lifeOpen
 //	              -> [lifeLinger] -> lifeClosed
 //	       (lifeNew, lifeProxy or lifeHandshake -> lifeClosed for a conn
 //	       refused, a dial that failed, a PROXY header or a TLS handshake
@@ -75,7 +75,9 @@ import (
 // on (a lingering conn reads, to drop input, until the peer's FIN);
 // write while output is queued (output on the batch list may wait
 // without it). A handshaking conn reads unless bitHandshakeWait holds
-// or a drain is on; one awaiting a PROXY header, unless a drain is on. A conn is never reused, so a handle kept after
+// or a drain is on; one awaiting a PROXY header, unless a drain is on
+// (in a HandOff's grace both read on, and so does an open conn that has
+// sent nothing yet: awaitsFirstInput). A conn is never reused, so a handle kept after
 // close sees lifeClosed forever.
 //
 // The three enumerations share one byte (phase: life in bits 0-2, write
@@ -451,11 +453,11 @@ func (c *conn) updateInterest() {
 	case c.st.life() == lifeLinger:
 		want |= bitWantRead // to drop input until the peer's FIN
 	case c.st.life() == lifeHandshake:
-		if c.st.bits&bitHandshakeWait == 0 && !c.loop.draining {
+		if c.st.bits&bitHandshakeWait == 0 && (!c.loop.draining || c.loop.freshGrace) {
 			want |= bitWantRead
 		}
 	case c.st.life() == lifeProxy:
-		if !c.loop.draining {
+		if !c.loop.draining || c.loop.freshGrace {
 			want |= bitWantRead
 		}
 	case !c.readStopped() && (!c.loop.draining || c.awaitsFirstInput()):

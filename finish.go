@@ -37,8 +37,9 @@ func (c *conn) checkDone() {
 	l := c.loop
 	if c.preOpen() {
 		// Only its header or handshake ends it, or a drain, which does
-		// not wait for them.
-		if l.draining {
+		// not wait for them; a HandOff's does, in its grace (their own
+		// timeouts bound them), for it serves what it accepted last.
+		if l.draining && !l.freshGrace {
 			c.closeNow(ErrServerClosed)
 		}
 		return

@@ -4,6 +4,7 @@ package mill
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"testing"
 	"time"
@@ -71,4 +72,40 @@ func TestDrainNeverResets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHandOffServesProxyAndTLS: under HandOff, connections accepted
+// before the drain that have not yet sent their PROXY header, or begun
+// their TLS handshake, are served when they do, within the grace.
+func TestHandOffServesProxyAndTLS(t *testing.T) {
+	t.Run("PROXY", func(t *testing.T) {
+		s := serve(t, addrReporter(), "", WithProxyProtocol(ProxyProtocol{}))
+		c := dial(t, s)
+		waitFor(t, "the connection accepted", func() bool { return s.Stats().Total.Open == 1 })
+		done := make(chan error, 1)
+		go func() { done <- s.HandOff(context.Background()) }()
+		waitFor(t, "the drain to begin", func() bool { return !s.IsReady() })
+		c.Write(append(v1Header(t, "192.0.2.7:4242", "198.51.100.1:80"), "late"...))
+		if got := readLine(t, c); got != "192.0.2.7:4242 198.51.100.1:80 late" {
+			t.Errorf("got %q", got)
+		}
+		c.Close()
+		if err := recvWithin(t, done, 15*time.Second, "the handoff"); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("TLS", func(t *testing.T) {
+		s := serveTLS(t, &echoHandler{}, nil)
+		raw := dial(t, s)
+		waitFor(t, "the connection accepted", func() bool { return s.Stats().TLS.InProgress == 1 })
+		done := make(chan error, 1)
+		go func() { done <- s.HandOff(context.Background()) }()
+		waitFor(t, "the drain to begin", func() bool { return !s.IsReady() })
+		c := tls.Client(raw, tlsClientConfig(t))
+		roundTrip(t, c, []byte("late"))
+		c.Close()
+		if err := recvWithin(t, done, 15*time.Second, "the handoff"); err != nil {
+			t.Error(err)
+		}
+	})
 }

@@ -24,6 +24,7 @@ type inheritedFD struct {
 	name string
 	fd   int
 	from string // the option, for errors
+	keep any    // the caller's file or listener, kept reachable (its finalizer would close fd) until NewServer has adopted it
 }
 
 // WithListenerFiles serves on listening sockets the process did not
@@ -43,12 +44,16 @@ type inheritedFD struct {
 func WithListenerFiles(files ...*os.File) Option {
 	return optionFunc(func(o *options) {
 		for _, f := range files {
+			if f == nil {
+				o.inheritErr = errors.Join(o.inheritErr, errors.New("mill: WithListenerFiles(nil): want an *os.File"))
+				continue
+			}
 			fd, err := fileFD(f)
 			if err != nil {
 				o.inheritErr = errors.Join(o.inheritErr, fmt.Errorf("mill: WithListenerFiles(%q): %w", f.Name(), err))
 				continue
 			}
-			o.inherited = append(o.inherited, inheritedFD{name: f.Name(), fd: fd, from: "WithListenerFiles"})
+			o.inherited = append(o.inherited, inheritedFD{name: f.Name(), fd: fd, from: "WithListenerFiles", keep: f})
 		}
 	})
 }
@@ -62,6 +67,10 @@ func WithListenerFiles(files ...*os.File) Option {
 func WithListeners(ls ...net.Listener) Option {
 	return optionFunc(func(o *options) {
 		for _, l := range ls {
+			if l == nil {
+				o.inheritErr = errors.Join(o.inheritErr, errors.New("mill: WithListeners(nil): want a net.Listener"))
+				continue
+			}
 			name := "tcp://" + l.Addr().String()
 			if l.Addr().Network() == "unix" {
 				name = "unix://" + l.Addr().String()
@@ -76,19 +85,14 @@ func WithListeners(ls ...net.Listener) Option {
 				o.inheritErr = errors.Join(o.inheritErr, fmt.Errorf("mill: WithListeners(%s): %w", name, err))
 				continue
 			}
-			o.inherited = append(o.inherited, inheritedFD{name: name, fd: fd, from: "WithListeners"})
+			o.inherited = append(o.inherited, inheritedFD{name: name, fd: fd, from: "WithListeners", keep: l})
 		}
 	})
 }
 
 // fileFD is f's descriptor, asked without os.File.Fd, which would make
 // the socket blocking.
-func fileFD(f *os.File) (int, error) {
-	if f == nil {
-		return -1, errors.New("nil file")
-	}
-	return connFD(f)
-}
+func fileFD(f *os.File) (int, error) { return connFD(f) }
 
 func connFD(sc syscall.Conn) (int, error) {
 	rc, err := sc.SyscallConn()
@@ -104,10 +108,11 @@ func connFD(sc syscall.Conn) (int, error) {
 
 // loopSocketName splits a name of the form base#i/n.
 func loopSocketName(name string) (base string, i, n int, ok bool) {
-	base, part, found := strings.Cut(name, "#")
-	if !found {
+	i0 := strings.LastIndexByte(name, '#') // a Unix path may hold a '#' of its own
+	if i0 < 0 {
 		return name, 0, 0, false
 	}
+	base, part := name[:i0], name[i0+1:]
 	si, sn, found := strings.Cut(part, "/")
 	i, err1 := strconv.Atoi(si)
 	n, err2 := strconv.Atoi(sn)

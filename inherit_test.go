@@ -11,8 +11,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,4 +257,111 @@ func runSystemdChild() int {
 		return 1
 	}
 	return 0
+}
+
+// TestHandOffUnixSocket: a server on a Unix socket hands it on; its
+// HandOff leaves the socket file to the successor, which keeps serving
+// there.
+func TestHandOffUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.sock")
+	old := serve(t, answer([]byte("old")), "unix://"+path)
+	files, err := old.ListenerFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	successor, err := NewServer(answer([]byte("new")), "", WithListenerFiles(files...), WithLogger(zap.NewNop()))
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	go successor.Serve()
+	defer successor.Shutdown(context.Background())
+	<-successor.Ready()
+	if err := old.HandOff(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		t.Fatalf("after the handoff: %v (the socket file must stay the successor's)", err)
+	}
+	defer c.Close()
+	c.Write([]byte("?"))
+	b := make([]byte, 3)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != "new" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+}
+
+// TestInheritedNamesAndMisuse: an inherited socket named as systemd
+// names them ("web", no address) is among "every stream address" for
+// WithProxyProtocol; nil files and listeners are errors, not panics;
+// sockets of one per-loop group must agree.
+func TestInheritedNamesAndMisuse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := renamed(t, f, "web")
+	s, err := NewServer(addrReporter(), "", WithListenerFiles(named), WithProxyProtocol(ProxyProtocol{}), WithLogger(zap.NewNop()))
+	f.Close()
+	named.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Shutdown(context.Background())
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(append(v1Header(t, "192.0.2.7:4242", "198.51.100.1:80"), "hi"...))
+	if got := readLine(t, c); got != "192.0.2.7:4242 198.51.100.1:80 hi" {
+		t.Errorf("got %q: the PROXY policy did not reach the socket named web", got)
+	}
+
+	for _, opt := range []Option{WithListenerFiles(nil), WithListeners(nil)} {
+		if _, err := NewServer(&echoHandler{}, "", opt); err == nil {
+			t.Error("a nil file or listener: want an error")
+		}
+	}
+	a, _ := net.Listen("tcp", "127.0.0.1:0")
+	b, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer a.Close()
+	defer b.Close()
+	fa, _ := a.(*net.TCPListener).File()
+	fb, _ := b.(*net.TCPListener).File()
+	defer fa.Close()
+	defer fb.Close()
+	mixed := []*os.File{renamed(t, fa, "x#0/2"), renamed(t, fb, "x#1/2")}
+	defer mixed[0].Close()
+	defer mixed[1].Close()
+	if _, err := NewServer(&echoHandler{}, "", WithListenerFiles(mixed...)); err == nil {
+		t.Error("one per-loop group on two ports: want an error")
+	}
+}
+
+// renamed is a duplicate of f's descriptor under another name (a file
+// of its own: two *os.File must not share one descriptor).
+func renamed(t *testing.T, f *os.File, name string) *os.File {
+	t.Helper()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nfd int
+	var derr error
+	rc.Control(func(fd uintptr) { nfd, derr = syscall.Dup(int(fd)) })
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	return os.NewFile(uintptr(nfd), name)
 }

@@ -100,8 +100,9 @@ func adoptEndpoints(inherited []inheritedFD) (eps []*socket.Endpoint, err error)
 	}()
 	byBase := make(map[string]*socket.Endpoint)
 	loopOf := make(map[*socket.Listener]int)
+	groupOf := make(map[*socket.Endpoint]int) // a per-loop group's n
 	for _, in := range inherited {
-		base, i, _, perLoop := loopSocketName(in.name)
+		base, i, n, perLoop := loopSocketName(in.name)
 		ln, err := socket.Adopt(in.fd)
 		if err != nil {
 			return eps, fmt.Errorf("mill: %s(%q): %w", in.from, in.name, err)
@@ -111,10 +112,21 @@ func adoptEndpoints(inherited []inheritedFD) (eps []*socket.Endpoint, err error)
 		case ep == nil:
 			ep = &socket.Endpoint{Network: ln.Network(), Addr: ln.Addr, TCP: ln.Network() != "unix"}
 			byBase[base] = ep
+			groupOf[ep] = n
 			eps = append(eps, ep)
 		case ep.Shared != nil || !perLoop:
 			ln.Close()
 			return eps, fmt.Errorf("mill: %s(%q): the name comes twice", in.from, in.name)
+		case groupOf[ep] != n || ln.Addr.String() != ep.Addr.String():
+			ln.Close()
+			return eps, fmt.Errorf("mill: %s(%q): not of one group with %s's other sockets (%d of them, on %s)",
+				in.from, in.name, base, groupOf[ep], ep.Addr)
+		}
+		for _, other := range ep.PerLoop {
+			if loopOf[other] == i && perLoop {
+				ln.Close()
+				return eps, fmt.Errorf("mill: %s(%q): the name comes twice", in.from, in.name)
+			}
 		}
 		if !perLoop {
 			ep.Shared = ln

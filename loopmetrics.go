@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -40,7 +41,7 @@ func (h *lagCounters) observe(d time.Duration) {
 // so the two always agree (Sum may lag a probe behind). Before the first
 // probe the histogram is empty, Bounds included.
 func (h *lagCounters) snapshot() LagHistogram {
-	s := LagHistogram{Bounds: lagBounds, Counts: make([]uint64, len(h.counts))}
+	s := LagHistogram{Bounds: slices.Clone(lagBounds), Counts: make([]uint64, len(h.counts))}
 	for i := range h.counts {
 		s.Counts[i] = h.counts[i].Load()
 		s.Count += s.Counts[i]

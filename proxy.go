@@ -112,6 +112,9 @@ func (o *options) validateProxy(addrs []string) (map[string]*proxyPolicy, error)
 				if !n.IsValid() {
 					return nil, fmt.Errorf("mill: WithProxyProtocol: trusted network %v is not valid", n)
 				}
+				if n.Addr().Is4In6() && n.Bits() >= 96 { // ::ffff:a.b.c.d/n: the IPv4 network it means
+					n = netip.PrefixFrom(n.Addr().Unmap(), n.Bits()-96)
+				}
 				pol.trusted = append(pol.trusted, n.Masked())
 			}
 		}

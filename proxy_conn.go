@@ -50,11 +50,13 @@ func (c *conn) beginProxy() {
 	c.markProxyWait()
 	p.timer = c.loop.loop.AfterFunc(p.pol.timeout, func() {
 		p.timer = nil
-		if p.pol.optional && len(p.buf) == 0 {
-			// Nothing came: a client of a protocol where the server
-			// speaks first. Where the header is optional, it is absent.
+		if p.pol.optional {
+			// Nothing came (a client of a protocol where the server
+			// speaks first), or bytes that start like a signature and
+			// stopped: where the header is optional, it is absent, and
+			// they are the client's.
 			c.loop.e.proxy.absent.Add(1)
-			c.proxyDone(nil)
+			c.proxyDone(p.buf)
 			return
 		}
 		c.closeNow(proxyError(ErrProxyTimeout))

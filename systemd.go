@@ -15,7 +15,7 @@ import (
 // process, the LISTEN_FDS descriptors from 3 on, as files named by
 // LISTEN_FDNAMES (FileDescriptorName= in the socket unit, which takes
 // no ':'; systemd's default is the unit's name, and "systemd:<n>" here
-// when there is none): WithTLS and WithProxyProtocol refer to a socket
+// when there is none; a name that comes again gets ".1", ".2", ...): WithTLS and WithProxyProtocol refer to a socket
 // by that name. It unsets the variables, so that children do not take
 // the sockets for theirs, and returns nil without them. Pass the files
 // to WithListenerFiles.
@@ -39,12 +39,21 @@ func SystemdListeners() ([]*os.File, error) {
 	}
 	const first = 3 // SD_LISTEN_FDS_START
 	files := make([]*os.File, n)
+	seen := make(map[string]int)
 	for i := range n {
 		fd := first + i
 		syscall.CloseOnExec(fd)
 		name := "systemd:" + strconv.Itoa(i)
 		if i < len(names) && names[i] != "" && names[i] != "unknown" {
 			name = names[i]
+		}
+		// A unit with several ListenStream= names them all alike (the
+		// unit's name by default): the second is name.1, and so on.
+		if k := seen[name]; k > 0 {
+			seen[name] = k + 1
+			name += "." + strconv.Itoa(k)
+		} else {
+			seen[name] = 1
 		}
 		files[i] = os.NewFile(uintptr(fd), name)
 	}

@@ -118,20 +118,45 @@ type Loop struct {
 	runner    runner // the goroutine in Run, for OnLoop
 	// With Config.Metrics: when Run began, and the time it has spent
 	// blocked in the poller since (nanoseconds).
-	runSince atomic.Int64
-	waited   atomic.Int64
+	// With Config.Metrics, in nanoseconds: the busy time of the spans
+	// that ended (each from a wake-up to the next blocking wait), when
+	// the current span began (0 while the loop waits, or once Run has
+	// returned), and the most Busy has reported (it never goes back).
+	busyDone  atomic.Int64
+	busySince atomic.Int64
+	busyMax   atomic.Int64
 }
 
 // Busy is how long the loop has spent running since Run began, other
 // than blocked waiting for events: handling them, running tasks and
 // timers. It is 0 unless Config.Metrics is set. Any goroutine.
 func (l *Loop) Busy() time.Duration {
-	since := l.runSince.Load()
-	if since == 0 {
-		return 0
+	b := l.busyDone.Load()
+	if since := l.busySince.Load(); since != 0 {
+		b += time.Now().UnixNano() - since
 	}
-	return time.Duration(time.Now().UnixNano() - since - l.waited.Load())
+	for {
+		// The two reads above may straddle the end of a span: report
+		// no less than before, so that the figure only grows.
+		prev := l.busyMax.Load()
+		if b <= prev {
+			return time.Duration(prev)
+		}
+		if l.busyMax.CompareAndSwap(prev, b) {
+			return time.Duration(b)
+		}
+	}
 }
+
+// spanEnds adds the busy span that began at busySince; spanBegins starts
+// one. With Config.Metrics only. Loop goroutine.
+func (l *Loop) spanEnds(now int64) {
+	if since := l.busySince.Swap(0); since != 0 {
+		l.busyDone.Add(now - since)
+	}
+}
+
+func (l *Loop) spanBegins(now int64) { l.busySince.Store(now) }
 
 // New creates a loop and its poller. It fails if cfg.Pin names a
 // negative CPU or the system cannot pin; a CPU outside the process's
@@ -195,7 +220,8 @@ func (l *Loop) Run() (err error) {
 	}
 	lastYield := time.Now()
 	if l.cfg.Metrics {
-		l.runSince.Store(lastYield.UnixNano())
+		l.spanBegins(lastYield.UnixNano())
+		defer func() { l.spanEnds(time.Now().UnixNano()) }()
 	}
 	for l.state.Load() == stateRunning || !l.tasks.empty() {
 		if now := l.Now(); now.Sub(lastYield) >= yieldEvery {
@@ -225,9 +251,9 @@ func (l *Loop) Run() (err error) {
 		var n int
 		var err error
 		if l.cfg.Metrics && timeout != 0 {
-			start := time.Now()
+			l.spanEnds(time.Now().UnixNano())
 			n, err = l.poller.Wait(timeout)
-			l.waited.Add(int64(time.Since(start)))
+			l.spanBegins(time.Now().UnixNano())
 		} else {
 			n, err = l.poller.Wait(timeout)
 		}

@@ -82,7 +82,8 @@ func (l *Listener) Network() string {
 }
 
 // Dup returns a close-on-exec duplicate of the listener's socket, for
-// another process to take over.
+// another process to take over. From then on Close leaves a Unix socket
+// file alone: the successor serves it.
 func (l *Listener) Dup() (int, error) {
 	syscall.ForkLock.RLock()
 	fd, err := unix.FcntlInt(uintptr(l.Fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -90,5 +91,6 @@ func (l *Listener) Dup() (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("fcntl", err)
 	}
+	l.path = ""
 	return fd, nil
 }
