@@ -36,7 +36,9 @@ type inheritedFD struct {
 // an address of its own. The names are the addresses WithTLS and
 // WithProxyProtocol refer to them by, and must not repeat the server's
 // other addresses. mill serves duplicates of the descriptors (made
-// non-blocking, close-on-exec): close the files once NewServer returns.
+// non-blocking, close-on-exec; the flag belongs to the socket, so the
+// caller's descriptors turn non-blocking too): close the files once
+// NewServer returns.
 // Inherited per-loop sockets go to the loops, one each, and the main
 // reactor accepts on any beyond the number of loops, so a successor with
 // fewer loops drops nothing. With inherited sockets NewServer's addr may

@@ -148,8 +148,9 @@ func adoptEndpoints(inherited []inheritedFD) (eps []*socket.Endpoint, err error)
 // its accept queue with it, as long as one process holds it, so a
 // successor that serves these loses none of the connections waiting
 // there when this server shuts down. Close the files once handed on.
-// Any goroutine; once the server has shut down its sockets are gone and
-// ListenerFiles returns ErrServerClosed.
+// A server without stream sockets has none to give. Any goroutine; once
+// the server has shut down its sockets are gone and ListenerFiles
+// returns ErrServerClosed.
 func (s *Server) ListenerFiles() ([]*os.File, error) {
 	return s.eng.listenerFiles()
 }

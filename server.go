@@ -202,7 +202,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Ready returns a channel that is closed once the server accepts on
-// every listening socket (its loops run and watch them): the moment to
+// every listening socket (its loops run and watch them; if one cannot,
+// the server shuts down and Serve returns why): the moment to
 // tell a supervisor so (systemd's READY=1, tableflip's Ready, a pid
 // file). It is never closed for a server that does not serve. Any
 // goroutine.
