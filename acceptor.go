@@ -51,7 +51,13 @@ func (a *acceptor) start() {
 // its last holder closes it.
 func (a *acceptor) sweepAndStop() {
 	if ln := *a.ln; ln != nil {
-		for {
+		// What was queued, not an endless stream of newcomers (the
+		// largest backlog Linux allows by default), and nothing past
+		// WithMaxConns: a successor holding the socket may serve those.
+		for i := 0; i < sweepLimit; i++ {
+			if m := a.e.s.opts.maxConns; m > 0 && a.e.countConnections() >= m {
+				break
+			}
 			nfd, sa, err := socket.Accept(ln.Fd)
 			if err == unix.EINTR || err == unix.ECONNABORTED {
 				continue
@@ -78,6 +84,9 @@ func (a *acceptor) stop() {
 	ln.Close()
 	a.e.lnMu.Unlock()
 }
+
+// sweepLimit bounds what a HandOff accepts from one socket's queue.
+const sweepLimit = 4096
 
 // maxAcceptsPerEvent bounds what a per-loop listener accepts in one
 // readiness event, so that a burst of new connections cannot starve the

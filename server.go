@@ -237,8 +237,9 @@ func (s *Server) IsReady() bool {
 // HandOff shuts the server down as Shutdown does, for a restart that
 // hands its sockets on (ListenerFiles) or a rolling restart where
 // another process serves the same address: before it closes its
-// sockets, it accepts what is already queued on them and serves it,
-// instead of leaving it to be reset; and in the drain that follows, a
+// sockets, it accepts what is already queued on them (up to 4,096 a
+// socket, and not past WithMaxConns) and serves it, instead of leaving
+// it to be reset; and in the drain that follows, a
 // connection that has not sent anything yet is not closed as idle: it
 // is given until DefaultHandOffGrace from the drain's start (and ctx) to
 // send its first input, which is then answered before it closes.
