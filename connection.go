@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -243,6 +244,26 @@ func (c *conn) deliver(n int) {
 		c.setViewRing(true)
 	}
 	c.run("OnTraffic", func() Action { return l.h.OnTraffic(c) })
+}
+
+// readBeforeOpen makes one read for a conn that is not open yet (its
+// PROXY header, its TLS handshake) into the loop's read buffer, and
+// counts it: n > 0 bytes; 0, nil when the socket has nothing now;
+// io.EOF at the peer's FIN; or the socket's error. Loop goroutine.
+func (c *conn) readBeforeOpen() (int, error) {
+	n, err := c.readSocket()
+	switch {
+	case err == unix.EAGAIN:
+		return 0, nil
+	case err != nil:
+		return 0, os.NewSyscallError("read", err)
+	case n == 0:
+		return 0, io.EOF
+	}
+	c.activity()
+	c.loop.ctr.bytesIn.Add(uint64(n))
+	c.loop.ctr.reads.Add(1)
+	return n, nil
 }
 
 // readSocket makes one read into the loop's read buffer, retrying an

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -76,15 +77,20 @@ func TestDrainNeverResets(t *testing.T) {
 
 // TestHandOffServesProxyAndTLS: under HandOff, connections accepted
 // before the drain that have not yet sent their PROXY header, or begun
-// their TLS handshake, are served when they do, within the grace.
+// their TLS handshake, are served when they do, within the grace. A
+// probe connection on the same loop, served once and then idle, is
+// closed by the drain: its end of stream says the drain has begun.
 func TestHandOffServesProxyAndTLS(t *testing.T) {
 	t.Run("PROXY", func(t *testing.T) {
-		s := serve(t, addrReporter(), "", WithProxyProtocol(ProxyProtocol{}))
+		s := serve(t, addrReporter(), "", WithLoops(1), WithProxyProtocol(ProxyProtocol{}))
+		probe := dial(t, s)
+		probe.Write(append(v1Header(t, "192.0.2.1:1", "198.51.100.1:80"), "probe"...))
+		readLine(t, probe)
 		c := dial(t, s)
-		waitFor(t, "the connection accepted", func() bool { return s.Stats().Total.Open == 1 })
+		waitFor(t, "the connection accepted", func() bool { return s.Stats().Total.Accepted == 2 })
 		done := make(chan error, 1)
 		go func() { done <- s.HandOff(context.Background()) }()
-		waitFor(t, "the drain to begin", func() bool { return !s.IsReady() })
+		drainBegan(t, probe)
 		c.Write(append(v1Header(t, "192.0.2.7:4242", "198.51.100.1:80"), "late"...))
 		if got := readLine(t, c); got != "192.0.2.7:4242 198.51.100.1:80 late" {
 			t.Errorf("got %q", got)
@@ -95,12 +101,14 @@ func TestHandOffServesProxyAndTLS(t *testing.T) {
 		}
 	})
 	t.Run("TLS", func(t *testing.T) {
-		s := serveTLS(t, &echoHandler{}, nil)
+		s := serveTLS(t, &echoHandler{}, nil, WithLoops(1))
+		probe := dialTLS(t, s, nil)
+		roundTrip(t, probe, []byte("probe"))
 		raw := dial(t, s)
 		waitFor(t, "the connection accepted", func() bool { return s.Stats().TLS.InProgress == 1 })
 		done := make(chan error, 1)
 		go func() { done <- s.HandOff(context.Background()) }()
-		waitFor(t, "the drain to begin", func() bool { return !s.IsReady() })
+		drainBegan(t, probe)
 		c := tls.Client(raw, tlsClientConfig(t))
 		roundTrip(t, c, []byte("late"))
 		c.Close()
@@ -108,4 +116,14 @@ func TestHandOffServesProxyAndTLS(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// drainBegan waits for the drain to close probe, a served, idle
+// connection.
+func drainBegan(t *testing.T, probe net.Conn) {
+	t.Helper()
+	probe.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := probe.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("probe read %d, %v; want the drain's end of stream", n, err)
+	}
 }

@@ -8,12 +8,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"syscall"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/mill-io/mill/proxyproto"
 	"github.com/mill-io/mill/reactor"
@@ -68,19 +66,17 @@ func (c *conn) beginProxy() {
 func (c *conn) proxyRead() {
 	p := c.slow.proxy
 	l := c.loop
-	n, err := c.readSocket()
+	n, err := c.readBeforeOpen()
 	switch {
-	case err == unix.EAGAIN:
-		return
-	case err != nil:
-		c.closeNow(proxyError(os.NewSyscallError("read", err)))
-		return
-	case n == 0:
+	case err == io.EOF:
 		c.closeNow(proxyError(io.ErrUnexpectedEOF))
 		return
+	case err != nil:
+		c.closeNow(proxyError(err))
+		return
+	case n == 0:
+		return
 	}
-	l.ctr.bytesIn.Add(uint64(n))
-	l.ctr.reads.Add(1)
 	p.buf = append(p.buf, l.readBuf[:n]...)
 	h, used, err := proxyproto.Parse(p.buf)
 	k := &l.e.proxy

@@ -10,8 +10,6 @@ import (
 	"os"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mill-io/mill/reactor"
 )
 
@@ -125,15 +123,9 @@ func (s *tlsSession) handshake() {
 // starts it, and what follows. Loop goroutine.
 func (c *conn) handshakeRead() {
 	s := c.slow.tls
-	l := c.loop
-	n, err := c.readSocket()
+	n, err := c.readBeforeOpen()
 	switch {
-	case err == unix.EAGAIN:
-		return
-	case err != nil:
-		c.closeNow(handshakeError(os.NewSyscallError("read", err)))
-		return
-	case n == 0:
+	case err == io.EOF:
 		if !s.started {
 			c.closeNow(handshakeError(io.ErrUnexpectedEOF))
 			return
@@ -145,11 +137,13 @@ func (c *conn) handshakeRead() {
 		s.w.eof()
 		c.setHandshakeWait(true)
 		return
+	case err != nil:
+		c.closeNow(handshakeError(err))
+		return
+	case n == 0:
+		return
 	}
-	c.activity()
-	l.ctr.bytesIn.Add(uint64(n))
-	l.ctr.reads.Add(1)
-	c.handshakeInput(l.readBuf[:n])
+	c.handshakeInput(c.loop.readBuf[:n])
 }
 
 // handshakeInput hands the handshake input read for it (or left after a
