@@ -1,0 +1,97 @@
+package websocket
+
+import (
+	"errors"
+	"strings"
+)
+
+// Errors a connection closes with, matchable with errors.Is on the
+// error OnClose receives (a *CloseError that wraps them).
+var (
+	// ErrProtocol: the peer broke RFC 6455 (a reserved bit, an unknown
+	// opcode, an unmasked client frame, a fragmented or oversized
+	// control frame, a continuation out of place, a bad close frame).
+	// Closed with 1002.
+	ErrProtocol = errors.New("websocket: protocol error")
+	// ErrInvalidUTF8: a text message or a close reason was not valid
+	// UTF-8. Closed with 1007.
+	ErrInvalidUTF8 = errors.New("websocket: invalid UTF-8")
+	// ErrBadCompression: a compressed message did not inflate. Closed
+	// with 1007.
+	ErrBadCompression = errors.New("websocket: invalid compressed data")
+	// ErrMessageTooBig: a message was larger than the limit (see
+	// WithMaxMessage). Closed with 1009.
+	ErrMessageTooBig = errors.New("websocket: message too big")
+	// ErrPongTimeout: nothing came back within a ping interval after a
+	// keep-alive ping (see WithPingInterval). Closed without a close
+	// frame.
+	ErrPongTimeout = errors.New("websocket: no answer to a keep-alive ping")
+	// ErrCloseTimeout: the peer did not answer our close frame in time
+	// (see WithCloseTimeout).
+	ErrCloseTimeout = errors.New("websocket: close handshake timed out")
+	// ErrHandshake: the opening handshake failed (a client's dial; see
+	// *HandshakeError for the server's answer).
+	ErrHandshake = errors.New("websocket: handshake failed")
+	// ErrClosed: a write or close on a connection that has closed or
+	// is closing.
+	ErrClosed = errors.New("websocket: connection closed")
+	// ErrBadOpcode: a write with an opcode that is not a message's
+	// (OpText, OpBinary) or a control frame's where one is expected.
+	ErrBadOpcode = errors.New("websocket: bad opcode for this write")
+	// ErrControlTooLong: a control frame's payload (a ping, a pong, a
+	// close code and reason) longer than 125 bytes.
+	ErrControlTooLong = errors.New("websocket: control frame payload over 125 bytes")
+	// ErrBadStatus: a close with a status code that may not be sent.
+	ErrBadStatus = errors.New("websocket: status code not allowed in a close frame")
+)
+
+// CloseError is what OnClose receives: how the connection ended.
+//
+// After a close handshake Code and Reason are what the close frame
+// said (Code StatusNoStatus for one without a code) and Remote tells
+// whether the peer sent it first. When the connection failed, Code is
+// the status mill sent for the failure (StatusProtocolError,
+// StatusInvalidPayload, StatusMessageTooBig), or StatusAbnormal when
+// no close frame was exchanged, and Err is the cause (ErrProtocol,
+// ErrInvalidUTF8, ErrMessageTooBig, ErrPongTimeout, a mill error such as
+// mill.ErrSlowConsumer or mill.ErrIdleTimeout, io.ErrUnexpectedEOF for a
+// peer that vanished), which errors.Is finds through Unwrap.
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+	Remote bool  // the peer closed first (or failed, for a failure)
+	Err    error // nil after a close handshake
+}
+
+// Error describes the close.
+func (e *CloseError) Error() string {
+	var b strings.Builder
+	b.WriteString("websocket: closed ")
+	b.WriteString(e.Code.String())
+	if e.Reason != "" {
+		b.WriteString(" \"")
+		b.WriteString(e.Reason)
+		b.WriteString("\"")
+	}
+	if e.Remote {
+		b.WriteString(" by the peer")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause of a failure, or nil.
+func (e *CloseError) Unwrap() error { return e.Err }
+
+// CloseStatus returns the status code of err if it is (or wraps) a
+// *CloseError, else 0.
+func CloseStatus(err error) StatusCode {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
