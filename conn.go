@@ -107,6 +107,17 @@ type Conn interface {
 	SetIdleTimeout(d time.Duration)
 	SetReadTimeout(d time.Duration)
 	SetWriteTimeout(d time.Duration)
+	// SetQuietFunc runs fn, as handler code on the connection's loop,
+	// once nothing has been read from the connection for d, and again
+	// each time another d passes without input: a keep-alive probe that
+	// sends a ping and closes the connection when a second call finds
+	// the ping unanswered (package websocket's WithPingInterval does
+	// this). The count starts at the call and restarts at every read
+	// and every call of fn; a lingering close stops the calls. It uses
+	// the connection's timeout timer (no timer per call). d <= 0 or a
+	// nil fn turns it off. A panic in fn closes the connection with
+	// ErrHandlerPanic. Nothing on a UDP socket. Loop-only.
+	SetQuietFunc(d time.Duration, fn func(c Conn))
 
 	// Context returns what SetContext stored. Loop-only.
 	Context() any

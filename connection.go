@@ -225,7 +225,7 @@ func (c *conn) read() {
 		c.peerClosed()
 		return
 	}
-	c.activity()
+	c.received()
 	l.ctr.bytesIn.Add(uint64(n))
 	l.ctr.reads.Add(1)
 	c.deliver(n)
@@ -260,7 +260,7 @@ func (c *conn) readBeforeOpen() (int, error) {
 	case n == 0:
 		return 0, io.EOF
 	}
-	c.activity()
+	c.received()
 	c.loop.ctr.bytesIn.Add(uint64(n))
 	c.loop.ctr.reads.Add(1)
 	return n, nil

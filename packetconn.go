@@ -51,9 +51,10 @@ func (pc *packetConn) RemoteAddr() net.Addr {
 func (pc *packetConn) Fd() int { return pc.fd }
 
 // Timeouts do not apply to datagrams.
-func (pc *packetConn) SetIdleTimeout(time.Duration)  {}
-func (pc *packetConn) SetReadTimeout(time.Duration)  {}
-func (pc *packetConn) SetWriteTimeout(time.Duration) {}
+func (pc *packetConn) SetIdleTimeout(time.Duration)           {}
+func (pc *packetConn) SetReadTimeout(time.Duration)           {}
+func (pc *packetConn) SetWriteTimeout(time.Duration)          {}
+func (pc *packetConn) SetQuietFunc(time.Duration, func(Conn)) {}
 
 // Context and SetContext hold state for the socket, shared by all its
 // datagrams. Loop goroutine.

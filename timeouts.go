@@ -3,6 +3,7 @@
 package mill
 
 import (
+	"errors"
 	"time"
 
 	"github.com/mill-io/mill/reactor"
@@ -21,6 +22,9 @@ type connTimer struct {
 	read       time.Duration
 	write      time.Duration
 	lastActive int64 // last byte read or handed to the kernel
+	lastInput  int64 // last byte read, or the last quiet call (0: no quiet func)
+	quiet      time.Duration
+	quietFn    func(Conn)
 	readSince  int64 // unread input has been buffered since
 	writeSince int64 // output has been queued since
 }
@@ -55,8 +59,15 @@ func (t *connTimer) due() (int64, error) {
 	consider(t.lastActive, t.idle, ErrIdleTimeout)
 	consider(t.readSince, t.read, ErrReadTimeout)
 	consider(t.writeSince, t.write, ErrWriteTimeout)
+	if t.quietFn != nil {
+		consider(t.lastInput, t.quiet, errQuiet)
+	}
 	return at, why
 }
+
+// errQuiet is the "deadline" of a quiet func: when it is the one due,
+// the timer calls the func instead of closing.
+var errQuiet = errors.New("mill: quiet")
 
 // rearm makes sure the timer fires no later than the earliest deadline.
 // Loop goroutine.
@@ -80,9 +91,19 @@ func (c *conn) timerFired() {
 		return
 	}
 	at, why := t.due()
-	if at != 0 && c.loop.mono() >= at {
-		c.closeNow(why)
-		return
+	if now := c.loop.mono(); at != 0 && now >= at {
+		if why != errQuiet {
+			c.closeNow(why)
+			return
+		}
+		t.lastInput = now
+		if !c.ending() {
+			fn := t.quietFn
+			c.run("quiet func", func() Action { fn(c); return None })
+			if c.closed() {
+				return
+			}
+		}
 	}
 	c.rearm()
 }
@@ -93,6 +114,17 @@ func (c *conn) timerFired() {
 func (c *conn) activity() {
 	if c.tm != nil {
 		c.tm.lastActive = c.loop.mono()
+	}
+}
+
+// received is activity for bytes read: it also restarts the count of a
+// quiet func.
+func (c *conn) received() {
+	if t := c.tm; t != nil {
+		t.lastActive = c.loop.mono()
+		if t.quietFn != nil {
+			t.lastInput = t.lastActive
+		}
 	}
 }
 
@@ -153,6 +185,18 @@ func (c *conn) timer() *connTimer {
 		c.outputState()
 	}
 	return c.tm
+}
+
+// SetQuietFunc runs fn after d without input, and after every further
+// d without input (see Conn). Loop goroutine only.
+func (c *conn) SetQuietFunc(d time.Duration, fn func(Conn)) {
+	t := c.timer()
+	if d <= 0 || fn == nil {
+		t.quiet, t.quietFn, t.lastInput = 0, nil, 0
+		return
+	}
+	t.quiet, t.quietFn, t.lastInput = d, fn, c.loop.mono()
+	c.rearm()
 }
 
 // SetIdleTimeout overrides WithIdleTimeout for this connection; 0 turns

@@ -186,7 +186,7 @@ func (w *tlsWire) readDirect(p []byte) (int, error) {
 		}
 		w.recs.add(p[:n])
 		w.drained = n < len(p) // the socket had no more
-		c.activity()
+		c.received()
 		c.loop.ctr.bytesIn.Add(uint64(n))
 		c.loop.ctr.reads.Add(1)
 		return n, nil

@@ -93,6 +93,8 @@ type Conn struct {
 	submitErr   error
 	actions     []mill.Action
 	timeouts    [3]time.Duration // idle, read, write
+	quiet       time.Duration
+	quietFn     func(mill.Conn)
 	sockopts    SocketOptions
 	closeAction mill.Action
 }
@@ -635,6 +637,21 @@ func (c *Conn) SetReadTimeout(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.timeouts[1] = d
+}
+
+// SetQuietFunc records fn and d; QuietFunc returns them, for a test to
+// call fn as the server would after d without input.
+func (c *Conn) SetQuietFunc(d time.Duration, fn func(mill.Conn)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.quiet, c.quietFn = d, fn
+}
+
+// QuietFunc returns what SetQuietFunc recorded last (0, nil if never).
+func (c *Conn) QuietFunc() (time.Duration, func(mill.Conn)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.quiet, c.quietFn
 }
 
 // SetWriteTimeout records d (see Timeouts).
