@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -44,6 +45,27 @@ var (
 	// ErrBadStatus: a close with a status code that may not be sent.
 	ErrBadStatus = errors.New("websocket: status code not allowed in a close frame")
 )
+
+var errNilHandler = errors.New("websocket: nil Handler")
+
+// HandshakeError is a client's failed opening handshake: the server
+// answered with something other than a valid 101 response. It wraps
+// ErrHandshake.
+type HandshakeError struct {
+	Status int    // the response's status code; 0 if there was no valid response
+	Reason string // what was wrong
+}
+
+// Error describes the failure.
+func (e *HandshakeError) Error() string {
+	if e.Status != 0 {
+		return "websocket: handshake failed: status " + strconv.Itoa(e.Status) + ": " + e.Reason
+	}
+	return "websocket: handshake failed: " + e.Reason
+}
+
+// Unwrap returns ErrHandshake.
+func (e *HandshakeError) Unwrap() error { return ErrHandshake }
 
 // CloseError is what OnClose receives: how the connection ended.
 //

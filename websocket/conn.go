@@ -1,0 +1,286 @@
+package websocket
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/bufferpool"
+)
+
+// Handler receives a WebSocket connection's events. Every callback runs
+// on the connection's mill event loop, one at a time and in order, and
+// must not block (hand slow work to another goroutine, or to mill's
+// worker pool with NetConn().Submit, and answer with AsyncWriteMessage).
+type Handler interface {
+	// OnOpen runs once the opening handshake is done, before any
+	// OnMessage: on a server, as the 101 response is written; on a
+	// client, before Dial returns.
+	OnOpen(c *Conn)
+	// OnMessage runs for every complete message, text (valid UTF-8) or
+	// binary, reassembled from its fragments and inflated if it came
+	// compressed. payload is valid until OnMessage returns: it aliases a
+	// buffer the connection reuses. Copy what you keep, and hand a copy,
+	// never payload, to another goroutine.
+	OnMessage(c *Conn, op Opcode, payload []byte)
+	// OnClose runs once for every connection OnOpen saw, when it has
+	// closed; err is a *CloseError saying how (see there). Writes fail
+	// from then on.
+	OnClose(c *Conn, err error)
+}
+
+// StreamHandler is an optional extension of Handler for large messages:
+// a Handler that implements it gets each data frame as it completes,
+// instead of OnMessage once per message, so a message is never buffered
+// whole. op is the message's opcode (OpText or OpBinary) on every frame
+// of it, final is true on its last frame; payload is the frame's payload
+// (inflated, for a compressed message: then frames may come empty), valid
+// until OnFrame returns. Text is still checked for valid UTF-8 across
+// frames. WithMaxMessage then bounds each frame, not the message.
+type StreamHandler interface {
+	OnFrame(c *Conn, op Opcode, payload []byte, final bool)
+}
+
+// PongHandler is an optional extension of Handler: OnPong runs for every
+// pong frame, payload valid until it returns. (Pings are answered
+// without the handler.)
+type PongHandler interface {
+	OnPong(c *Conn, payload []byte)
+}
+
+// WritabilityHandler is an optional extension of Handler: it relays
+// mill's OnWritabilityChanged (see mill.WithWriteWatermarks): writable
+// false when the connection's queued output has passed the high
+// watermark, true once it has fallen below the low one.
+type WritabilityHandler interface {
+	OnWritabilityChanged(c *Conn, writable bool)
+}
+
+// WriteCallback reports the outcome of an asynchronous write: nil once
+// the message was written to the socket or queued for it (the payload is
+// no longer needed), or why not (ErrClosed when the connection closed or
+// began closing first). It runs on the connection's loop, except when
+// the write is refused at once (the loop has stopped): then it runs on
+// the calling goroutine before the call returns.
+type WriteCallback func(c *Conn, err error)
+
+// Connection states (Conn.state).
+const (
+	stateOpen       uint8 = iota
+	stateCloseSent        // we sent a close frame and wait for the peer's
+	stateCloseRecvd       // the peer's close frame came and was answered
+	stateFailed           // we failed the connection: nothing more is read
+	stateClosed           // mill closed the connection
+)
+
+// Conn is one WebSocket connection, on the server or the client side.
+//
+// Its methods fall into two groups, like mill.Conn's:
+//
+//   - Loop-only: WriteMessage, WritePrepared, Ping, Context,
+//     SetContext, and the reads of the connection's state; call them in
+//     a callback for this connection (or code the loop runs for it: a
+//     mill Do function, a WriteCallback).
+//   - Any goroutine: AsyncWriteMessage, AsyncWritePrepared, AsyncPing,
+//     Close, Writable, Subprotocol, Compressed, RemoteAddr, LocalAddr,
+//     NetConn.
+//
+// A Conn stays a safe handle after it closes: writes return ErrClosed.
+type Conn struct {
+	mc  mill.Conn
+	ep  *endpoint
+	ctx any
+
+	protocol string
+	rd       reader
+	defl     *deflater // nil unless compression was negotiated
+	infl     *inflater
+
+	state     uint8
+	client    bool // we mask our frames
+	compress  bool // permessage-deflate negotiated
+	zipCtx    bool // and our compressor keeps its context between messages
+	pinged    bool // a keep-alive ping is unanswered
+	opened    bool // OnOpen ran
+	closeAt   time.Time
+	closeErr  *CloseError
+	hb        [maxHeaderLen]byte
+	iov       [2][]byte
+	trackNext *Conn // set membership (Server.conns)
+	trackPrev *Conn
+}
+
+// endpoint is what a Server's or a Client's connections share.
+type endpoint struct {
+	cfg    *config
+	h      Handler
+	stream StreamHandler
+	pong   PongHandler
+	wr     WritabilityHandler
+	client bool
+	set    *connSet // the server's open connections (nil on a client)
+	bufs   bufferpool.Pool
+}
+
+func newEndpoint(cfg *config, h Handler, client bool) *endpoint {
+	ep := &endpoint{cfg: cfg, h: h, client: client}
+	ep.stream, _ = h.(StreamHandler)
+	ep.pong, _ = h.(PongHandler)
+	ep.wr, _ = h.(WritabilityHandler)
+	return ep
+}
+
+// open makes the Conn of mc once its handshake is done, and runs
+// OnOpen. Loop goroutine.
+func (ep *endpoint) open(mc mill.Conn, protocol string, dp *deflateParams, ctx any) *Conn {
+	c := &Conn{mc: mc, ep: ep, ctx: ctx, protocol: protocol, client: ep.client}
+	if dp != nil {
+		c.compress, c.zipCtx = true, !dp.ourNoContext
+		c.defl = &deflater{}
+		c.defl.init(ep.cfg.compression.level(), dp.ourNoContext)
+		c.infl = &inflater{}
+		c.infl.init(dp.peerNoContext)
+	}
+	mc.SetContext(c)
+	if d := ep.cfg.pingInterval; d > 0 {
+		mc.SetQuietFunc(d, keepAlive)
+	} else {
+		mc.SetQuietFunc(0, nil)
+	}
+	if ep.set != nil {
+		ep.set.add(c)
+	}
+	c.opened = true
+	ep.h.OnOpen(c)
+	return c
+}
+
+// keepAlive is the quiet func of a connection with a ping interval: a
+// ping after the first quiet period, a failure after the second.
+func keepAlive(mc mill.Conn) {
+	c, ok := mc.Context().(*Conn)
+	if !ok {
+		return
+	}
+	switch {
+	case c.state != stateOpen:
+		if c.state == stateCloseSent || c.state == stateCloseRecvd {
+			c.abort(&CloseError{Code: StatusAbnormal, Err: ErrCloseTimeout})
+		}
+	case c.pinged:
+		c.abort(&CloseError{Code: StatusAbnormal, Remote: true, Err: ErrPongTimeout})
+	default:
+		c.pinged = true
+		c.writeControl(OpPing, nil)
+	}
+}
+
+// closed runs from mill's OnClose: the connection is gone. Loop
+// goroutine.
+func (c *Conn) closed(err error) {
+	if c.state == stateClosed {
+		return
+	}
+	ce := c.closeErr
+	if ce == nil {
+		if err == nil {
+			err = errPeerGone
+		}
+		ce = &CloseError{Code: StatusAbnormal, Remote: true, Err: err}
+	} else if ce.Err == nil && err != nil && c.state == stateCloseSent {
+		// We closed and the peer never answered before the end.
+		ce = &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
+	}
+	c.state = stateClosed
+	c.rd.release()
+	if c.defl != nil {
+		c.defl.release()
+		c.infl.release()
+	}
+	if c.ep.set != nil {
+		c.ep.set.remove(c)
+	}
+	if c.opened {
+		c.ep.h.OnClose(c, ce)
+	}
+}
+
+// Context returns what SetContext (or the WithAccept hook's
+// Upgrade.SetContext) stored. Loop-only.
+func (c *Conn) Context() any { return c.ctx }
+
+// SetContext stores per-connection state. Loop-only.
+func (c *Conn) SetContext(v any) { c.ctx = v }
+
+// Subprotocol is the subprotocol the handshake agreed on, or "". Any
+// goroutine.
+func (c *Conn) Subprotocol() string { return c.protocol }
+
+// Compressed reports whether permessage-deflate was negotiated. Any
+// goroutine.
+func (c *Conn) Compressed() bool { return c.compress }
+
+// NetConn is the mill connection underneath, for its socket settings,
+// addresses, TLS state, Submit and Do. Do not read from or write to it
+// directly: that would corrupt the WebSocket stream. Any goroutine.
+func (c *Conn) NetConn() mill.Conn { return c.mc }
+
+// RemoteAddr is the peer's address (see mill.Conn). Any goroutine.
+func (c *Conn) RemoteAddr() net.Addr { return c.mc.RemoteAddr() }
+
+// LocalAddr is the connection's local address. Any goroutine.
+func (c *Conn) LocalAddr() net.Addr { return c.mc.LocalAddr() }
+
+// Writable reports whether the connection's queued output is below
+// mill's high watermark (see mill.Conn.Writable): a producer should pause
+// while it is false. Any goroutine.
+func (c *Conn) Writable() bool { return c.mc.Writable() }
+
+// connSet is a server's open connections, for Server.CloseAll and
+// Server.Conns. A doubly linked list under a mutex: adding and removing
+// allocate nothing.
+type connSet struct {
+	mu   sync.Mutex
+	head *Conn
+	n    int
+}
+
+func (s *connSet) add(c *Conn) {
+	s.mu.Lock()
+	c.trackNext = s.head
+	if s.head != nil {
+		s.head.trackPrev = c
+	}
+	s.head = c
+	s.n++
+	s.mu.Unlock()
+}
+
+func (s *connSet) remove(c *Conn) {
+	s.mu.Lock()
+	if c.trackPrev != nil {
+		c.trackPrev.trackNext = c.trackNext
+	} else if s.head == c {
+		s.head = c.trackNext
+	} else {
+		s.mu.Unlock()
+		return // not in the set
+	}
+	if c.trackNext != nil {
+		c.trackNext.trackPrev = c.trackPrev
+	}
+	c.trackNext, c.trackPrev = nil, nil
+	s.n--
+	s.mu.Unlock()
+}
+
+// appendAll appends every connection in the set to dst.
+func (s *connSet) appendAll(dst []*Conn) []*Conn {
+	s.mu.Lock()
+	for c := s.head; c != nil; c = c.trackNext {
+		dst = append(dst, c)
+	}
+	s.mu.Unlock()
+	return dst
+}

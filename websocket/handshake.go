@@ -1,0 +1,297 @@
+package websocket
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/http1"
+)
+
+// The GUID RFC 6455 §1.3 appends to the key.
+const keyGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// acceptKey is the Sec-WebSocket-Accept value for key.
+func acceptKey(key []byte) string {
+	h := sha1.New()
+	h.Write(key)
+	h.Write([]byte(keyGUID))
+	var sum [sha1.Size]byte
+	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+}
+
+// refusal is why an upgrade request is refused, and how.
+type refusal struct {
+	status int
+	reason string
+	header http.Header
+}
+
+var (
+	refNotUpgrade = &refusal{status: 426, reason: "this is a WebSocket endpoint: send a WebSocket upgrade request",
+		header: http.Header{"Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}}}
+	refMethod     = &refusal{status: 405, reason: "a WebSocket upgrade is a GET request", header: http.Header{"Allow": {"GET"}}}
+	refHTTP10     = &refusal{status: 400, reason: "a WebSocket upgrade needs HTTP/1.1"}
+	refConnection = &refusal{status: 400, reason: "the Connection field does not name upgrade"}
+	refVersion    = &refusal{status: 426, reason: "only WebSocket version 13 is supported",
+		header: http.Header{"Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}}}
+	refKey    = &refusal{status: 400, reason: "Sec-WebSocket-Key must be one base64-encoded 16-byte value"}
+	refBody   = &refusal{status: 400, reason: "a WebSocket upgrade request has no body"}
+	refOrigin = &refusal{status: 403, reason: "cross-origin WebSocket request refused"}
+	refHook   = &refusal{status: 403, reason: "WebSocket upgrade refused"}
+	refSlow   = &refusal{status: 408, reason: "the upgrade request took too long"}
+)
+
+// accepted is what a valid upgrade request leads to.
+type accepted struct {
+	key      []byte
+	protocol string
+	deflate  *deflateParams
+	extResp  []byte
+	header   http.Header
+	ctx      any
+}
+
+// checkUpgrade judges an upgrade request by RFC 6455 §4.2.1 and the
+// server's options (Origin check, subprotocols, compression, the
+// WithAccept hook). Loop goroutine.
+func (ep *endpoint) checkUpgrade(mc mill.Conn, r *http1.Request) (*accepted, *refusal) {
+	var upgrade, connection bool
+	var key, version []byte
+	keys, versions := 0, 0
+	var protocols []string
+	var exts [][]byte
+	for _, h := range r.Headers {
+		switch {
+		case equalFold(h.Name, "upgrade"):
+			upgrade = upgrade || hasToken(h.Value, "websocket")
+		case equalFold(h.Name, "connection"):
+			connection = connection || hasToken(h.Value, "upgrade")
+		case equalFold(h.Name, "sec-websocket-key"):
+			key, keys = h.Value, keys+1
+		case equalFold(h.Name, "sec-websocket-version"):
+			version, versions = h.Value, versions+1
+		case equalFold(h.Name, "sec-websocket-protocol"):
+			protocols = appendTokens(protocols, h.Value)
+		case equalFold(h.Name, "sec-websocket-extensions"):
+			exts = append(exts, h.Value)
+		}
+	}
+	switch {
+	case !upgrade:
+		return nil, refNotUpgrade
+	case string(r.Method) != "GET":
+		return nil, refMethod
+	case r.Minor < 1:
+		return nil, refHTTP10
+	case !connection:
+		return nil, refConnection
+	case versions != 1 || string(version) != "13":
+		return nil, refVersion
+	case keys != 1 || !validKey(key):
+		return nil, refKey
+	case len(r.Body) > 0 || r.Chunked:
+		return nil, refBody
+	}
+	cfg := ep.cfg
+	if cfg.checkOrigin != nil {
+		if !cfg.checkOrigin(r) {
+			return nil, refOrigin
+		}
+	} else if !sameOrigin(r) {
+		return nil, refOrigin
+	}
+	a := &accepted{key: key}
+	for _, want := range cfg.protocols {
+		if contains(protocols, want) {
+			a.protocol = want
+			break
+		}
+	}
+	if cfg.compression.Enabled && len(exts) > 0 {
+		if p, resp, ok := negotiateServer(exts, cfg.compression); ok {
+			a.deflate, a.extResp = &p, resp
+		}
+	}
+	if cfg.accept != nil {
+		u := &Upgrade{Request: r, Conn: mc, Protocols: protocols, protocol: a.protocol}
+		if err := cfg.accept(u); err != nil {
+			if rf, ok := err.(*Refusal); ok && rf.Status >= 400 && rf.Status <= 599 {
+				return nil, &refusal{status: rf.Status, reason: rf.Reason, header: rf.Header}
+			}
+			return nil, refHook
+		}
+		if u.protocol != "" && !contains(protocols, u.protocol) {
+			return nil, &refusal{status: 500, reason: "the server chose a subprotocol the client did not offer"}
+		}
+		a.protocol, a.header, a.ctx = u.protocol, u.header, u.ctx
+	}
+	return a, nil
+}
+
+// appendResponse appends the 101 response for a.
+func (a *accepted) appendResponse(dst []byte) []byte {
+	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	dst = append(dst, acceptKey(a.key)...)
+	dst = append(dst, "\r\n"...)
+	if a.protocol != "" {
+		dst = http1.AppendField(dst, "Sec-WebSocket-Protocol", a.protocol)
+	}
+	if a.extResp != nil {
+		dst = http1.AppendField(dst, "Sec-WebSocket-Extensions", a.extResp)
+	}
+	dst = appendFields(dst, a.header)
+	return append(dst, "\r\n"...)
+}
+
+// appendRefusal appends the response refusing an upgrade: the status,
+// the reason as a text body, and Connection: close.
+func (rf *refusal) appendResponse(dst []byte) []byte {
+	dst = http1.AppendStatusLine(dst, rf.status)
+	dst = append(dst, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
+	dst = http1.AppendContentLength(dst, len(rf.reason)+1)
+	dst = appendFields(dst, rf.header)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, rf.reason...)
+	return append(dst, '\n')
+}
+
+// appendFields appends the fields of h whose names are tokens and whose
+// values hold no control characters (others would let a value split
+// the response; they are left out).
+func appendFields(dst []byte, h http.Header) []byte {
+	for name, vs := range h {
+		if !isToken(name) {
+			continue
+		}
+		for _, v := range vs {
+			if validValue(v) {
+				dst = http1.AppendField(dst, name, v)
+			}
+		}
+	}
+	return dst
+}
+
+func validValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validKey reports whether key is the base64 encoding of 16 bytes.
+func validKey(key []byte) bool {
+	if len(key) != 24 {
+		return false
+	}
+	var b [18]byte
+	n, err := base64.StdEncoding.Decode(b[:], key)
+	return err == nil && n == 16
+}
+
+// sameOrigin is the default Origin check: no Origin field, or one whose
+// host (and port) is the request's Host.
+func sameOrigin(r *http1.Request) bool {
+	var origin []byte
+	n := 0
+	for _, h := range r.Headers {
+		if equalFold(h.Name, "origin") {
+			origin, n = h.Value, n+1
+		}
+	}
+	if n == 0 {
+		return true
+	}
+	if n > 1 {
+		return false
+	}
+	u, err := url.Parse(string(origin))
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, string(r.Host))
+}
+
+// equalFold reports whether b equals lower, which is lower case, in any
+// ASCII case.
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// nextElem splits the first element off a comma-separated list, without
+// the whitespace around it; rest is nil after the last.
+func nextElem(list []byte) (elem, rest []byte) {
+	i := 0
+	for i < len(list) && list[i] != ',' {
+		i++
+	}
+	elem = list[:i]
+	if i < len(list) {
+		rest = list[i+1:]
+	}
+	for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
+		elem = elem[1:]
+	}
+	for len(elem) > 0 && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
+		elem = elem[:len(elem)-1]
+	}
+	return elem, rest
+}
+
+// hasToken reports whether the list holds token (lower case) in any
+// case.
+func hasToken(list []byte, token string) bool {
+	for list != nil {
+		var e []byte
+		e, list = nextElem(list)
+		if equalFold(e, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendTokens appends the list's non-empty elements.
+func appendTokens(dst []string, list []byte) []string {
+	for list != nil {
+		var e []byte
+		e, list = nextElem(list)
+		if len(e) > 0 {
+			dst = append(dst, string(e))
+		}
+	}
+	return dst
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// statusLine is "HTTP/1.1 <status> <text>", for errors.
+func statusLine(status int) string {
+	return strconv.Itoa(status) + " " + http1.StatusText(status)
+}

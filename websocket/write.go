@@ -1,0 +1,173 @@
+package websocket
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mill-io/mill"
+)
+
+// WriteMessage writes one message, text (p must be valid UTF-8: it is
+// not checked) or binary, as one frame, compressed if permessage-deflate
+// was negotiated and p is not shorter than the Compression's Threshold.
+// What the socket does not take at once is queued by mill (copied), with
+// mill's outbound limits: past WithOutboundLimit the connection closes as
+// a slow consumer (mill.ErrSlowConsumer), or, under mill's FailWrite
+// policy, the write fails with mill.ErrOutboundFull and the connection
+// stays open. It returns ErrBadOpcode for another opcode, ErrClosed once
+// the connection is closing (a close frame was sent or received) or
+// closed, or mill's write error. Loop-only; p is not retained.
+func (c *Conn) WriteMessage(op Opcode, p []byte) error {
+	if op != OpText && op != OpBinary {
+		return ErrBadOpcode
+	}
+	if c.state != stateOpen {
+		return ErrClosed
+	}
+	return c.writeData(op, p)
+}
+
+// AsyncWriteMessage writes a message from any goroutine: WriteMessage
+// runs on the connection's loop, and cb (if not nil) hears its result
+// there. It returns ErrBadOpcode at once for another opcode, and
+// ErrClosed if the connection's loop has stopped (cb then runs on the
+// calling goroutine with ErrClosed). p must not be modified until cb
+// runs (or, without cb, ever: pass a copy). Messages written from one
+// goroutine keep their order. Any goroutine.
+func (c *Conn) AsyncWriteMessage(op Opcode, p []byte, cb WriteCallback) error {
+	if op != OpText && op != OpBinary {
+		return ErrBadOpcode
+	}
+	return c.async(func() error { return c.WriteMessage(op, p) }, cb)
+}
+
+// async runs write on the connection's loop and reports to cb.
+func (c *Conn) async(write func() error, cb WriteCallback) error {
+	err := c.mc.Do(func(mill.Conn) {
+		err := write()
+		if cb != nil {
+			cb(c, err)
+		}
+	})
+	if err != nil {
+		if cb != nil {
+			cb(c, ErrClosed)
+		}
+		return ErrClosed
+	}
+	return nil
+}
+
+// Ping sends a ping with payload p (at most 125 bytes); the peer's
+// pong reaches a PongHandler. Loop-only.
+func (c *Conn) Ping(p []byte) error {
+	if len(p) > 125 {
+		return ErrControlTooLong
+	}
+	if c.state != stateOpen {
+		return ErrClosed
+	}
+	return c.writeControl(OpPing, p)
+}
+
+// AsyncPing is Ping from any goroutine (see AsyncWriteMessage).
+func (c *Conn) AsyncPing(p []byte, cb WriteCallback) error {
+	if len(p) > 125 {
+		return ErrControlTooLong
+	}
+	return c.async(func() error { return c.Ping(p) }, cb)
+}
+
+// Close starts the closing handshake: a close frame with code and
+// reason goes out after what was written before, then the connection
+// waits for the peer's close frame (messages that arrive meanwhile are
+// dropped) at most WithCloseTimeout, and closes; OnClose then sees a
+// *CloseError with our code and Remote false. code StatusNoStatus sends
+// a close frame without a code (reason must then be empty). It returns
+// ErrBadStatus for a code that may not be sent, ErrControlTooLong for a
+// reason over 123 bytes, ErrInvalidUTF8 for one that is not UTF-8,
+// ErrClosed if the loop has stopped; on a connection already closing it
+// does nothing. Any goroutine; it takes effect on the loop.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	switch {
+	case code == StatusNoStatus && reason != "":
+		return ErrBadStatus
+	case code != StatusNoStatus && !code.validWire():
+		return ErrBadStatus
+	case len(reason) > 123:
+		return ErrControlTooLong
+	case !utf8.ValidString(reason):
+		return ErrInvalidUTF8
+	}
+	if err := c.mc.Do(func(mill.Conn) { c.startClose(code, reason) }); err != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// startClose sends our close frame. Loop goroutine.
+func (c *Conn) startClose(code StatusCode, reason string) {
+	if c.state != stateOpen {
+		return
+	}
+	var b [125]byte
+	body := b[:0]
+	if code != StatusNoStatus {
+		body = binary.BigEndian.AppendUint16(body, uint16(code))
+		body = append(body, reason...)
+	}
+	if c.writeControl(OpClose, body) != nil {
+		return // mill closes the connection; OnClose tells
+	}
+	c.state = stateCloseSent
+	c.closeErr = &CloseError{Code: code, Reason: reason}
+	c.closeAt = time.Now()
+	c.mc.SetQuietFunc(c.ep.cfg.closeTimeout, keepAlive)
+}
+
+// writeControl writes a control frame (payload at most 125 bytes).
+// Loop goroutine.
+func (c *Conn) writeControl(op Opcode, p []byte) error {
+	return c.writeFrame(op, 0, p)
+}
+
+// writeData writes a data message as one frame, compressing it when
+// that was negotiated and worth it. Loop goroutine.
+func (c *Conn) writeData(op Opcode, p []byte) error {
+	if c.compress && len(p) >= c.ep.cfg.compression.threshold() {
+		z := c.ep.bufs.Get(len(p)/2 + 64)[:0]
+		z = c.defl.deflate(z, p)
+		err := c.writeFrame(op, 0x40, z)
+		c.ep.bufs.Put(z)
+		return err
+	}
+	return c.writeFrame(op, 0, p)
+}
+
+// writeFrame writes one final frame: header and payload with one
+// writev, masked on a client (into a pooled copy). Loop goroutine.
+func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte) error {
+	var key [4]byte
+	var masked []byte
+	if c.client {
+		binary.LittleEndian.PutUint32(key[:], rand.Uint32())
+		masked = c.ep.bufs.Get(len(p))
+		maskCopy(masked, p, key, 0)
+		p = masked
+	}
+	n := putHeader(c.hb[:], true, rsv, op, len(p), c.client, key)
+	var err error
+	if len(p) == 0 {
+		_, err = c.mc.Write(c.hb[:n])
+	} else {
+		c.iov[0], c.iov[1] = c.hb[:n], p
+		_, err = c.mc.Writev(c.iov[:])
+		c.iov[0], c.iov[1] = nil, nil
+	}
+	if masked != nil {
+		c.ep.bufs.Put(masked)
+	}
+	return err
+}
