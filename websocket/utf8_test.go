@@ -36,7 +36,10 @@ func canComplete(p []byte) bool {
 	if utf8.Valid(p) {
 		return true
 	}
-	if len(p) >= 4 {
+	// A full (or already invalid) sequence that is not valid cannot be
+	// completed; utf8.FullRune also spots a bad second or third byte,
+	// which keeps the search below small.
+	if len(p) >= 4 || utf8.FullRune(p) {
 		return false
 	}
 	for c := 0x80; c <= 0xBF; c++ {
