@@ -190,6 +190,9 @@ func (c *conn) timer() *connTimer {
 // SetQuietFunc runs fn after d without input, and after every further
 // d without input (see Conn). Loop goroutine only.
 func (c *conn) SetQuietFunc(d time.Duration, fn func(Conn)) {
+	if (d <= 0 || fn == nil) && c.tm == nil {
+		return // nothing to turn off
+	}
 	t := c.timer()
 	if d <= 0 || fn == nil {
 		t.quiet, t.quietFn, t.lastInput = 0, nil, 0

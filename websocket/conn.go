@@ -164,10 +164,13 @@ func keepAlive(mc mill.Conn) {
 		return
 	}
 	switch {
+	case c.state == stateCloseSent:
+		c.abort(&CloseError{Code: c.closeErr.Code, Reason: c.closeErr.Reason, Err: ErrCloseTimeout})
+	case c.state == stateCloseRecvd:
+		// The handshake is done; the server has not closed the TCP
+		// connection in time (a client waits for it to): we do.
+		_ = mc.Close()
 	case c.state != stateOpen:
-		if c.state == stateCloseSent || c.state == stateCloseRecvd {
-			c.abort(&CloseError{Code: StatusAbnormal, Err: ErrCloseTimeout})
-		}
 	case c.pinged:
 		c.abort(&CloseError{Code: StatusAbnormal, Remote: true, Err: ErrPongTimeout})
 	default:

@@ -30,7 +30,8 @@ type Server struct {
 	mill.BuiltinHandler
 	ep      *endpoint
 	set     connSet
-	pending sync.Pool // *pending
+	pending sync.Pool       // *pending
+	expire  func(mill.Conn) // handshakeExpired, made once
 }
 
 // pending is a dedicated server's connection until its upgrade request
@@ -52,6 +53,7 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	}
 	s := &Server{ep: newEndpoint(cfg, h, false)}
 	s.ep.set = &s.set
+	s.expire = s.handshakeExpired
 	lim := cfg.httpLimits
 	s.pending.New = func() any {
 		p := &pending{}
@@ -68,7 +70,7 @@ func (s *Server) OnOpen(mc mill.Conn) ([]byte, mill.Action) {
 	p := s.pending.Get().(*pending)
 	p.start = time.Now()
 	mc.SetContext(p)
-	mc.SetQuietFunc(s.ep.cfg.handshakeTime, s.handshakeExpired)
+	mc.SetQuietFunc(s.ep.cfg.handshakeTime, s.expire)
 	return nil, mill.None
 }
 
