@@ -1,0 +1,234 @@
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mill-io/mill"
+)
+
+// newClient makes a Client for h, stopped when the test ends.
+func newClient(t testing.TB, h Handler, opts ...Option) *Client {
+	t.Helper()
+	cl, err := NewClient(h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+		defer cancel()
+		if err := cl.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return cl
+}
+
+func dialWS(t testing.TB, cl *Client, url string) *Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	c, err := cl.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("Dial %s: %v", url, err)
+	}
+	return c
+}
+
+// TestClientServer: mill's client and server, both ways, with and
+// without compression, with messages from other goroutines.
+func TestClientServer(t *testing.T) {
+	t.Parallel()
+	for _, zip := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deflate=%v", zip), func(t *testing.T) {
+			t.Parallel()
+			var opts []Option
+			if zip {
+				opts = append(opts, WithCompression(Compression{Enabled: true}))
+			}
+			srv := newRecorder(true)
+			ws, addr := serve(t, srv, append(opts, WithSubprotocols("chat.v2", "chat.v1")))
+			got := newRecorder(false)
+			cl := newClient(t, got, append(opts, WithSubprotocols("chat.v1", "chat.v2"))...)
+			c := dialWS(t, cl, "ws://"+addr+"/x?y=1")
+			recv(t, got.opens, "client OnOpen")
+			if c.Subprotocol() != "chat.v2" || c.Compressed() != zip {
+				t.Fatalf("Subprotocol %q Compressed %v", c.Subprotocol(), c.Compressed())
+			}
+			sc := recv(t, srv.opens, "server OnOpen")
+			if ws.Len() != 1 {
+				t.Fatalf("Len %d", ws.Len())
+			}
+			text := bytes.Repeat([]byte("mill websocket "), 1000)
+			msgs := [][]byte{{}, []byte("a"), text, bytes.Repeat([]byte{0, 1, 2, 255}, 70000)}
+			for i, m := range msgs {
+				op := OpBinary
+				if i%2 == 0 {
+					op = OpText
+				}
+				if err := c.AsyncWriteMessage(op, m, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, m := range msgs {
+				e := recv(t, got.messages, "echo")
+				if !bytes.Equal(e.p, m) || (e.op == OpText) != (i%2 == 0) {
+					t.Fatalf("echo %d: %v %d bytes, want %d", i, e.op, len(e.p), len(m))
+				}
+			}
+			// The server closes; the client answers.
+			if err := sc.Close(4001, "bye"); err != nil {
+				t.Fatal(err)
+			}
+			cerr := recv(t, got.closes, "client OnClose")
+			serr := recv(t, srv.closes, "server OnClose")
+			var ce, se *CloseError
+			if !errors.As(cerr, &ce) || ce.Code != 4001 || ce.Reason != "bye" || !ce.Remote || ce.Err != nil {
+				t.Fatalf("client OnClose: %v", cerr)
+			}
+			if !errors.As(serr, &se) || se.Code != 4001 || se.Remote || se.Err != nil {
+				t.Fatalf("server OnClose: %v", serr)
+			}
+			if err := c.AsyncWriteMessage(OpText, []byte("late"), nil); err != nil && !errors.Is(err, ErrClosed) {
+				t.Fatalf("write after close: %v", err)
+			}
+		})
+	}
+}
+
+func TestClientCloses(t *testing.T) {
+	t.Parallel()
+	srv := newRecorder(true)
+	_, addr := serve(t, srv, nil)
+	got := newRecorder(false)
+	cl := newClient(t, got)
+	c := dialWS(t, cl, "ws://"+addr)
+	recv(t, srv.opens, "server OnOpen")
+	if err := c.Close(StatusGoingAway, ""); err != nil {
+		t.Fatal(err)
+	}
+	serr := recv(t, srv.closes, "server OnClose")
+	cerr := recv(t, got.closes, "client OnClose")
+	if CloseStatus(serr) != StatusGoingAway || CloseStatus(cerr) != StatusGoingAway {
+		t.Fatalf("server %v, client %v", serr, cerr)
+	}
+	if err := c.Close(StatusNormal, ""); err != nil && !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestDialRefused(t *testing.T) {
+	t.Parallel()
+	_, addr := serve(t, newRecorder(true), []Option{WithAccept(func(u *Upgrade) error {
+		return &Refusal{Status: 401, Reason: "who are you"}
+	})})
+	cl := newClient(t, newRecorder(false))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	_, err := cl.Dial(ctx, "ws://"+addr, nil)
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Status != 401 || !errors.Is(err, ErrHandshake) {
+		t.Fatalf("Dial: %v", err)
+	}
+	if _, err := cl.Dial(ctx, "http://"+addr, nil); err == nil {
+		t.Fatal("Dial of an http URL worked")
+	}
+}
+
+// TestDialBadAccept: a server answering 101 with the wrong accept key.
+func TestDialBadAccept(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		buf := make([]byte, 4096)
+		nc.Read(buf)
+		nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"))
+		nc.Read(buf)
+	}()
+	cl := newClient(t, newRecorder(false))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if _, err := cl.Dial(ctx, "ws://"+ln.Addr().String(), nil); !errors.Is(err, ErrHandshake) {
+		t.Fatalf("Dial: %v", err)
+	}
+	ln.Close()
+	wg.Wait()
+}
+
+// TestKeepAlive: a peer that answers pings stays; one that goes silent
+// is closed with ErrPongTimeout.
+func TestKeepAlive(t *testing.T) {
+	t.Parallel()
+	h := newRecorder(true)
+	_, addr := serve(t, h, []Option{WithPingInterval(30 * time.Millisecond)})
+	r, _ := upgrade(t, addr, "")
+	recv(t, h.opens, "OnOpen")
+	for i := 0; i < 3; i++ {
+		f, err := r.read()
+		if err != nil || f.op != OpPing {
+			t.Fatalf("ping %d: %v %v", i, f.op, err)
+		}
+		r.send(OpPong, f.p)
+	}
+	// Silent now: closed after two intervals, without a close frame.
+	for {
+		f, err := r.read()
+		if err != nil {
+			break
+		}
+		if f.op != OpPing {
+			t.Fatalf("a %v frame", f.op)
+		}
+	}
+	if err := recv(t, h.closes, "OnClose"); !errors.Is(err, ErrPongTimeout) || CloseStatus(err) != StatusAbnormal {
+		t.Fatalf("OnClose: %v", err)
+	}
+}
+
+// TestShutdownSendsGoingAway: a server shutting down tells its clients.
+func TestShutdownSendsGoingAway(t *testing.T) {
+	t.Parallel()
+	ws, err := NewServer(newRecorder(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := mill.NewServer(ws, "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	<-s.Ready()
+	got := newRecorder(false)
+	cl := newClient(t, got)
+	dialWS(t, cl, "ws://"+s.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, mill.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if err := recv(t, got.closes, "client OnClose"); CloseStatus(err) != StatusGoingAway {
+		t.Fatalf("client OnClose: %v", err)
+	}
+}
