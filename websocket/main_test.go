@@ -193,7 +193,9 @@ func frameBytes(f rawFrame) []byte {
 }
 
 // send writes a final masked frame.
-func (r *raw) send(op Opcode, p []byte) { r.write(frameBytes(rawFrame{fin: true, op: op, masked: true, p: p})) }
+func (r *raw) send(op Opcode, p []byte) {
+	r.write(frameBytes(rawFrame{fin: true, op: op, masked: true, p: p}))
+}
 
 func (r *raw) write(b []byte) {
 	r.t.Helper()

@@ -17,18 +17,18 @@ import (
 // unmasked into the message buffer. Between messages it holds no
 // buffer. Loop goroutine only.
 type reader struct {
-	fin    bool   // the current data frame is its message's last
-	frame  bool   // inside a data frame's payload
-	left   int64  // payload bytes of the current data frame still to come
-	key    [4]byte
-	pos    int    // offset in key of the next payload byte
-	msgOp  Opcode // the message in progress (OpText, OpBinary), or 0
-	zip    bool   // the message in progress is compressed
-	size   int    // bytes of the message so far (compressed, if zip)
-	buf    []byte // the message so far (inflated); from the endpoint's pool
-	zbuf   []byte // the current frame's compressed payload, when zip
-	text   utf8Validator
-	ep     *endpoint
+	fin   bool  // the current data frame is its message's last
+	frame bool  // inside a data frame's payload
+	left  int64 // payload bytes of the current data frame still to come
+	key   [4]byte
+	pos   int    // offset in key of the next payload byte
+	msgOp Opcode // the message in progress (OpText, OpBinary), or 0
+	zip   bool   // the message in progress is compressed
+	size  int    // bytes of the message so far (compressed, if zip)
+	buf   []byte // the message so far (inflated); from the endpoint's pool
+	zbuf  []byte // the current frame's compressed payload, when zip
+	text  utf8Validator
+	ep    *endpoint
 }
 
 // release gives the reader's buffers back. Loop goroutine.

@@ -245,4 +245,3 @@ func (s *Server) Len() int {
 func (s *Server) Broadcast(pm *Prepared) int {
 	return Broadcast(s.Conns(nil), pm)
 }
-
