@@ -3,7 +3,6 @@ package websocket
 import (
 	"net"
 	"sync"
-	"time"
 
 	"github.com/mill-io/mill"
 	"github.com/mill-io/mill/bufferpool"
@@ -98,12 +97,12 @@ type Conn struct {
 	infl     *inflater
 
 	state     uint8
-	client    bool // we mask our frames
-	compress  bool // permessage-deflate negotiated
-	zipCtx    bool // and our compressor keeps its context between messages
-	pinged    bool // a keep-alive ping is unanswered
-	opened    bool // OnOpen ran
-	closeAt   time.Time
+	client    bool  // we mask our frames
+	compress  bool  // permessage-deflate negotiated
+	zipCtx    bool  // and our compressor keeps its context between messages
+	pinged    bool  // a keep-alive ping is unanswered
+	opened    bool  // OnOpen ran
+	closeAt   int64 // when we sent our close frame, in Unix nanoseconds
 	closeErr  *CloseError
 	hb        [maxHeaderLen]byte
 	iov       [2][]byte
@@ -196,7 +195,7 @@ func (c *Conn) closed(err error) {
 		ce = &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
 	}
 	c.state = stateClosed
-	c.rd.release()
+	c.rd.release(c.ep)
 	if c.defl != nil {
 		c.defl.release()
 		c.infl.release()

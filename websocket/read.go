@@ -31,17 +31,14 @@ type reader struct {
 	ep    *endpoint
 }
 
-// release gives the reader's buffers back. Loop goroutine.
-func (r *reader) release() {
-	if r.ep == nil {
-		return
-	}
+// release gives the reader's buffers back to ep's pool. Loop goroutine.
+func (r *reader) release(ep *endpoint) {
 	if r.buf != nil {
-		r.ep.bufs.Put(r.buf)
+		ep.bufs.Put(r.buf)
 		r.buf = nil
 	}
 	if r.zbuf != nil {
-		r.ep.bufs.Put(r.zbuf)
+		ep.bufs.Put(r.zbuf)
 		r.zbuf = nil
 	}
 }
@@ -89,7 +86,7 @@ func (c *Conn) onTraffic() mill.Action {
 		c.mc.Discard(-1) // nothing more is due: drop it
 		return mill.None
 	}
-	if c.state == stateCloseSent && time.Since(c.closeAt) > c.ep.cfg.closeTimeout {
+	if c.state == stateCloseSent && time.Now().UnixNano()-c.closeAt > int64(c.ep.cfg.closeTimeout) {
 		c.mc.Discard(-1)
 		c.abort(&CloseError{Code: c.closeErr.Code, Reason: c.closeErr.Reason, Err: ErrCloseTimeout})
 		return mill.None
@@ -209,7 +206,6 @@ func (c *Conn) checkHeader(h *header) error {
 // beginFrame starts reading a data frame's payload. Loop goroutine.
 func (c *Conn) beginFrame(h *header) {
 	r := &c.rd
-	r.ep = c.ep
 	if h.op != OpContinuation {
 		r.msgOp, r.zip, r.size = h.op, h.rsv&0x40 != 0, 0
 		r.text.reset()
@@ -295,7 +291,7 @@ func (c *Conn) endFrame() {
 		c.ep.h.OnMessage(c, op, r.buf)
 	}
 	if fin || c.ep.stream != nil {
-		r.release()
+		r.release(c.ep)
 	}
 }
 
@@ -346,7 +342,7 @@ func (c *Conn) peerClose(p []byte) {
 		c.closeErr = &CloseError{Code: code, Reason: reason, Remote: true}
 	}
 	c.state = stateCloseRecvd
-	c.rd.release()
+	c.rd.release(c.ep)
 	c.endTCP()
 }
 
@@ -376,7 +372,7 @@ func (c *Conn) fail(code StatusCode, err error) {
 	}
 	c.closeErr = &CloseError{Code: code, Remote: true, Err: err}
 	c.state = stateFailed
-	c.rd.release()
+	c.rd.release(c.ep)
 	c.rd.msgOp, c.rd.frame = 0, false
 	c.mc.Discard(-1)
 	_ = c.mc.CloseLingering()
@@ -389,6 +385,6 @@ func (c *Conn) abort(ce *CloseError) {
 	}
 	c.closeErr = ce
 	c.state = stateFailed
-	c.rd.release()
+	c.rd.release(c.ep)
 	_ = c.mc.Close()
 }

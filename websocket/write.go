@@ -123,7 +123,7 @@ func (c *Conn) startClose(code StatusCode, reason string) {
 	}
 	c.state = stateCloseSent
 	c.closeErr = &CloseError{Code: code, Reason: reason}
-	c.closeAt = time.Now()
+	c.closeAt = time.Now().UnixNano()
 	c.mc.SetQuietFunc(c.ep.cfg.closeTimeout, keepAlive)
 }
 
