@@ -1,6 +1,7 @@
 package http1_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/mill-io/mill"
@@ -95,4 +96,61 @@ func (server) OnTraffic(c mill.Conn) mill.Action {
 // A minimal server on mill that answers each request with its path.
 func Example_server() {
 	_ = mill.Run(server{}, "tcp://127.0.0.1:8080")
+}
+
+// frameServer reads requests with Conn.ReadFrame, one frame per request.
+// It makes each connection's codec itself in OnOpen and keeps it in the
+// context too, since the handler needs the codec's Req and Conn does not
+// hand out the codec that mill.WithCodec made.
+type frameServer struct{ mill.BuiltinHandler }
+
+func (frameServer) OnOpen(c mill.Conn) ([]byte, mill.Action) {
+	cd := http1.NewCodec(http1.Limits{MaxBody: 64 << 10})
+	c.SetCodec(cd)
+	c.SetContext(cd)
+	return nil, mill.None
+}
+
+func (frameServer) OnTraffic(c mill.Conn) mill.Action {
+	cd := c.Context().(*http1.Codec)
+	for {
+		frame, err := c.ReadFrame()
+		var se *http1.StatusError
+		switch {
+		case errors.As(err, &se):
+			// The codec refused the request: answer with its status. The
+			// reply goes out before mill closes the connection, lingering.
+			out := http1.AppendStatusLine(nil, se.Status)
+			out = append(out, "Connection: close\r\nContent-Length: 0\r\n\r\n"...)
+			_, _ = c.Write(out)
+			return mill.None
+		case err != nil:
+			return mill.Close
+		case frame == nil: // no complete request buffered
+			if cd.ContinueOwed() {
+				_, _ = c.Write([]byte(http1.ContinueResponse))
+			}
+			return mill.None
+		}
+		r := &cd.Req // valid until OnTraffic returns or the next ReadFrame
+		out := http1.AppendStatusLine(nil, 200)
+		if !r.KeepAlive {
+			out = append(out, "Connection: close\r\n"...)
+		}
+		out = http1.AppendContentLength(out, len(r.Body))
+		out = append(append(out, "\r\n"...), r.Body...)
+		if _, err := c.Write(out); err != nil {
+			return mill.Close
+		}
+		if !r.KeepAlive {
+			_ = c.CloseLingering()
+			return mill.None
+		}
+	}
+}
+
+// A server that echoes each request's body, reading requests with
+// Conn.ReadFrame.
+func Example_readFrame() {
+	_ = mill.Run(frameServer{}, "tcp://127.0.0.1:8080")
 }
