@@ -23,9 +23,9 @@
 //
 // # Use with mill
 //
-// Either give every connection a codec (mill.WithCodec, with
-// func() codec.Codec { return http1.NewCodec(lim) }) and read requests
-// with Conn.ReadFrame, or, faster, keep a Codec in the connection's
+// Either make a Codec in OnOpen, install it with Conn.SetCodec and keep
+// it in the connection's context too (the handler needs it for Req and
+// ContinueOwed), and read requests with Conn.ReadFrame; or, faster, keep a Codec in the connection's
 // context and run Codec.Parse over all of the buffered input in
 // OnTraffic, answering every complete request in one write (pipelining)
 // and consuming them with one Conn.Discard, as examples/http does.

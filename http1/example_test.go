@@ -75,7 +75,11 @@ func (server) OnTraffic(c mill.Conn) mill.Action {
 			out = http1.AppendStatusLine(out, err.Status)
 			out = append(out, "Connection: close\r\nContent-Length: 0\r\n\r\n"...)
 			_, _ = c.Write(out)
-			return mill.Close
+			// Linger: the client may still be sending, and a close with
+			// its bytes unread would reset the connection under the reply.
+			c.Discard(-1)
+			_ = c.CloseLingering()
+			return mill.None
 		}
 		if n == 0 {
 			break
