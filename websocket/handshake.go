@@ -213,7 +213,7 @@ func sameOrigin(r *http1.Request) bool {
 		return false
 	}
 	u, err := url.Parse(string(origin))
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || u.User != nil {
 		return false
 	}
 	return strings.EqualFold(u.Host, string(r.Host))
