@@ -77,11 +77,14 @@ func wsOracle(r *http1.Request) (ok, originOK bool) {
 	case 1:
 		// scheme://host[:port], host compared with Host in any case.
 		_, rest, found := strings.Cut(origins[0], "://")
-		host, _, _ := strings.Cut(rest, "/")
-		// The default check ignores user information (which a browser
-		// never sends in an Origin); so does the oracle.
-		if i := strings.LastIndexByte(host, '@'); i >= 0 {
-			host = host[i+1:]
+		host := rest
+		if i := strings.IndexAny(host, "/?#"); i >= 0 {
+			host = host[:i]
+		}
+		// User information (which a browser never sends in an Origin)
+		// is refused.
+		if strings.Contains(host, "@") {
+			found = false
 		}
 		originOK = found && host != "" && strings.EqualFold(host, string(r.Host))
 	}
