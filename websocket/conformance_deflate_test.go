@@ -216,7 +216,7 @@ func pmdExchange(t *testing.T, r *raw, c *pmdClient, op Opcode, payloads [][]byt
 			} else {
 				r.write(frameBytes(rawFrame{fin: true, rsv: 0x40, op: op, masked: true, p: c.compress(p)}))
 			}
-			f, err := r.read()
+			f, err := confRead(r)
 			if err != nil {
 				t.Fatalf("message %d (%d bytes, repeat %d): %v", n, len(p), rep, err)
 			}
@@ -408,7 +408,7 @@ func TestConformance12Deflate(t *testing.T) {
 				return
 			}
 			for {
-				f, err := r.read()
+				f, err := confRead(r)
 				if err != nil {
 					t.Fatalf("waiting for the echo: %v", err)
 				}

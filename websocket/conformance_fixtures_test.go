@@ -172,7 +172,7 @@ func confRun(t *testing.T, addr string, tc confCase) {
 		<-done
 	}()
 	for i, w := range tc.want {
-		f, err := r.read()
+		f, err := confRead(r)
 		if err != nil {
 			t.Fatalf("frame %d of %d (%v %q): %v", i+1, len(tc.want), w.op, trunc(w.p), err)
 		}
@@ -190,7 +190,7 @@ func confRun(t *testing.T, addr string, tc confCase) {
 		r.write(msg(OpClose, closePayload(StatusNormal, "")))
 		code = StatusNormal
 	}
-	f, err := r.read()
+	f, err := confRead(r)
 	switch {
 	case err != nil:
 		t.Fatalf("waiting for a close frame (%v): %v", code, err)
@@ -207,11 +207,30 @@ func confRun(t *testing.T, addr string, tc confCase) {
 	}
 	// The server closes the TCP connection after its close frame (RFC
 	// 6455 §7.1.1), and sends nothing more.
-	if g, err := r.read(); err == nil {
+	if g, err := confRead(r); err == nil {
 		t.Fatalf("a %v frame %q after the close frame", g.op, trunc(g.p))
 	} else if !errors.Is(err, io.EOF) && !isReset(err) {
 		t.Fatalf("after the close frame: %v, want the end of the stream", err)
 	}
+}
+
+// confRead reads one frame from the server like raw.read, and also
+// checks that its length is in the shortest encoding, as RFC 6455 §5.2
+// requires of the sender ("the minimal number of bytes MUST be used").
+func confRead(r *raw) (rawFrame, error) {
+	if b, err := r.br.Peek(2); err == nil {
+		switch b[1] & 0x7f {
+		case 126:
+			if h, err := r.br.Peek(4); err == nil && binary.BigEndian.Uint16(h[2:]) < 126 {
+				return rawFrame{}, fmt.Errorf("length %d in the 16-bit encoding", binary.BigEndian.Uint16(h[2:]))
+			}
+		case 127:
+			if h, err := r.br.Peek(10); err == nil && binary.BigEndian.Uint64(h[2:]) <= 0xffff {
+				return rawFrame{}, fmt.Errorf("length %d in the 64-bit encoding", binary.BigEndian.Uint64(h[2:]))
+			}
+		}
+	}
+	return r.read()
 }
 
 // checkFrame compares a frame the server sent with the one expected:

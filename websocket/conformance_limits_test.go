@@ -80,7 +80,7 @@ func TestConformance9Volume(t *testing.T) {
 			}()
 			var want []byte
 			for i := 0; i < vc.count; i++ {
-				f, err := r.read()
+				f, err := confRead(r)
 				if err != nil {
 					t.Fatalf("echo %d of %d: %v", i+1, vc.count, err)
 				}

@@ -34,7 +34,7 @@ func TestConformance1Framing(t *testing.T) {
 			}
 		}
 	}
-	big := pattern(8, 8<<20)     // one 8 MiB case, to keep the harness fast
+	big := pattern(8, 8<<20)       // one 8 MiB case, to keep the harness fast
 	mib := repeatByte(0xfe, 1<<20) // and 1 MiB in 997-byte writes
 	cases = append(cases,
 		confCase{name: "1.1.8", send: pieces(msg(OpText, big)), chunk: 65536, want: []rawFrame{echo(OpText, big)}},
