@@ -26,11 +26,11 @@ type pmdParams struct {
 	serverBits, clientBits   int // 0: absent
 }
 
-// parsePMD parses one extension element "permessage-deflate; a; b=c";
+// confParsePMD parses one extension element "permessage-deflate; a; b=c";
 // it returns an error for anything RFC 7692 §7.1 does not allow in a
 // server's response: an unknown or repeated parameter, a value where
 // none belongs, a window size outside 8..15.
-func parsePMD(s string) (pmdParams, error) {
+func confParsePMD(s string) (pmdParams, error) {
 	var p pmdParams
 	parts := strings.Split(s, ";")
 	if strings.TrimSpace(parts[0]) != "permessage-deflate" {
@@ -181,7 +181,7 @@ func negotiate(t *testing.T, addr string, o pmdOffer) (*raw, *pmdClient) {
 	if strings.Contains(ext, ",") {
 		t.Fatalf("offer %q: response %q accepts more than one element", o.offer, ext)
 	}
-	p, err := parsePMD(ext)
+	p, err := confParsePMD(ext)
 	if err != nil {
 		t.Fatalf("offer %q: response %q: %v", o.offer, ext, err)
 	}
