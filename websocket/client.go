@@ -284,25 +284,8 @@ func (cl *Client) checkResponse(r *response, key string) (string, *deflateParams
 	if r.status != 101 {
 		return "", nil, &HandshakeError{Status: r.status, Reason: "the server did not switch protocols"}
 	}
-	var upgrade, connection bool
-	var accept []byte
-	accepts := 0
-	var protocols []string
-	var exts [][]byte
-	for _, f := range r.fields {
-		switch {
-		case equalFold(f.name, "upgrade"):
-			upgrade = upgrade || hasToken(f.value, "websocket")
-		case equalFold(f.name, "connection"):
-			connection = connection || hasToken(f.value, "upgrade")
-		case equalFold(f.name, "sec-websocket-accept"):
-			accept, accepts = f.value, accepts+1
-		case equalFold(f.name, "sec-websocket-protocol"):
-			protocols = appendTokens(protocols, f.value)
-		case equalFold(f.name, "sec-websocket-extensions"):
-			exts = append(exts, f.value)
-		}
-	}
+	f := scanFields(r.fields)
+	upgrade, connection, accept, accepts, protocols, exts := f.upgrade, f.connection, f.accept, f.accepts, f.protocols, f.exts
 	fail := func(why string) (string, *deflateParams, error) {
 		return "", nil, &HandshakeError{Status: 101, Reason: why}
 	}

@@ -185,8 +185,8 @@ func FuzzResponse(f *testing.F) {
 			t.Fatalf("status %d", r.status)
 		}
 		for _, f := range r.fields {
-			if !isToken(string(f.name)) || bytes.ContainsAny(f.value, "\r\n\x00") {
-				t.Fatalf("field %q: %q", f.name, f.value)
+			if !isToken(string(f.Name)) || bytes.ContainsAny(f.Value, "\r\n\x00") {
+				t.Fatalf("field %q: %q", f.Name, f.Value)
 			}
 		}
 		if !bytes.HasSuffix(in[:n], []byte("\r\n\r\n")) {
@@ -217,7 +217,7 @@ func sameResponse(a, b *response) bool {
 		return false
 	}
 	for i := range a.fields {
-		if !bytes.Equal(a.fields[i].name, b.fields[i].name) || !bytes.Equal(a.fields[i].value, b.fields[i].value) {
+		if !bytes.Equal(a.fields[i].Name, b.fields[i].Name) || !bytes.Equal(a.fields[i].Value, b.fields[i].Value) {
 			return false
 		}
 	}

@@ -60,27 +60,9 @@ type accepted struct {
 // server's options (Origin check, subprotocols, compression, the
 // WithAccept hook). Loop goroutine.
 func (ep *endpoint) checkUpgrade(mc mill.Conn, r *http1.Request) (*accepted, *refusal) {
-	var upgrade, connection bool
-	var key, version []byte
-	keys, versions := 0, 0
-	var protocols []string
-	var exts [][]byte
-	for _, h := range r.Headers {
-		switch {
-		case equalFold(h.Name, "upgrade"):
-			upgrade = upgrade || hasToken(h.Value, "websocket")
-		case equalFold(h.Name, "connection"):
-			connection = connection || hasToken(h.Value, "upgrade")
-		case equalFold(h.Name, "sec-websocket-key"):
-			key, keys = h.Value, keys+1
-		case equalFold(h.Name, "sec-websocket-version"):
-			version, versions = h.Value, versions+1
-		case equalFold(h.Name, "sec-websocket-protocol"):
-			protocols = appendTokens(protocols, h.Value)
-		case equalFold(h.Name, "sec-websocket-extensions"):
-			exts = append(exts, h.Value)
-		}
-	}
+	f := scanFields(r.Headers)
+	upgrade, connection, key, protocols, exts := f.upgrade, f.connection, f.key, f.protocols, f.exts
+	keys, versions, version := f.keys, f.versions, f.version
 	switch {
 	case !upgrade:
 		return nil, refNotUpgrade
@@ -131,6 +113,44 @@ func (ep *endpoint) checkUpgrade(mc mill.Conn, r *http1.Request) (*accepted, *re
 		a.protocol, a.header, a.ctx = u.protocol, u.header, u.ctx
 	}
 	return a, nil
+}
+
+// handshakeFields is what the fields of a handshake request or response
+// say about the upgrade.
+type handshakeFields struct {
+	upgrade    bool // Upgrade has the token websocket
+	connection bool // Connection has the token upgrade
+	key        []byte
+	keys       int // Sec-WebSocket-Key fields
+	version    []byte
+	versions   int // Sec-WebSocket-Version fields
+	accept     []byte
+	accepts    int // Sec-WebSocket-Accept fields
+	protocols  []string
+	exts       [][]byte // every Sec-WebSocket-Extensions value
+}
+
+// scanFields reads the handshake's fields from hs.
+func scanFields(hs []http1.Header) (f handshakeFields) {
+	for _, h := range hs {
+		switch {
+		case equalFold(h.Name, "upgrade"):
+			f.upgrade = f.upgrade || hasToken(h.Value, "websocket")
+		case equalFold(h.Name, "connection"):
+			f.connection = f.connection || hasToken(h.Value, "upgrade")
+		case equalFold(h.Name, "sec-websocket-key"):
+			f.key, f.keys = h.Value, f.keys+1
+		case equalFold(h.Name, "sec-websocket-version"):
+			f.version, f.versions = h.Value, f.versions+1
+		case equalFold(h.Name, "sec-websocket-accept"):
+			f.accept, f.accepts = h.Value, f.accepts+1
+		case equalFold(h.Name, "sec-websocket-protocol"):
+			f.protocols = appendTokens(f.protocols, h.Value)
+		case equalFold(h.Name, "sec-websocket-extensions"):
+			f.exts = append(f.exts, h.Value)
+		}
+	}
+	return f
 }
 
 // appendResponse appends the 101 response for a.

@@ -1,6 +1,10 @@
 package websocket
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mill-io/mill/http1"
+)
 
 // maxResponseHead bounds a handshake response's head.
 const maxResponseHead = 16 << 10
@@ -9,10 +13,8 @@ const maxResponseHead = 16 << 10
 // input it was parsed from.
 type response struct {
 	status int
-	fields []field
+	fields []http1.Header
 }
-
-type field struct{ name, value []byte }
 
 // parseResponse parses the HTTP/1.1 response head at the start of in
 // (RFC 9112: status line, field lines, each ending in CRLF, then an
@@ -54,7 +56,7 @@ func parseResponse(in []byte) (r *response, n int, err error) {
 				return nil, 0, &HandshakeError{Status: status, Reason: "control character in a header field"}
 			}
 		}
-		r.fields = append(r.fields, field{name: line[:colon], value: v})
+		r.fields = append(r.fields, http1.Header{Name: line[:colon], Value: v})
 	}
 	return r, end + 4, nil
 }
