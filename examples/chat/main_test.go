@@ -109,21 +109,27 @@ func (m *member) say(t *testing.T, text string) {
 	}
 }
 
-// expect reads what the room sends until want, failing on a close or
-// after waitBound. What comes before want is skipped.
-func (m *member) expect(t *testing.T, want Out) {
+// expect reads what the room sends until it has seen every one of want,
+// in any order, failing on a close or after waitBound. Anything else is
+// skipped.
+func (m *member) expect(t *testing.T, want ...Out) {
 	t.Helper()
 	timeout := time.After(waitBound)
+	left := map[Out]bool{}
+	for _, w := range want {
+		left[w] = true
+	}
 	for {
 		select {
 		case o := <-m.out:
-			if o == want {
+			delete(left, o)
+			if len(left) == 0 {
 				return
 			}
 		case err := <-m.closed:
-			t.Fatalf("closed waiting for %+v: %v", want, err)
+			t.Fatalf("closed waiting for %+v: %v", left, err)
 		case <-timeout:
-			t.Fatalf("no %+v", want)
+			t.Fatalf("no %+v", left)
 		}
 	}
 }
