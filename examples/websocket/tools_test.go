@@ -1,0 +1,207 @@
+package main
+
+// Tests that drive the echo with real WebSocket clients of other
+// implementations: Python's websockets (Debian python3-websockets) and
+// Node's ws (Debian node-ws). The client scripts are in testdata; each
+// check they pass prints "ok <name>".
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// python is Debian's interpreter, which has python3-websockets; the
+// python3 first on a PATH may be another one (pyenv's) without it.
+const python = "/usr/bin/python3"
+
+// nodePath is where Debian's node-* packages put their modules.
+const nodePath = "/usr/share/nodejs"
+
+// missing skips the test because an external client is not installed,
+// or fails it when MILL_REQUIRE_TOOLS is set (as in CI).
+func missing(t *testing.T, what, pkg string) {
+	t.Helper()
+	if os.Getenv("MILL_REQUIRE_TOOLS") != "" {
+		t.Fatalf("%s not installed (MILL_REQUIRE_TOOLS is set): apt-get install %s", what, pkg)
+	}
+	t.Skipf("%s not installed: apt-get install %s", what, pkg)
+}
+
+// needPython skips the test unless /usr/bin/python3 can import websockets.
+func needPython(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import websockets").Run(); err != nil {
+		missing(t, "Python websockets ("+python+" -c 'import websockets': "+err.Error()+")", "python3-websockets")
+	}
+}
+
+// needNode skips the test unless node can require ws from nodePath.
+func needNode(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing(t, "node", "nodejs node-ws")
+	}
+	cmd := exec.Command(node, "-e", "require('ws')")
+	cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath)
+	if err := cmd.Run(); err != nil {
+		missing(t, "Node ws (require('ws') with NODE_PATH="+nodePath+": "+err.Error()+")", "node-ws")
+	}
+	return node
+}
+
+// runClient runs a client to its end, at most a minute, and returns its
+// standard output; it fails the test if the client fails.
+func runClient(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%sstderr:\n%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// wantOK checks that out has an "ok <check>" line for each check (a
+// prefix of the line).
+func wantOK(t *testing.T, out string, checks ...string) {
+	t.Helper()
+	for _, c := range checks {
+		if !strings.Contains("\n"+out, "\nok "+c) {
+			t.Errorf("no %q in the client's output:\n%s", "ok "+c, out)
+		}
+	}
+}
+
+var echoChecks = []string{"text", "binary", "empty", "1 MiB binary", "1 MiB text", "50 in flight", "ping", "close 4000 echoed"}
+
+func TestPython(t *testing.T) {
+	needPython(t)
+	for _, deflate := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "deflate"}[deflate]
+		t.Run(name, func(t *testing.T) {
+			s := start(t, config{deflate: deflate, maxMessage: defaults.maxMessage})
+			out := runClient(t, nil, python, "testdata/client.py", "ws://"+s.Addr().String()+"/echo", "echo", name)
+			if deflate {
+				wantOK(t, out, "deflate negotiated")
+				// The echo of 1 MiB of text went out compressed: in all,
+				// less than the 2 MiB of the two big messages, uncompressed.
+				if n := s.Stats().Total.BytesOut; n > 3<<19 {
+					t.Errorf("the server wrote %d bytes: the text was not compressed", n)
+				}
+			} else {
+				wantOK(t, out, "no extension")
+			}
+			wantOK(t, out, echoChecks...)
+		})
+	}
+}
+
+// TestPythonTLS is TestPython over wss://, with the self-signed
+// certificate (which the client does not verify).
+func TestPythonTLS(t *testing.T) {
+	needPython(t)
+	certs := selfSigned(t)
+	for _, deflate := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "deflate"}[deflate]
+		t.Run(name, func(t *testing.T) {
+			s := start(t, config{deflate: deflate, maxMessage: defaults.maxMessage, tls: certs.Config()})
+			out := runClient(t, nil, python, "testdata/client.py", "wss://localhost:"+portOf(s)+"/", "echo", name)
+			wantOK(t, out, echoChecks...)
+		})
+	}
+}
+
+// TestPythonMaxMessage: a message of -max-message bytes comes back, one
+// a byte longer closes the connection with 1009, which the client sees.
+func TestPythonMaxMessage(t *testing.T) {
+	needPython(t)
+	s := start(t, config{maxMessage: 64 << 10})
+	out := runClient(t, nil, python, "testdata/client.py", "ws://"+s.Addr().String()+"/", "toobig", fmt.Sprint(64<<10))
+	wantOK(t, out, "at the limit", "1009 past the limit")
+}
+
+// TestPythonShutdown: a graceful shutdown closes a client's connection
+// with 1001 (going away), and the client sees that code.
+func TestPythonShutdown(t *testing.T) {
+	needPython(t)
+	s := start(t, config{maxMessage: defaults.maxMessage})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "testdata/client.py", "ws://"+s.Addr().String()+"/", "shutdown")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "open" {
+		_ = cmd.Wait()
+		t.Fatalf("client did not open: %q\n%s", lines.Text(), stderr.String())
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), waitBound)
+	defer scancel()
+	if err := s.Shutdown(sctx); err != nil {
+		t.Error(err)
+	}
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text() + "\n")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("client: %v\n%s%s", err, rest.String(), stderr.String())
+	}
+	if !strings.HasPrefix(rest.String(), "closed 1001 ") {
+		t.Fatalf("client saw %q, want a close with 1001", rest.String())
+	}
+}
+
+// TestNode runs the same checks with Node's ws, through each of its
+// permessage-deflate offers; the script holds the response to RFC 7692.
+func TestNode(t *testing.T) {
+	node := needNode(t)
+	s := start(t, config{deflate: true, maxMessage: defaults.maxMessage})
+	url := "ws://" + s.Addr().String() + "/"
+	for _, tc := range []struct{ name, pmd string }{
+		{"no offer", `false`},
+		{"default offer", `true`},
+		{"server_no_context_takeover", `{"serverNoContextTakeover": true}`},
+		{"client_no_context_takeover", `{"clientNoContextTakeover": true}`},
+		{"both no_context_takeover", `{"serverNoContextTakeover": true, "clientNoContextTakeover": true}`},
+		{"client_max_window_bits=9", `{"clientMaxWindowBits": 9}`},
+		// The server may decline this one, or accept it with
+		// server_max_window_bits of 10 or less.
+		{"server_max_window_bits=10", `{"serverMaxWindowBits": 10, "expect:deflate": "either"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := runClient(t, []string{"NODE_PATH=" + nodePath}, node, "testdata/client.js", url, tc.pmd)
+			wantOK(t, out, "text", "binary", "1 MiB binary", "1 MiB text", "1 MiB text sent uncompressed", "100 in flight", "ping", "close 4001 echoed")
+			if tc.pmd != "false" && strings.Contains(out, "ok deflate negotiated") {
+				wantOK(t, out, "1 MiB text came back compressed")
+			}
+		})
+	}
+}
+
+// TestNodePlain: with -deflate off, ws's default offer is declined.
+func TestNodePlain(t *testing.T) {
+	node := needNode(t)
+	s := start(t, config{maxMessage: defaults.maxMessage})
+	out := runClient(t, []string{"NODE_PATH=" + nodePath}, node, "testdata/client.js", "ws://"+s.Addr().String()+"/", `{"expect:deflate": false}`)
+	wantOK(t, out, "no extension", "text", "1 MiB text", "100 in flight", "ping", "close 4001 echoed")
+}
