@@ -77,11 +77,11 @@ func wsHandshake(c net.Conn, host, path string, i int, timeout time.Duration) er
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if end := bytes.Index(buf, []byte("\r\n\r\n")); end >= 0 {
-			if end+4 != len(buf) {
-				return errors.New("handshake: server sent data after its 101 response")
-			}
 			if err := wsCheckResponse(buf[:end], key); err != nil {
 				return err
+			}
+			if end+4 != len(buf) {
+				return errors.New("handshake: server sent data after its 101 response")
 			}
 			return c.SetDeadline(time.Time{})
 		}
