@@ -15,6 +15,11 @@
 // with -handshake it measures full TLS handshakes per second instead (see
 // tls.go).
 //
+// With -ws every connection is a WebSocket client (raw RFC 6455 handshake,
+// masked binary frames; see ws.go): echo as above, -idle, or -broadcast
+// (broadcasts to all connections timed from a trigger on connection 0; see
+// ws_linux.go).
+//
 // With -udp it drives a UDP echo server instead: -conns connected UDP
 // sockets each keep -pipeline datagrams in flight (see udp_linux.go), and
 // the result adds the datagrams sent, lost and late.

@@ -157,7 +157,7 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		"CPU µs/msg = server utime+stime during the measured window ÷ messages echoed in it. " +
 		"CPU % columns are shares of one CPU over the window; \"other\" is everything else that ran on the pinned CPUs " +
 		"(interrupt/softirq work not charged to a process, and foreign load: results with a high value are disturbed). " +
-		"Ratios divide this row by the gnet (resp. C epoll) row, in TLS workloads by the stdlib-tls (resp. nbio-tls) row: " +
+		"Ratios divide this row by the gnet (resp. C epoll) row, in TLS workloads by the stdlib-tls (resp. nbio-tls) row, in WebSocket workloads by the wsgorilla row: " +
 		"for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
 	for _, wl := range wls {
 		if findWorkload(wl).udp {
