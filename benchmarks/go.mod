@@ -12,7 +12,10 @@ require (
 )
 
 require (
+	github.com/dolthub/maphash v0.1.0 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/klauspost/compress v1.20.0 // indirect
+	github.com/lxzan/gws v1.8.9 // indirect
 	github.com/molecule-man/go-brrr v1.0.1 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect

@@ -15,6 +15,11 @@
 // with -handshake it measures full TLS handshakes per second instead (see
 // tls.go).
 //
+// With -ws every connection is a WebSocket client (raw RFC 6455 handshake,
+// masked binary frames; see ws.go): echo as above, -idle, or -broadcast
+// (broadcasts to all connections timed from a trigger on connection 0; see
+// ws_linux.go).
+//
 // With -udp it drives a UDP echo server instead: -conns connected UDP
 // sockets each keep -pipeline datagrams in flight (see udp_linux.go), and
 // the result adds the datagrams sent, lost and late.
@@ -51,6 +56,10 @@ type options struct {
 
 	tls       *tls.Config // -tls: nil for plaintext
 	handshake bool
+
+	ws        bool   // -ws: WebSocket (ws.go)
+	broadcast bool   // -ws -broadcast (ws_linux.go)
+	wsPath    string // request path of the WebSocket handshake
 }
 
 // Latency summarises a histogram in nanoseconds.
@@ -95,6 +104,13 @@ type Result struct {
 	// -tls: what was negotiated. With -handshake, Messages counts
 	// completed full handshakes and Latency is connect to server close.
 	TLS *TLSInfo `json:"tls,omitempty"`
+
+	// -ws -broadcast: broadcasts completed in the window (Messages counts
+	// deliveries, broadcasts × connections; Latency is trigger to the last
+	// receipt per broadcast) and the spread of receipts per broadcast
+	// (last minus first).
+	Broadcasts uint64   `json:"broadcasts,omitempty"`
+	Spread     *Latency `json:"spread,omitempty"`
 }
 
 func main() {
@@ -118,6 +134,9 @@ func main() {
 	tlsVersion := flag.String("tls-version", "1.3", "-tls: protocol version, 1.2 or 1.3")
 	tlsCurve := flag.String("tls-curve", "x25519", "-tls: key exchange, x25519, p256 or default (crypto/tls's preference list)")
 	flag.BoolVar(&o.handshake, "handshake", false, "measure full TLS handshakes: -conns goroutines connect, handshake, close (implies -tls)")
+	flag.BoolVar(&o.ws, "ws", false, "WebSocket: handshake on every connection, then echo masked binary messages (with -idle: hold them)")
+	flag.BoolVar(&o.broadcast, "broadcast", false, "-ws: time broadcasts to all -conns connections, triggered by a text message on connection 0")
+	flag.StringVar(&o.wsPath, "wspath", "/", "-ws: request path of the handshake")
 	flag.StringVar(&src, "src", "", "comma-separated local source IPs used round-robin (e.g. 127.0.0.1,127.0.0.2)")
 	flag.Parse()
 	o.dial.addr = o.addr
@@ -132,6 +151,12 @@ func main() {
 	if o.udp && (o.idle || o.size < headerLen || o.lossTimeout <= 0 || *useTLS || o.handshake) {
 		fatal(fmt.Errorf("-udp needs -size >= %d and -losstimeout > 0, and excludes -idle, -tls and -handshake", headerLen))
 	}
+	if o.ws && (o.udp || *useTLS || o.handshake) {
+		fatal(fmt.Errorf("-ws excludes -udp, -tls and -handshake"))
+	}
+	if o.broadcast && (!o.ws || o.idle || o.size < 24) {
+		fatal(fmt.Errorf("-broadcast needs -ws and -size >= 24, and excludes -idle"))
+	}
 	if o.handshake && o.idle {
 		fatal(fmt.Errorf("-handshake and -idle exclude each other"))
 	}
@@ -145,6 +170,12 @@ func main() {
 	var res Result
 	if o.udp {
 		res = runUDP(o)
+	} else if o.ws && o.broadcast {
+		res = runWSBroadcast(o)
+	} else if o.ws && o.idle {
+		res = runWSIdle(o)
+	} else if o.ws {
+		res = runWSLoad(o)
 	} else if o.handshake {
 		res = runHandshake(o)
 	} else if o.idle {
@@ -331,23 +362,8 @@ func runIdle(o options) Result {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	cfg := o.dial
-	cfg.setup = func(i int, c net.Conn) error {
-		p := newPattern(uint32(i), o.size)
-		buf := make([]byte, 2*o.size)
-		p.fill(buf[:o.size], 0)
-		if err := c.SetDeadline(time.Now().Add(o.ioTimeout)); err != nil {
-			return err
-		}
-		if _, err := c.Write(buf[:o.size]); err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(c, buf[o.size:]); err != nil {
-			return err
-		}
-		if err := p.verify(buf[o.size:], buf[:o.size], 0); err != nil {
-			return err
-		}
-		return c.SetDeadline(time.Time{})
+	if cfg.setup == nil { // -ws brings its own (handshake and echo)
+		cfg.setup = echoSetup(o)
 	}
 	t0 := time.Now()
 	conns, retries, err := dialAll(cfg, o.conns)
@@ -382,7 +398,11 @@ func printHuman(w io.Writer, r Result) {
 	if r.Mode == "handshake" {
 		fmt.Fprintf(w, "full handshakes=%d in %.2fs: %.0f/s\n", r.Messages, r.DurationSec, r.MsgsPerSec)
 	}
-	if r.Mode == "load" || r.Mode == "udp" || r.Mode == "handshake" {
+	if r.Mode == "ws-broadcast" && r.Spread != nil {
+		fmt.Fprintf(w, "broadcasts=%d (trigger to last receipt below; receipt spread p50=%.1f max=%.1f us)\n",
+			r.Broadcasts, float64(r.Spread.P50)/1e3, float64(r.Spread.Max)/1e3)
+	}
+	if r.Mode == "load" || r.Mode == "udp" || r.Mode == "handshake" || r.Mode == "ws-load" || r.Mode == "ws-broadcast" {
 		us := func(ns uint64) float64 { return float64(ns) / 1e3 }
 		if r.Mode != "handshake" {
 			fmt.Fprintf(w, "messages=%d in %.2fs: %.0f msgs/s, %.2f MB/s\n", r.Messages, r.DurationSec, r.MsgsPerSec, r.MBPerSec)
@@ -401,4 +421,28 @@ func printHuman(w io.Writer, r Result) {
 		fmt.Fprintf(w, " first: %s", r.FirstError)
 	}
 	fmt.Fprintln(w)
+}
+
+// echoSetup is the idle mode's dial hook: one verified echo of a
+// size-byte message, so the server has surely accepted and served the
+// connection.
+func echoSetup(o options) func(i int, c net.Conn) error {
+	return func(i int, c net.Conn) error {
+		p := newPattern(uint32(i), o.size)
+		buf := make([]byte, 2*o.size)
+		p.fill(buf[:o.size], 0)
+		if err := c.SetDeadline(time.Now().Add(o.ioTimeout)); err != nil {
+			return err
+		}
+		if _, err := c.Write(buf[:o.size]); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, buf[o.size:]); err != nil {
+			return err
+		}
+		if err := p.verify(buf[o.size:], buf[:o.size], 0); err != nil {
+			return err
+		}
+		return c.SetDeadline(time.Time{})
+	}
 }

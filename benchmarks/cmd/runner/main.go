@@ -29,7 +29,8 @@ import (
 
 // allServers are the echo contenders; the -tls ones serve only the TLS
 // workloads, the others only the plaintext ones (see serverSpecs).
-var allServers = []string{"mill", "gnet", "stdlib", "cepoll", "mill-tls", "stdlib-tls", "nbio-tls"}
+var allServers = []string{"mill", "gnet", "stdlib", "cepoll", "mill-tls", "stdlib-tls", "nbio-tls",
+	"wsmill", "wsgorilla", "wsnbio", "wsgws"}
 
 // clients are the selectable load generators (-client).
 var clients = map[string]struct{ bin, desc string }{
@@ -41,7 +42,7 @@ func main() {
 	var (
 		servers   = flag.String("servers", strings.Join(allServers, ","), "comma-separated servers to run")
 		client    = flag.String("client", "c", "load generator: c (cmd/cload, C epoll) or go (cmd/loadgen)")
-		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads (opt-in: udp,udp-window16,udp-overload; tls-echo,tls-bulk,tls-handshake,tls-idle; and the protocol workloads)")
+		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads (opt-in: udp,udp-window16,udp-overload; tls-echo,tls-bulk,tls-handshake,tls-idle; ws-echo,ws-echo-16k,ws-idle,ws-broadcast; and the protocol workloads)")
 		rounds    = flag.Int("rounds", 3, "rounds per workload; each round runs every server once")
 		duration  = flag.Duration("duration", 5*time.Second, "measured duration per run")
 		warmup    = flag.Duration("warmup", time.Second, "warm-up per run before measuring")
@@ -139,13 +140,15 @@ func main() {
 	notes := []string{fmt.Sprintf("servers pinned to CPU %q, loadgen to CPU %q (empty = unpinned); servers run with -loops %d; %d round(s), warmup %v, duration %v",
 		e.serverCPU, e.clientCPU, e.loops, *rounds, *warmup, *duration)}
 
-	var tcpWls, udpWls, tlsWls int
+	var tcpWls, udpWls, tlsWls, wsWls int
 	for _, wn := range wlNames {
 		switch w := findWorkload(wn); {
 		case w.udp:
 			udpWls++
 		case w.tls:
 			tlsWls++
+		case w.ws:
+			wsWls++
 		default:
 			tcpWls++
 		}
@@ -158,7 +161,7 @@ func main() {
 			fatal(fmt.Errorf("building load generator %s: %w", cl.bin, err))
 		}
 	}
-	if udpWls > 0 || tlsWls > 0 {
+	if udpWls > 0 || tlsWls > 0 || wsWls > 0 {
 		if tcpWls == 0 || clients[*client].bin != udpGenBin {
 			if err := build(modDir, binDir, udpGenBin, "./cmd/loadgen"); err != nil {
 				fatal(fmt.Errorf("building load generator %s: %w", udpGenBin, err))
@@ -176,6 +179,11 @@ func main() {
 			"mill-tls (mill.WithTLS), stdlib-tls (net + crypto/tls, goroutine per connection), "+
 			"nbio-tls (nbio + llib's crypto/tls fork, run with -aes so that it negotiates AES-128-GCM like the others)")
 	}
+	if wsWls > 0 {
+		notes = append(notes, "WebSocket workloads: load generator loadgen -ws (cmd/loadgen: Go; raw handshake, binary frames masked with a fixed key; "+
+			"echo: one goroutine per connection; broadcast: one locked thread, epoll, raw reads), client sockets bound to "+wsSrcIPs+
+			"; contenders wsmill (mill/websocket), wsgorilla (gorilla/websocket on net/http), wsnbio (nbio nbhttp/websocket), wsgws (lxzan/gws); no compression")
+	}
 	var built []string
 	binErr := map[string]error{}
 	for _, s := range srvList {
@@ -187,6 +195,8 @@ func main() {
 		if !done {
 			if spec.c {
 				err = buildC(modDir, binDir, spec.bin, spec.src)
+			} else if spec.tags != "" {
+				err = runCmd(modDir, []string{"go", "build", "-tags", spec.tags, "-o", filepath.Join(binDir, spec.bin), spec.src})
 			} else {
 				err = build(modDir, binDir, spec.bin, spec.src)
 			}
@@ -253,7 +263,9 @@ runs:
 	presults := plan.run(e, protoOpts{rounds: *rounds, quiet: *quiet, quietWait: *quietWait, retries: *retries, deadline: deadline}, &nextPort)
 	notes = append(notes, plan.notes...)
 	genDesc := cl.desc
-	if tcpWls == 0 && udpWls == 0 && tlsWls > 0 {
+	if tcpWls == 0 && udpWls == 0 && tlsWls == 0 && wsWls > 0 {
+		genDesc = "loadgen -ws (cmd/loadgen: Go, minimal WebSocket client)"
+	} else if tcpWls == 0 && udpWls == 0 && tlsWls > 0 {
 		genDesc = "loadgen -tls (cmd/loadgen: Go, crypto/tls client)"
 	} else if tcpWls == 0 && udpWls > 0 {
 		genDesc = "loadgen -udp (cmd/loadgen: Go, one locked thread, epoll, recvmmsg/sendmmsg)"

@@ -8,6 +8,9 @@ import (
 )
 
 func describe(w workload) string {
+	if w.ws {
+		return describeWS(w)
+	}
 	if w.handshake {
 		return fmt.Sprintf("%d concurrent handshakers: connect, full TLS handshake, close_notify, server closes", w.conns)
 	}
@@ -49,6 +52,9 @@ func summary(w workload, r runResult) string {
 	if w.idle {
 		return fmt.Sprintf("RSS %.1f -> %.1f MiB over %d conns: %.0f B/conn",
 			mib(r.rssBefore), mib(r.rssAfter), r.gen.Established, bytesPerConn(r))
+	}
+	if w.broadcast {
+		return summaryBroadcast(r)
 	}
 	unit := "msgs"
 	if w.handshake {
@@ -151,7 +157,7 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		"CPU µs/msg = server utime+stime during the measured window ÷ messages echoed in it. " +
 		"CPU % columns are shares of one CPU over the window; \"other\" is everything else that ran on the pinned CPUs " +
 		"(interrupt/softirq work not charged to a process, and foreign load: results with a high value are disturbed). " +
-		"Ratios divide this row by the gnet (resp. C epoll) row, in TLS workloads by the stdlib-tls (resp. nbio-tls) row: " +
+		"Ratios divide this row by the gnet (resp. C epoll) row, in TLS workloads by the stdlib-tls (resp. nbio-tls) row, in WebSocket workloads by the wsgorilla row: " +
 		"for msgs/s higher is better, for CPU/msg and bytes/conn lower is better.\n")
 	for _, wl := range wls {
 		if findWorkload(wl).udp {
@@ -176,6 +182,10 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		w := findWorkload(wl)
 		if w.tls {
 			renderTLS(&b, w, servers, aggs[wl])
+			continue
+		}
+		if w.ws {
+			renderWS(&b, w, servers, results, aggs[wl])
 			continue
 		}
 		g, c := aggs[wl]["gnet"], aggs[wl]["cepoll"]
@@ -214,7 +224,7 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		}
 	}
 
-	plainWls := slices.DeleteFunc(slices.Clone(wls), func(wl string) bool { return findWorkload(wl).tls })
+	plainWls := slices.DeleteFunc(slices.Clone(wls), func(wl string) bool { return findWorkload(wl).tls || findWorkload(wl).ws })
 	if slices.Contains(servers, "mill") && len(plainWls) > 0 {
 		b.WriteString("\n## mill at a glance\n\n| workload | msgs/s mill÷gnet | CPU/msg mill÷gnet | msgs/s mill÷C | CPU/msg mill÷C | bytes/conn mill÷gnet |\n|---|--:|--:|--:|--:|--:|\n")
 		for _, wl := range plainWls {
@@ -232,7 +242,7 @@ func renderReport(mach, client string, notes, wls, servers []string, results []r
 		}
 	}
 
-	if slices.Contains(servers, "mill-tls") && len(plainWls) < len(wls) {
+	if slices.Contains(servers, "mill-tls") && slices.ContainsFunc(wls, func(wl string) bool { return findWorkload(wl).tls }) {
 		renderTLSGlance(&b, wls, aggs)
 	}
 

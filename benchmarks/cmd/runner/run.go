@@ -25,6 +25,9 @@ type workload struct {
 	// serverSpecs); handshake: loadgen -handshake, conns = concurrent
 	// handshakers, messages = completed full handshakes.
 	tls, handshake bool
+	// ws: driven by loadgen -ws against the WebSocket servers only;
+	// broadcast: loadgen -ws -broadcast (messages = deliveries).
+	ws, broadcast bool
 }
 
 var allWorkloads = []workload{
@@ -44,7 +47,17 @@ var allWorkloads = []workload{
 	{name: "tls-bulk", conns: 10, size: 64 << 10, pipeline: 1, tls: true},
 	{name: "tls-handshake", conns: 16, size: 1, pipeline: 1, tls: true, handshake: true},
 	{name: "tls-idle", conns: 10000, size: 16, pipeline: 1, idle: true, tls: true},
+	// Opt-in WebSocket (loadgen -ws; servers ws*).
+	{name: "ws-echo", conns: 100, size: 64, pipeline: 1, ws: true},
+	{name: "ws-echo-16k", conns: 100, size: 16 << 10, pipeline: 1, ws: true},
+	{name: "ws-idle", conns: 10000, size: 64, pipeline: 1, idle: true, ws: true},
+	{name: "ws-broadcast", conns: 10000, size: 64, pipeline: 1, ws: true, broadcast: true},
 }
+
+// wsSrcIPs are the source addresses of the WebSocket workloads' client
+// sockets (loadgen -src), so that 10 000 connections per run, round after
+// round, never run short of ephemeral ports.
+var wsSrcIPs = "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5"
 
 // serverSpec is how an echo contender is built and started.
 type serverSpec struct {
@@ -53,6 +66,8 @@ type serverSpec struct {
 	c    bool     // built with gcc
 	args []string // after -addr and -loops
 	tls  bool     // serves the TLS workloads (and only those)
+	ws   bool     // serves the WebSocket workloads (and only those)
+	tags string   // go build -tags
 	prof bool     // takes -cpuprofile
 }
 
@@ -67,7 +82,16 @@ var serverSpecs = map[string]serverSpec{
 	"mill-tls":   {bin: "mill", src: "./servers/mill", args: []string{"-tls"}, tls: true, prof: true},
 	"stdlib-tls": {bin: "stdlib", src: "./servers/stdlib", args: []string{"-tls"}, tls: true, prof: true},
 	"nbio-tls":   {bin: "nbio", src: "./servers/nbio", args: []string{"-tls", "-aes"}, tls: true, prof: true},
+	// WebSocket echo and broadcast (see internal/wsbcast). wsmill needs
+	// mill's websocket package; until it builds, it is skipped.
+	"wsmill":    {bin: "wsmill", src: "./servers/wsmill", tags: "wsmill", ws: true, prof: true},
+	"wsgorilla": {bin: "wsgorilla", src: "./servers/wsgorilla", ws: true, prof: true},
+	"wsnbio":    {bin: "wsnbio", src: "./servers/wsnbio", ws: true, prof: true},
+	"wsgws":     {bin: "wsgws", src: "./servers/wsgws", ws: true, prof: true},
 }
+
+// wsRef is the row the WebSocket workloads' ratios divide by.
+const wsRef = "wsgorilla"
 
 // tlsRefs are the rows the TLS workloads' ratios divide by.
 var tlsRefs = [2]string{"stdlib-tls", "nbio-tls"}
@@ -81,7 +105,7 @@ const udpGenBin = "loadgen"
 
 // serves reports whether server takes part in workload w.
 func serves(w workload, server string) bool {
-	if serverSpecs[server].tls != w.tls {
+	if serverSpecs[server].tls != w.tls || serverSpecs[server].ws != w.ws {
 		return false
 	}
 	return !w.udp || slices.Contains(udpServers, server)
@@ -90,7 +114,7 @@ func serves(w workload, server string) bool {
 // genBinFor is the load generator binary of workload w: cload has no UDP
 // or TLS mode.
 func genBinFor(e *env, w workload) string {
-	if w.udp || w.tls {
+	if w.udp || w.tls || w.ws {
 		return udpGenBin
 	}
 	return e.genBin
@@ -119,6 +143,14 @@ type loadgenResult struct {
 	FirstError string `json:"first_error"`
 
 	// TLS only (loadgen -tls / -handshake): what was negotiated.
+	// WebSocket broadcast only (loadgen -ws -broadcast).
+	Broadcasts uint64 `json:"broadcasts"`
+	Spread     *struct {
+		P50 uint64 `json:"p50_ns"`
+		P99 uint64 `json:"p99_ns"`
+		Max uint64 `json:"max_ns"`
+	} `json:"spread"`
+
 	TLS *struct {
 		Version string `json:"version"`
 		Cipher  string `json:"cipher"`
@@ -271,6 +303,12 @@ func runOne(e *env, w workload, server string, round, port int) (res runResult) 
 		"-conns", strconv.Itoa(w.conns), "-size", strconv.Itoa(w.size)}
 	if w.udp {
 		args = append(args, "-udp")
+	}
+	if w.ws {
+		args = append(args, "-ws", "-src", wsSrcIPs)
+		if w.broadcast {
+			args = append(args, "-broadcast")
+		}
 	}
 	if w.handshake {
 		args = append(args, "-handshake")
