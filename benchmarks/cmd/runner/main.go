@@ -42,7 +42,7 @@ func main() {
 	var (
 		servers   = flag.String("servers", strings.Join(allServers, ","), "comma-separated servers to run")
 		client    = flag.String("client", "c", "load generator: c (cmd/cload, C epoll) or go (cmd/loadgen)")
-		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads (opt-in: udp,udp-window16,udp-overload; tls-echo,tls-bulk,tls-handshake,tls-idle; ws-echo,ws-echo-16k,ws-idle,ws-broadcast; and the protocol workloads)")
+		workloads = flag.String("workloads", "pingpong,pipeline,conns1k,large,idle10k", "comma-separated workloads (opt-in: udp,udp-window16,udp-overload; tls-echo,tls-bulk,tls-handshake,tls-idle; ws-echo,ws-echo-16k,ws-echo-p16,ws-idle,ws-broadcast; and the protocol workloads)")
 		rounds    = flag.Int("rounds", 3, "rounds per workload; each round runs every server once")
 		duration  = flag.Duration("duration", 5*time.Second, "measured duration per run")
 		warmup    = flag.Duration("warmup", time.Second, "warm-up per run before measuring")

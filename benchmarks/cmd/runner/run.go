@@ -50,6 +50,7 @@ var allWorkloads = []workload{
 	// Opt-in WebSocket (loadgen -ws; servers ws*).
 	{name: "ws-echo", conns: 100, size: 64, pipeline: 1, ws: true},
 	{name: "ws-echo-16k", conns: 100, size: 16 << 10, pipeline: 1, ws: true},
+	{name: "ws-echo-p16", conns: 100, size: 64, pipeline: 16, ws: true}, // saturates the server, not the client
 	{name: "ws-idle", conns: 10000, size: 64, pipeline: 1, idle: true, ws: true},
 	{name: "ws-broadcast", conns: 10000, size: 64, pipeline: 1, ws: true, broadcast: true},
 }
@@ -84,7 +85,7 @@ var serverSpecs = map[string]serverSpec{
 	"nbio-tls":   {bin: "nbio", src: "./servers/nbio", args: []string{"-tls", "-aes"}, tls: true, prof: true},
 	// WebSocket echo and broadcast (see internal/wsbcast). wsmill needs
 	// mill's websocket package; until it builds, it is skipped.
-	"wsmill":    {bin: "wsmill", src: "./servers/wsmill", tags: "wsmill", ws: true, prof: true},
+	"wsmill":    {bin: "wsmill", src: "./servers/wsmill", ws: true, prof: true},
 	"wsgorilla": {bin: "wsgorilla", src: "./servers/wsgorilla", ws: true, prof: true},
 	"wsnbio":    {bin: "wsnbio", src: "./servers/wsnbio", ws: true, prof: true},
 	"wsgws":     {bin: "wsgws", src: "./servers/wsgws", ws: true, prof: true},

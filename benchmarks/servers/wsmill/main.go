@@ -1,5 +1,3 @@
-//go:build wsmill
-
 // Command wsmill is the WebSocket echo server on mill's websocket package:
 // OnMessage writes every message back with the same opcode on the event
 // loop (c.WriteMessage), any path, no compression.
@@ -8,14 +6,9 @@
 // websocket.NewPrepared and handed to websocket.Broadcast for every open
 // connection (see internal/wsbcast).
 //
-// The file carries the build tag wsmill until mill's websocket package has
-// landed on main (the runner builds this server with -tags wsmill and skips
-// it when that fails), so that the rest of the benchmarks module builds
-// and vets without it.
-//
 // -loops N sets mill's event loops (0: one per CPU).
 //
-//	go run -tags wsmill ./servers/wsmill -addr 127.0.0.1:9000 -loops 1
+//	go run ./servers/wsmill -addr 127.0.0.1:9000 -loops 1
 package main
 
 import (
