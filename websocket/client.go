@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 type Client struct {
 	ep  *endpoint
 	mcl *mill.Client
+	set connSet
 }
 
 // NewClient makes a Client for h and starts its mill.Client (options for
@@ -38,6 +40,7 @@ func NewClient(h Handler, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	cl := &Client{ep: newEndpoint(cfg, h, true)}
+	cl.ep.set = &cl.set
 	mcl, err := mill.NewClient(clientHandler{cl}, cfg.millOptions...)
 	if err != nil {
 		return nil, err
@@ -49,8 +52,9 @@ func NewClient(h Handler, opts ...Option) (*Client, error) {
 	return cl, nil
 }
 
-// Stop shuts the client down like mill.Client.Stop: connections are
-// drained, then closed. Any goroutine but the client's loops.
+// Stop shuts the client down like mill.Client.Stop: every connection
+// gets a close frame with 1001 (going away), then connections are
+// drained and closed. Any goroutine but the client's loops.
 func (cl *Client) Stop(ctx context.Context) error { return cl.mcl.Stop(ctx) }
 
 // MillClient is the mill.Client underneath, for its Stats.
@@ -76,8 +80,10 @@ type dialResult struct {
 
 // Dial connects to rawURL (ws://host[:port]/path?query or wss://...),
 // sends the upgrade request (with header's fields added: Origin, Cookie,
-// Authorization...) and waits for the server's 101 response, at most
-// until ctx ends or WithHandshakeTimeout passes. The Handler's OnOpen has
+// Authorization...; the handshake's own fields in header are ignored)
+// and waits for the server's 101 response, at most until ctx ends or
+// WithHandshakeTimeout passes, which bounds it all: the connect, the TLS
+// handshake and the response. The Handler's OnOpen has
 // run for the connection by the time Dial returns it (and OnMessage may
 // have too). A refused handshake is a *HandshakeError (errors.Is
 // ErrHandshake). Any goroutine but the client's loops.
@@ -124,7 +130,9 @@ func (cl *Client) Dial(ctx context.Context, rawURL string, header http.Header) (
 		if cfg == nil {
 			cfg = &tls.Config{}
 		}
-		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		if cfg.ServerName == "" {
+			// Named even when not verified: servers and balancers
+			// choose the certificate and the route by SNI.
 			cfg = cfg.Clone()
 			cfg.ServerName = host
 		}
@@ -135,13 +143,21 @@ func (cl *Client) Dial(ctx context.Context, rawURL string, header http.Header) (
 	if err != nil {
 		return nil, err
 	}
+	timer := time.NewTimer(cl.ep.cfg.handshakeTime)
+	defer timer.Stop()
+	var err2 error
 	select {
 	case r := <-d.done:
 		return r.c, r.err
 	case <-ctx.Done():
+		err2 = ctx.Err()
+	case <-timer.C:
+		err2 = &HandshakeError{Reason: "not connected and upgraded within the handshake timeout"}
 	}
 	d.mu.Lock()
 	if d.delivered {
+		// The response is in: OnOpen is running or has run, and the
+		// result follows (also if OnOpen panics).
 		d.mu.Unlock()
 		r := <-d.done
 		return r.c, r.err
@@ -152,7 +168,7 @@ func (cl *Client) Dial(ctx context.Context, rawURL string, header http.Header) (
 	if mc != nil {
 		_ = mc.Close()
 	}
-	return nil, ctx.Err()
+	return nil, err2
 }
 
 // request makes the upgrade request.
@@ -182,20 +198,39 @@ func (cl *Client) request(u *url.URL, key string, header http.Header) []byte {
 		b = append(b, clientOffer(cfg.compression)...)
 		b = append(b, "\r\n"...)
 	}
-	h := header.Clone()
-	for _, own := range []string{"Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
-		"Sec-Websocket-Extensions", "Sec-Websocket-Protocol"} {
-		h.Del(own)
+	h := http.Header{}
+	for name, vs := range header {
+		if !ownField(name) {
+			h[name] = vs
+		}
 	}
 	b = appendFields(b, h)
 	return append(b, "\r\n"...)
+}
+
+// ownField reports whether name is a field the handshake sets itself.
+func ownField(name string) bool {
+	for _, own := range []string{"host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+		"sec-websocket-extensions", "sec-websocket-protocol", "sec-websocket-accept"} {
+		if strings.EqualFold(name, own) {
+			return true
+		}
+	}
+	return false
 }
 
 // clientHandler is the mill.Handler of a Client's mill.Client.
 type clientHandler struct{ cl *Client }
 
 func (clientHandler) OnBoot(*mill.Server) mill.Action { return mill.None }
-func (clientHandler) OnShutdown(*mill.Server)         {}
+
+// OnShutdown sends every connection a close frame with 1001 (going
+// away) as the client stops.
+func (h clientHandler) OnShutdown(*mill.Server) {
+	for _, c := range h.cl.set.appendAll(nil) {
+		_ = c.Close(StatusGoingAway, "client stopping")
+	}
+}
 func (clientHandler) OnTick() (time.Duration, mill.Action) {
 	return 0, mill.None
 }
@@ -252,8 +287,11 @@ func (h clientHandler) response(mc mill.Conn, d *dialing) mill.Action {
 		return mill.None
 	}
 	if n == 0 {
-		if time.Since(d.start) > h.cl.ep.cfg.handshakeTime {
+		left := h.cl.ep.cfg.handshakeTime - time.Since(d.start)
+		if left <= 0 {
 			h.failDial(mc, d, &HandshakeError{Reason: "no complete response within the handshake timeout"})
+		} else {
+			mc.SetQuietFunc(left, h.expired) // counted from the start, not the last byte
 		}
 		return mill.None
 	}
@@ -271,8 +309,15 @@ func (h clientHandler) response(mc mill.Conn, d *dialing) mill.Action {
 	}
 	d.delivered = true
 	d.mu.Unlock()
+	sent := false
+	defer func() {
+		if !sent { // OnOpen panicked: mill closes the connection
+			d.done <- dialResult{err: fmt.Errorf("%w: the handler's OnOpen panicked", ErrHandshake)}
+		}
+	}()
 	c := h.cl.ep.open(mc, protocol, dp, nil)
 	d.done <- dialResult{c: c}
+	sent = true
 	if mc.InboundBuffered() > 0 && c.state == stateOpen {
 		return c.onTraffic()
 	}

@@ -31,12 +31,15 @@ type Handler interface {
 
 // StreamHandler is an optional extension of Handler for large messages:
 // a Handler that implements it gets each data frame as it completes,
-// instead of OnMessage once per message, so a message is never buffered
-// whole. op is the message's opcode (OpText or OpBinary) on every frame
-// of it, final is true on its last frame; payload is the frame's payload
-// (inflated, for a compressed message: then frames may come empty), valid
-// until OnFrame returns. Text is still checked for valid UTF-8 across
-// frames. WithMaxMessage then bounds each frame, not the message.
+// instead of OnMessage once per message, so an uncompressed message is
+// never buffered whole, and WithMaxMessage bounds each frame, not the
+// message. op is the message's opcode (OpText or OpBinary) on every
+// frame of it, final is true on its last frame; payload is the frame's
+// payload, valid until OnFrame returns. Text is still checked for valid
+// UTF-8 across frames. A compressed message is the exception:
+// compress/flate cannot stop at a frame's end and resume, so its frames
+// are inflated together at the last one (they reach OnFrame empty until
+// then, and the whole message is bounded by WithMaxMessage).
 type StreamHandler interface {
 	OnFrame(c *Conn, op Opcode, payload []byte, final bool)
 }
@@ -190,8 +193,11 @@ func (c *Conn) closed(err error) {
 			err = errPeerGone
 		}
 		ce = &CloseError{Code: StatusAbnormal, Remote: true, Err: err}
-	} else if ce.Err == nil && err != nil && c.state == stateCloseSent {
-		// We closed and the peer never answered before the end.
+	} else if ce.Err == nil && c.state == stateCloseSent {
+		// We closed and the connection ended before the peer answered.
+		if err == nil {
+			err = errPeerGone
+		}
 		ce = &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
 	}
 	c.state = stateClosed

@@ -45,6 +45,9 @@ type Compression struct {
 	// side, and an idle connection holds no compressor.
 	// The peer's side follows the peer's offer: if it keeps its
 	// context, we must keep a 32 KiB window of what we inflated.
+	// With context takeover a message mill refuses to queue (under
+	// mill.FailWrite) would leave the compressor ahead of the peer, so
+	// the connection then closes (StatusAbnormal, the write's error).
 	ContextTakeover bool
 }
 
@@ -139,11 +142,9 @@ type config struct {
 	closeTimeout  time.Duration
 	handshakeTime time.Duration
 	httpLimits    http1.Limits
-	streaming     bool
 	// client only
 	tlsConfig   *tls.Config
 	millOptions []mill.Option
-	header      http.Header
 	server      bool
 }
 
@@ -191,8 +192,11 @@ func clientOnly(c *config, name string) error {
 // WithMaxMessage sets the largest message a connection accepts, in
 // bytes after decompression (default DefaultMaxMessage). A larger one
 // closes the connection with 1009 (ErrMessageTooBig) as soon as its
-// size is known, before it is buffered. With a StreamHandler it bounds
-// each frame instead.
+// size is known: for an uncompressed message, at the frame header that
+// takes it over the limit, before its payload is buffered; for a
+// compressed one, when its compressed size passes the limit (plus
+// 1/64 and 1 KiB for incompressible data) or as inflating passes it.
+// With a StreamHandler it bounds each uncompressed frame instead.
 func WithMaxMessage(n int) Option {
 	return func(c *config) error {
 		if n <= 0 {

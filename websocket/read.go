@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 	"unicode/utf8"
 
@@ -71,7 +72,7 @@ var (
 	errCloseCode    = fmt.Errorf("%w: a close frame with a status code that may not be sent", ErrProtocol)
 	errCloseUTF8    = fmt.Errorf("%w: close reason", ErrInvalidUTF8)
 	errTooBig       = ErrMessageTooBig
-	errPeerGone     = errors.New("websocket: the connection ended without a close frame")
+	errPeerGone     = fmt.Errorf("websocket: the connection ended without a close frame: %w", io.ErrUnexpectedEOF)
 )
 
 // onTraffic reads the frames buffered on c's mill connection. Loop
@@ -197,8 +198,9 @@ func (c *Conn) checkHeader(h *header) error {
 	if zip {
 		limit += limit>>6 + 1024 // deflate can grow incompressible data a little
 	}
-	if size+h.length > limit {
-		return fmt.Errorf("%w: %d bytes, over the limit of %d", errTooBig, size+h.length, c.ep.cfg.maxMessage)
+	// Compared without adding: a frame length near 2^63 must not wrap.
+	if h.length > limit || size > limit-h.length {
+		return fmt.Errorf("%w: a frame of %d bytes after %d, over the limit of %d", errTooBig, h.length, size, c.ep.cfg.maxMessage)
 	}
 	return nil
 }
@@ -369,6 +371,8 @@ func (c *Conn) fail(code StatusCode, err error) {
 		var b [2]byte
 		binary.BigEndian.PutUint16(b[:], uint16(code))
 		c.writeControl(OpClose, b[:])
+	} else {
+		code = c.closeErr.Code // ours went out already; no other was sent
 	}
 	c.closeErr = &CloseError{Code: code, Remote: true, Err: err}
 	c.state = stateFailed

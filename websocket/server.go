@@ -77,7 +77,8 @@ func (s *Server) OnOpen(mc mill.Conn) ([]byte, mill.Action) {
 // handshakeExpired closes a connection that has sent nothing for the
 // handshake timeout without completing its upgrade request.
 func (s *Server) handshakeExpired(mc mill.Conn) {
-	if _, ok := mc.Context().(*pending); ok {
+	if p, ok := mc.Context().(*pending); ok {
+		s.release(mc, p)
 		s.refuse(mc, refSlow)
 	}
 }
@@ -105,13 +106,21 @@ func (s *Server) handshake(mc mill.Conn, p *pending) mill.Action {
 		s.refuse(mc, &refusal{status: perr.Status, reason: perr.Reason})
 		return mill.None
 	case n == 0:
-		if time.Since(p.start) > s.ep.cfg.handshakeTime {
+		// The timeout counts from the connection's start, not from its
+		// last byte: the quiet func gets what is left.
+		left := s.ep.cfg.handshakeTime - time.Since(p.start)
+		if left <= 0 {
 			s.release(mc, p)
 			s.refuse(mc, refSlow)
+		} else {
+			mc.SetQuietFunc(left, s.expire)
 		}
 		return mill.None
 	}
 	a := s.Upgrade(mc, &p.codec.Req, n)
+	if mc.Context() == any(p) { // refused: Upgrade leaves the context alone
+		mc.SetContext(nil)
+	}
 	s.releasePending(p)
 	return a
 }
@@ -130,7 +139,6 @@ func (s *Server) releasePending(p *pending) {
 // refuse answers an upgrade request with rf and closes the connection
 // once the answer is out. Loop goroutine.
 func (s *Server) refuse(mc mill.Conn, rf *refusal) {
-	mc.SetContext(nil)
 	mc.SetQuietFunc(0, nil)
 	b := s.ep.bufs.Get(256)[:0]
 	b = rf.appendResponse(b)
@@ -147,7 +155,8 @@ func (s *Server) refuse(mc mill.Conn, rf *refusal) {
 // Context becomes the new *Conn (so Owns reports true from then on);
 // OnOpen runs; and frames buffered after the request are read at once.
 // An invalid or refused request gets its error response, and mc closes
-// once the response is out. Either way the HTTP handler must not
+// (lingering) once the response is out; its Context is left as it was,
+// for the HTTP handler's OnClose. Either way the HTTP handler must not
 // read mc's input or write to it afterwards: write pending responses
 // before calling Upgrade, and from then on hand mc's events to the
 // Server (its OnTraffic, OnClose and OnWritabilityChanged) whenever

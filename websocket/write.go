@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"time"
 	"unicode/utf8"
@@ -89,7 +90,9 @@ func (c *Conn) AsyncPing(p []byte, cb WriteCallback) error {
 // ErrBadStatus for a code that may not be sent, ErrControlTooLong for a
 // reason over 123 bytes, ErrInvalidUTF8 for one that is not UTF-8,
 // ErrClosed if the loop has stopped; on a connection already closing it
-// does nothing. Any goroutine; it takes effect on the loop.
+// does nothing. Any goroutine; it takes effect on the loop once the
+// current callback returns (called from OnMessage, messages already
+// buffered behind the current one may still be delivered first).
 func (c *Conn) Close(code StatusCode, reason string) error {
 	switch {
 	case code == StatusNoStatus && reason != "":
@@ -141,6 +144,12 @@ func (c *Conn) writeData(op Opcode, p []byte) error {
 		z = c.defl.deflate(z, p)
 		err := c.writeFrame(op, 0x40, z)
 		c.ep.bufs.Put(z)
+		if err != nil && c.zipCtx && c.state == stateOpen {
+			// Our compressor's history now holds a message the peer
+			// never got (mill refused it under FailWrite): every later
+			// message would inflate wrong on the other side.
+			c.abort(&CloseError{Code: StatusAbnormal, Err: fmt.Errorf("%w: a refused compressed message broke the compression context", err)})
+		}
 		return err
 	}
 	return c.writeFrame(op, 0, p)
