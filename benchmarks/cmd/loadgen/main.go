@@ -291,26 +291,12 @@ func (w *worker) run(start, end time.Time, ioTimeout time.Duration) error {
 	return nil
 }
 
-func runLoad(o options) Result {
-	res := Result{Mode: "load", Addr: o.addr, Conns: o.conns, Size: o.size, Pipeline: o.pipeline}
-	var errs errorLog
-	conns, retries, err := dialAll(o.dial, o.conns)
-	res.DialRetries = retries
-	if err != nil {
-		errs.add(err)
-		errs.fill(&res)
-		return res
-	}
-	res.Established = len(conns)
-	res.TLS = connTLSInfo(conns)
-	workers := make([]*worker, len(conns))
-	for i, c := range conns {
-		workers[i] = &worker{
-			conn: c, pat: newPattern(uint32(i), o.size), size: o.size, pipe: o.pipeline,
-			wbuf: make([]byte, o.size*o.pipeline), rbuf: make([]byte, o.size*o.pipeline),
-			scratch: make([]byte, o.size),
-		}
-	}
+// runWindow runs every worker over the measured window, after the
+// warm-up, printing the phase markers around the window, and waits for
+// them at most the I/O timeout and 5 s more once it has ended.
+func runWindow[W interface {
+	run(start, end time.Time, ioTimeout time.Duration) error
+}](workers []W, o options, errs *errorLog) {
 	start := time.Now().Add(o.warmup)
 	end := start.Add(o.duration)
 	var wg sync.WaitGroup
@@ -335,6 +321,29 @@ func runLoad(o options) Result {
 	case <-time.After(o.ioTimeout + 5*time.Second):
 		errs.add(fmt.Errorf("connections still busy %v after the run ended", o.ioTimeout+5*time.Second))
 	}
+}
+
+func runLoad(o options) Result {
+	res := Result{Mode: "load", Addr: o.addr, Conns: o.conns, Size: o.size, Pipeline: o.pipeline}
+	var errs errorLog
+	conns, retries, err := dialAll(o.dial, o.conns)
+	res.DialRetries = retries
+	if err != nil {
+		errs.add(err)
+		errs.fill(&res)
+		return res
+	}
+	res.Established = len(conns)
+	res.TLS = connTLSInfo(conns)
+	workers := make([]*worker, len(conns))
+	for i, c := range conns {
+		workers[i] = &worker{
+			conn: c, pat: newPattern(uint32(i), o.size), size: o.size, pipe: o.pipeline,
+			wbuf: make([]byte, o.size*o.pipeline), rbuf: make([]byte, o.size*o.pipeline),
+			scratch: make([]byte, o.size),
+		}
+	}
+	runWindow(workers, o, &errs)
 	closeAll(conns)
 
 	var h histogram

@@ -25,7 +25,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -352,29 +351,7 @@ func runWSLoad(o options) Result {
 			msg: make([]byte, o.size), wbuf: make([]byte, 0, frameMax*o.pipeline), scratch: make([]byte, o.size),
 		}
 	}
-	start := time.Now().Add(o.warmup)
-	end := start.Add(o.duration)
-	var wg sync.WaitGroup
-	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := w.run(start, end, o.ioTimeout); err != nil {
-				errs.add(err)
-			}
-		}()
-	}
-	time.Sleep(time.Until(start))
-	phase("measure-start", "")
-	time.Sleep(time.Until(end))
-	phase("measure-end", "")
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	select {
-	case <-finished:
-	case <-time.After(o.ioTimeout + 5*time.Second):
-		errs.add(fmt.Errorf("connections still busy %v after the run ended", o.ioTimeout+5*time.Second))
-	}
+	runWindow(workers, o, &errs)
 	closeAllReset(conns)
 	var h histogram
 	for _, w := range workers {
