@@ -155,6 +155,10 @@ func (c *Conn) writeData(op Opcode, p []byte) error {
 	return c.writeFrame(op, 0, p)
 }
 
+// smallFrame: payloads up to this size are copied behind their header
+// and written with one write.
+const smallFrame = 512
+
 // writeFrame writes one final frame: header and payload with one
 // writev, masked on a client (into a pooled copy). Loop goroutine.
 func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte) error {
@@ -170,6 +174,13 @@ func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte) error {
 	var err error
 	if len(p) == 0 {
 		_, err = c.mc.Write(c.hb[:n])
+	} else if len(p) <= smallFrame {
+		// One write of a copy is cheaper than a writev of two pieces.
+		b := c.ep.bufs.Get(n + len(p))
+		copy(b, c.hb[:n])
+		copy(b[n:], p)
+		_, err = c.mc.Write(b)
+		c.ep.bufs.Put(b)
 	} else {
 		c.iov[0], c.iov[1] = c.hb[:n], p
 		_, err = c.mc.Writev(c.iov[:])

@@ -85,10 +85,11 @@ var serverSpecs = map[string]serverSpec{
 	"nbio-tls":   {bin: "nbio", src: "./servers/nbio", args: []string{"-tls", "-aes"}, tls: true, prof: true},
 	// WebSocket echo and broadcast (see internal/wsbcast). wsmill needs
 	// mill's websocket package; until it builds, it is skipped.
-	"wsmill":    {bin: "wsmill", src: "./servers/wsmill", ws: true, prof: true},
-	"wsgorilla": {bin: "wsgorilla", src: "./servers/wsgorilla", ws: true, prof: true},
-	"wsnbio":    {bin: "wsnbio", src: "./servers/wsnbio", ws: true, prof: true},
-	"wsgws":     {bin: "wsgws", src: "./servers/wsgws", ws: true, prof: true},
+	"wsmill":       {bin: "wsmill", src: "./servers/wsmill", ws: true, prof: true},
+	"wsmill-batch": {bin: "wsmill", src: "./servers/wsmill", args: []string{"-batch"}, ws: true, prof: true},
+	"wsgorilla":    {bin: "wsgorilla", src: "./servers/wsgorilla", ws: true, prof: true},
+	"wsnbio":       {bin: "wsnbio", src: "./servers/wsnbio", ws: true, prof: true},
+	"wsgws":        {bin: "wsgws", src: "./servers/wsgws", ws: true, prof: true},
 }
 
 // wsRef is the row the WebSocket workloads' ratios divide by.

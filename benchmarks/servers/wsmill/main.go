@@ -6,7 +6,8 @@
 // websocket.NewPrepared and handed to websocket.Broadcast for every open
 // connection (see internal/wsbcast).
 //
-// -loops N sets mill's event loops (0: one per CPU).
+// -loops N sets mill's event loops (0: one per CPU); -batch turns on
+// mill.WithWriteBatching (contender wsmill-batch).
 //
 //	go run ./servers/wsmill -addr 127.0.0.1:9000 -loops 1
 package main
@@ -49,6 +50,7 @@ func (h *handler) OnMessage(c *websocket.Conn, op websocket.Opcode, p []byte) {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address host:port")
 	loops := flag.Int("loops", 0, "event loops (0 = one per CPU)")
+	batch := flag.Bool("batch", false, "mill.WithWriteBatching: the echoes of one read go out in one system call")
 	profile := flag.String("cpuprofile", "", "write a CPU profile to this file (on SIGTERM/SIGINT)")
 	flag.Parse()
 	if err := cpuprof.Start(*profile); err != nil {
@@ -58,7 +60,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := mill.NewServer(ws, "tcp://"+*addr, mill.WithLoops(*loops))
+	s, err := mill.NewServer(ws, "tcp://"+*addr, mill.WithLoops(*loops), mill.WithWriteBatching(*batch))
 	if err != nil {
 		log.Fatal(err)
 	}
