@@ -56,11 +56,12 @@ type config struct {
 	loops      int
 	maxMessage int
 	deflate    bool
+	batch      bool        // mill.WithWriteBatching
 	tls        *tls.Config // nil: plaintext (ws://)
 }
 
 // defaults are the flags' defaults.
-var defaults = config{maxMessage: websocket.DefaultMaxMessage}
+var defaults = config{maxMessage: websocket.DefaultMaxMessage, batch: true}
 
 // newServer makes the mill server that serves the echo on addr, and the
 // websocket.Server that is its handler.
@@ -73,7 +74,11 @@ func newServer(cfg config, addr string, extra ...mill.Option) (*mill.Server, *we
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := []mill.Option{mill.WithLoops(cfg.loops)}
+	// With write batching, the echoes of all the messages one read
+	// brought go out with one system call per connection, after the loop
+	// has read everything ready: a client that sends bursts gets several
+	// times the messages/s (docs/benchmarks.md, ws-echo-p16).
+	opts := []mill.Option{mill.WithLoops(cfg.loops), mill.WithWriteBatching(cfg.batch)}
 	if cfg.tls != nil {
 		opts = append(opts, mill.WithTLS(cfg.tls))
 	}
@@ -90,6 +95,7 @@ func main() {
 	flag.IntVar(&cfg.loops, "loops", 0, "event loops (0: one per CPU)")
 	flag.IntVar(&cfg.maxMessage, "max-message", defaults.maxMessage, "largest message in bytes, after decompression (larger: close with 1009)")
 	flag.BoolVar(&cfg.deflate, "deflate", false, "accept permessage-deflate when a client offers it")
+	flag.BoolVar(&cfg.batch, "batch", defaults.batch, "batch writes (mill.WithWriteBatching): one system call for the echoes of one read")
 	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()
 

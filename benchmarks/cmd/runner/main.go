@@ -30,7 +30,7 @@ import (
 // allServers are the echo contenders; the -tls ones serve only the TLS
 // workloads, the others only the plaintext ones (see serverSpecs).
 var allServers = []string{"mill", "gnet", "stdlib", "cepoll", "mill-tls", "stdlib-tls", "nbio-tls",
-	"wsmill", "wsgorilla", "wsnbio", "wsgws"}
+	"wsmill", "wsmill-batch", "wsgorilla", "wsnbio", "wsgws"}
 
 // clients are the selectable load generators (-client).
 var clients = map[string]struct{ bin, desc string }{
