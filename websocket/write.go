@@ -156,38 +156,37 @@ func (c *Conn) writeData(op Opcode, p []byte) error {
 }
 
 // smallFrame: payloads up to this size are copied behind their header
-// and written with one write.
+// and written with one write; larger ones go with one writev of the two.
 const smallFrame = 512
 
-// writeFrame writes one final frame: header and payload with one
-// writev, masked on a client (into a pooled copy). Loop goroutine.
+// writeFrame writes one final frame. A client's frame is masked into a
+// pooled copy behind its header (masking needs the copy anyway); a
+// server's small frame is copied there too, and a larger one is written
+// from where it is. Loop goroutine.
 func (c *Conn) writeFrame(op Opcode, rsv byte, p []byte) error {
 	var key [4]byte
-	var masked []byte
 	if c.client {
 		binary.LittleEndian.PutUint32(key[:], rand.Uint32())
-		masked = c.ep.bufs.Get(len(p))
-		maskCopy(masked, p, key, 0)
-		p = masked
 	}
 	n := putHeader(c.hb[:], true, rsv, op, len(p), c.client, key)
 	var err error
-	if len(p) == 0 {
+	switch {
+	case len(p) == 0:
 		_, err = c.mc.Write(c.hb[:n])
-	} else if len(p) <= smallFrame {
-		// One write of a copy is cheaper than a writev of two pieces.
+	case c.client || len(p) <= smallFrame:
 		b := c.ep.bufs.Get(n + len(p))
 		copy(b, c.hb[:n])
-		copy(b[n:], p)
+		if c.client {
+			maskCopy(b[n:], p, key, 0)
+		} else {
+			copy(b[n:], p)
+		}
 		_, err = c.mc.Write(b)
 		c.ep.bufs.Put(b)
-	} else {
+	default:
 		c.iov[0], c.iov[1] = c.hb[:n], p
 		_, err = c.mc.Writev(c.iov[:])
 		c.iov[0], c.iov[1] = nil, nil
-	}
-	if masked != nil {
-		c.ep.bufs.Put(masked)
 	}
 	return err
 }
