@@ -39,8 +39,7 @@ func (s *server) OnTraffic(mc mill.Conn) mill.Action {
 	}
 	hc, ok := mc.Context().(*httpConn)
 	if !ok {
-		mc.Discard(-1) // a refused upgrade: its response is on its way
-		return mill.None
+		return mill.Close
 	}
 	if hc.closing {
 		mc.Discard(-1)
@@ -67,7 +66,11 @@ func (s *server) OnTraffic(mc mill.Conn) mill.Action {
 					return mill.Close
 				}
 			}
-			return s.ws.Upgrade(mc, r, n)
+			a := s.ws.Upgrade(mc, r, n)
+			if !s.ws.Owns(mc) {
+				hc.closing = true // refused: the response is on its way, then the close
+			}
+			return a
 		}
 		var keep bool
 		out, keep = respond(out, r)
