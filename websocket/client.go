@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -343,7 +344,7 @@ func (cl *Client) checkResponse(r *response, key string) (string, *deflateParams
 		return fail("Sec-WebSocket-Accept does not match the key")
 	case len(protocols) > 1:
 		return fail("more than one subprotocol chosen")
-	case len(protocols) == 1 && !contains(cl.ep.cfg.protocols, protocols[0]):
+	case len(protocols) == 1 && !slices.Contains(cl.ep.cfg.protocols, protocols[0]):
 		return fail("a subprotocol we did not offer")
 	}
 	protocol := ""

@@ -71,7 +71,7 @@ func negotiateServer(values [][]byte, cfg Compression) (p deflateParams, resp []
 			var elem []byte
 			elem, v = nextElement(v)
 			name, params, good := parseElement(elem, buf[:0])
-			if !good || name == nil || !equalFoldASCII(name, pmdName) {
+			if !good || name == nil || !equalFold(name, pmdName) {
 				continue
 			}
 			o, err := parsePMD(params, true)
@@ -134,7 +134,7 @@ func clientAccept(values [][]byte, cfg Compression) (p deflateParams, ok bool, e
 				continue // an empty list element
 			case !good:
 				return deflateParams{}, false, fmt.Errorf("%w: %w", ErrHandshake, errExtSyntax)
-			case !equalFoldASCII(name, pmdName):
+			case !equalFold(name, pmdName):
 				return deflateParams{}, false, fmt.Errorf("%w: server answered with an %w: %.64q", ErrHandshake, errPMDNotOffered, name)
 			case !cfg.Enabled:
 				return deflateParams{}, false, fmt.Errorf("%w: %w", ErrHandshake, errPMDNoCompress)
@@ -164,13 +164,13 @@ func parsePMD(params []extParam, offer bool) (e pmdElement, err error) {
 	for _, pr := range params {
 		var i int
 		switch {
-		case equalFoldASCII(pr.name, "server_no_context_takeover"):
+		case equalFold(pr.name, "server_no_context_takeover"):
 			i = 0
-		case equalFoldASCII(pr.name, "client_no_context_takeover"):
+		case equalFold(pr.name, "client_no_context_takeover"):
 			i = 1
-		case equalFoldASCII(pr.name, "server_max_window_bits"):
+		case equalFold(pr.name, "server_max_window_bits"):
 			i = 2
-		case equalFoldASCII(pr.name, "client_max_window_bits"):
+		case equalFold(pr.name, "client_max_window_bits"):
 			i = 3
 		default:
 			return pmdElement{}, errPMDUnknown
@@ -404,24 +404,4 @@ func qdtextChar(c byte) bool {
 // quoted-string.
 func quotedPairChar(c byte) bool {
 	return c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80
-}
-
-// equalFoldASCII reports whether b equals s without regard to ASCII case.
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/mill-io/mill"
@@ -89,7 +89,7 @@ func (ep *endpoint) checkUpgrade(mc mill.Conn, r *http1.Request) (*accepted, *re
 	}
 	a := &accepted{key: key}
 	for _, want := range cfg.protocols {
-		if contains(protocols, want) {
+		if slices.Contains(protocols, want) {
 			a.protocol = want
 			break
 		}
@@ -107,7 +107,7 @@ func (ep *endpoint) checkUpgrade(mc mill.Conn, r *http1.Request) (*accepted, *re
 			}
 			return nil, refHook
 		}
-		if u.protocol != "" && !contains(protocols, u.protocol) {
+		if u.protocol != "" && !slices.Contains(protocols, u.protocol) {
 			return nil, &refusal{status: 500, reason: "the server chose a subprotocol the client did not offer"}
 		}
 		a.protocol, a.header, a.ctx = u.protocol, u.header, u.ctx
@@ -257,17 +257,11 @@ func equalFold(b []byte, lower string) bool {
 	return true
 }
 
-// nextElem splits the first element off a comma-separated list, without
-// the whitespace around it; rest is nil after the last.
+// nextElem splits the first element off a comma-separated list (a
+// comma inside a quoted string does not split), without the whitespace
+// around it; rest is nil after the last.
 func nextElem(list []byte) (elem, rest []byte) {
-	i := 0
-	for i < len(list) && list[i] != ',' {
-		i++
-	}
-	elem = list[:i]
-	if i < len(list) {
-		rest = list[i+1:]
-	}
+	elem, rest = nextElement(list)
 	for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
 		elem = elem[1:]
 	}
@@ -300,18 +294,4 @@ func appendTokens(dst []string, list []byte) []string {
 		}
 	}
 	return dst
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// statusLine is "HTTP/1.1 <status> <text>", for errors.
-func statusLine(status int) string {
-	return strconv.Itoa(status) + " " + http1.StatusText(status)
 }

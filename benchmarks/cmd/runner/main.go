@@ -182,7 +182,7 @@ func main() {
 	if wsWls > 0 {
 		notes = append(notes, "WebSocket workloads: load generator loadgen -ws (cmd/loadgen: Go; raw handshake, binary frames masked with a fixed key; "+
 			"echo: one goroutine per connection; broadcast: one locked thread, epoll, raw reads), client sockets bound to "+wsSrcIPs+
-			"; contenders wsmill (mill/websocket), wsgorilla (gorilla/websocket on net/http), wsnbio (nbio nbhttp/websocket), wsgws (lxzan/gws); no compression")
+			"; contenders wsmill (mill/websocket), wsmill-batch (the same with mill.WithWriteBatching), wsgorilla (gorilla/websocket on net/http), wsnbio (nbio nbhttp/websocket), wsgws (lxzan/gws); no compression")
 	}
 	var built []string
 	binErr := map[string]error{}

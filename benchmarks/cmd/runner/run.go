@@ -83,8 +83,8 @@ var serverSpecs = map[string]serverSpec{
 	"mill-tls":   {bin: "mill", src: "./servers/mill", args: []string{"-tls"}, tls: true, prof: true},
 	"stdlib-tls": {bin: "stdlib", src: "./servers/stdlib", args: []string{"-tls"}, tls: true, prof: true},
 	"nbio-tls":   {bin: "nbio", src: "./servers/nbio", args: []string{"-tls", "-aes"}, tls: true, prof: true},
-	// WebSocket echo and broadcast (see internal/wsbcast). wsmill needs
-	// mill's websocket package; until it builds, it is skipped.
+	// WebSocket echo and broadcast (see internal/wsbcast); wsmill-batch
+	// is wsmill with mill.WithWriteBatching.
 	"wsmill":       {bin: "wsmill", src: "./servers/wsmill", ws: true, prof: true},
 	"wsmill-batch": {bin: "wsmill", src: "./servers/wsmill", args: []string{"-batch"}, ws: true, prof: true},
 	"wsgorilla":    {bin: "wsgorilla", src: "./servers/wsgorilla", ws: true, prof: true},
