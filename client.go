@@ -83,6 +83,11 @@ func (cl *Client) Stop(ctx context.Context) error {
 	return err
 }
 
+// OnLoop reports whether the calling goroutine is one of the client's
+// event loops, where a call that waits for the client (a blocking dial)
+// would wait for itself. For packages built on a Client. Any goroutine.
+func (cl *Client) OnLoop() bool { return cl.s.eng.onLoop() }
+
 // Stats returns a snapshot of the client's counters, as Server.Stats
 // does. Any goroutine.
 func (cl *Client) Stats() Stats { return cl.s.Stats() }

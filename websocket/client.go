@@ -87,10 +87,14 @@ type dialResult struct {
 // handshake and the response. The Handler's OnOpen has
 // run for the connection by the time Dial returns it (and OnMessage may
 // have too). A refused handshake is a *HandshakeError (errors.Is
-// ErrHandshake). Any goroutine but the client's loops.
+// ErrHandshake). Any goroutine but the client's loops: there it returns
+// mill.ErrOnEventLoop at once.
 func (cl *Client) Dial(ctx context.Context, rawURL string, header http.Header) (*Conn, error) {
 	if ctx == nil {
 		return nil, errors.New("websocket: Dial with a nil Context")
+	}
+	if cl.mcl.OnLoop() {
+		return nil, fmt.Errorf("%w: websocket Dial on one of the client's own loops would wait for itself; dial from another goroutine", mill.ErrOnEventLoop)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {

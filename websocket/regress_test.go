@@ -148,3 +148,33 @@ func TestContextTakeoverRefusedWrite(t *testing.T) {
 		t.Fatal("the client's connection did not close")
 	}
 }
+
+// dialFromLoop dials from inside its own OnMessage, on the client's loop.
+type dialFromLoop struct {
+	*recorder
+	cl   *Client
+	url  string
+	errs chan error
+}
+
+func (d *dialFromLoop) OnMessage(c *Conn, op Opcode, p []byte) {
+	_, err := d.cl.Dial(context.Background(), d.url, nil)
+	d.errs <- err
+}
+
+// TestDialOnClientLoop: Dial on one of the client's own loops returns
+// mill.ErrOnEventLoop at once instead of stalling the loop.
+func TestDialOnClientLoop(t *testing.T) {
+	t.Parallel()
+	_, addr := serve(t, newRecorder(true), nil)
+	h := &dialFromLoop{recorder: newRecorder(false), url: "ws://" + addr, errs: make(chan error, 1)}
+	cl := newClient(t, h)
+	h.cl = cl
+	c := dialWS(t, cl, "ws://"+addr)
+	if err := c.AsyncWriteMessage(OpText, []byte("go"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, h.errs, "Dial's result"); !errors.Is(err, mill.ErrOnEventLoop) {
+		t.Fatalf("Dial on the loop: %v", err)
+	}
+}
