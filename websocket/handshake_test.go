@@ -158,3 +158,28 @@ func TestUpgradeBesideHTTP(t *testing.T) {
 		t.Fatalf("OnClose: %v", err)
 	}
 }
+
+// misusedUpgrade calls Upgrade with a length Parse did not return.
+type misusedUpgrade struct {
+	mill.BuiltinHandler
+	ws *Server
+}
+
+func (m *misusedUpgrade) OnTraffic(c mill.Conn) mill.Action {
+	return m.ws.Upgrade(c, nil, 0)
+}
+
+// TestUpgradeMisuse: Upgrade without a parsed request answers 500 and
+// closes, without a panic.
+func TestUpgradeMisuse(t *testing.T) {
+	t.Parallel()
+	ws, err := NewServer(newRecorder(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveHandler(t, &misusedUpgrade{ws: ws})
+	r := dialRaw(t, addr, upgradeRequest(addr, ""))
+	if head := r.head(); !strings.HasPrefix(head, "HTTP/1.1 500 ") {
+		t.Fatalf("answered %q", head)
+	}
+}

@@ -83,13 +83,16 @@ func (c *Conn) AsyncWritePrepared(pm *Prepared, cb WriteCallback) error {
 // Broadcast writes pm to every connection in conns, from any goroutine:
 // the message is framed (and compressed) once, and each connection's
 // loop writes it in its turn. It returns how many writes were submitted
-// (a connection whose loop has stopped is skipped); a connection that is
-// closing when its loop gets to the write skips it. Connections that
-// cannot keep up fall to mill's outbound limit (slow consumer) like any
-// other write. Any goroutine.
+// (nil entries and connections whose loop has stopped are skipped); a
+// connection that is closing when its loop gets to the write skips it.
+// Connections that cannot keep up fall to mill's outbound limit (slow
+// consumer) like any other write. Any goroutine.
 func Broadcast(conns []*Conn, pm *Prepared) int {
 	n := 0
 	for _, c := range conns {
+		if c == nil {
+			continue
+		}
 		if c.mc.Do(func(mill.Conn) { _ = c.WritePrepared(pm) }) == nil {
 			n++
 		}

@@ -160,8 +160,15 @@ func (s *Server) refuse(mc mill.Conn, rf *refusal) {
 // read mc's input or write to it afterwards: write pending responses
 // before calling Upgrade, and from then on hand mc's events to the
 // Server (its OnTraffic, OnClose and OnWritabilityChanged) whenever
-// Owns(mc). Return what Upgrade returns. Loop goroutine.
+// Owns(mc). Return what Upgrade returns. Called without a request, or
+// with an n that is not within the buffered input, it answers 500 and
+// closes mc. Loop goroutine.
 func (s *Server) Upgrade(mc mill.Conn, r *http1.Request, n int) mill.Action {
+	if r == nil || n <= 0 || n > mc.InboundBuffered() {
+		// Misuse: no request, or a length that is not what Parse said.
+		s.refuse(mc, refMisuse)
+		return mill.None
+	}
 	a, rf := s.ep.checkUpgrade(mc, r)
 	if rf != nil {
 		s.refuse(mc, rf)
@@ -182,6 +189,10 @@ func (s *Server) Upgrade(mc mill.Conn, r *http1.Request, n int) mill.Action {
 	}
 	return mill.None
 }
+
+// refMisuse answers an Upgrade called without a request parsed from mc's
+// buffered input (a bug in the calling handler).
+var refMisuse = &refusal{status: 500, reason: "websocket: Server.Upgrade called without the request's length as http1.Codec.Parse returned it"}
 
 // Owns reports whether mc is a WebSocket connection of this Server (one
 // Upgrade turned into a *Conn). Loop goroutine (it reads mc's Context).
