@@ -74,13 +74,20 @@ func TestQuietFuncPanicAndOff(t *testing.T) {
 	t.Parallel()
 	h := &funcHandler{closeErrs: make(chan error, 1)}
 	h.open = func(c Conn) ([]byte, Action) {
-		c.SetQuietFunc(time.Hour, func(Conn) { t.Error("a quiet func turned off ran") })
+		c.SetQuietFunc(5*time.Millisecond, func(Conn) { t.Error("a quiet func turned off ran") })
 		c.SetQuietFunc(0, nil)
-		c.SetQuietFunc(10*time.Millisecond, func(Conn) { panic("quiet") })
 		return nil, None
 	}
+	h.traffic = func(c Conn) Action {
+		c.Discard(-1)
+		c.SetQuietFunc(10*time.Millisecond, func(Conn) { panic("quiet") })
+		return None
+	}
 	s := serve(t, h, "tcp://127.0.0.1:0")
-	dial(t, s)
+	nc := dial(t, s)
+	// A window in which the func turned off would have run several times.
+	time.Sleep(50 * time.Millisecond)
+	nc.Write([]byte{'x'})
 	if err := recv(t, h.closeErrs, "OnClose"); !errors.Is(err, ErrHandlerPanic) {
 		t.Fatalf("OnClose: %v, want ErrHandlerPanic", err)
 	}
