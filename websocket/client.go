@@ -230,11 +230,9 @@ type clientHandler struct{ cl *Client }
 func (clientHandler) OnBoot(*mill.Server) mill.Action { return mill.None }
 
 // OnShutdown sends every connection a close frame with 1001 (going
-// away) as the client stops.
+// away) as the client stops (and any whose handshake completes later).
 func (h clientHandler) OnShutdown(*mill.Server) {
-	for _, c := range h.cl.set.appendAll(nil) {
-		_ = c.Close(StatusGoingAway, "client stopping")
-	}
+	h.cl.set.goAway(StatusGoingAway, "client stopping")
 }
 func (clientHandler) OnTick() (time.Duration, mill.Action) {
 	return 0, mill.None

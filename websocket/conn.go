@@ -150,11 +150,15 @@ func (ep *endpoint) open(mc mill.Conn, protocol string, dp *deflateParams, ctx a
 	} else {
 		mc.SetQuietFunc(0, nil)
 	}
+	var away *CloseError
 	if ep.set != nil {
-		ep.set.add(c)
+		away = ep.set.add(c)
 	}
 	c.opened = true
 	ep.h.OnOpen(c)
+	if away != nil {
+		c.startClose(away.Code, away.Reason) // no-op if OnOpen closed it
+	}
 	return c
 }
 
@@ -245,16 +249,21 @@ func (c *Conn) LocalAddr() net.Addr { return c.mc.LocalAddr() }
 // while it is false. Any goroutine.
 func (c *Conn) Writable() bool { return c.mc.Writable() }
 
-// connSet is a server's open connections, for Server.CloseAll and
-// Server.Conns. A doubly linked list under a mutex: adding and removing
-// allocate nothing.
+// connSet is a server's (or client's) open connections, for
+// Server.CloseAll and Server.Conns. A doubly linked list under a mutex:
+// adding and removing allocate nothing.
 type connSet struct {
 	mu   sync.Mutex
 	head *Conn
 	n    int
+	// away is the close the set was told to send everyone (goAway); a
+	// connection added afterwards gets it too.
+	away *CloseError
 }
 
-func (s *connSet) add(c *Conn) {
+// add puts c in the set and returns the close it must send at once if
+// the set is going away (nil if not).
+func (s *connSet) add(c *Conn) *CloseError {
 	s.mu.Lock()
 	c.trackNext = s.head
 	if s.head != nil {
@@ -262,7 +271,25 @@ func (s *connSet) add(c *Conn) {
 	}
 	s.head = c
 	s.n++
+	away := s.away
 	s.mu.Unlock()
+	return away
+}
+
+// goAway starts the closing handshake with code and reason on every
+// connection in the set, and on every one added from now on (whose
+// upgrade was under way on its loop while the server began to shut
+// down: without this, it would miss the snapshot and close without a
+// close frame). Any goroutine.
+func (s *connSet) goAway(code StatusCode, reason string) {
+	s.mu.Lock()
+	if s.away == nil {
+		s.away = &CloseError{Code: code, Reason: reason}
+	}
+	s.mu.Unlock()
+	for _, c := range s.appendAll(nil) {
+		_ = c.Close(code, reason)
+	}
 }
 
 func (s *connSet) remove(c *Conn) {

@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -181,5 +182,74 @@ func TestUpgradeMisuse(t *testing.T) {
 	r := dialRaw(t, addr, upgradeRequest(addr, ""))
 	if head := r.head(); !strings.HasPrefix(head, "HTTP/1.1 500 ") {
 		t.Fatalf("answered %q", head)
+	}
+}
+
+// lateUpgrade is httpAndWS whose OnTraffic holds the upgrade request
+// until the server's OnShutdown has run: the upgrade completes after the
+// server told every connection it was going away.
+type lateUpgrade struct {
+	httpAndWS
+	arrived chan struct{}
+	shut    chan struct{}
+}
+
+func (h *lateUpgrade) OnTraffic(c mill.Conn) mill.Action {
+	if !h.ws.Owns(c) {
+		h.arrived <- struct{}{}
+		select {
+		case <-h.shut:
+		case <-time.After(waitBound):
+		}
+	}
+	return h.httpAndWS.OnTraffic(c)
+}
+
+func (h *lateUpgrade) OnShutdown(s *mill.Server) {
+	h.ws.OnShutdown(s)
+	close(h.shut)
+}
+
+// TestUpgradeDuringShutdown: a connection whose upgrade completes after
+// OnShutdown sent everyone 1001 still gets its 1001 close frame, rather
+// than a connection closed without one (the CI failure of
+// examples/websocket's TestPythonShutdown, made deterministic).
+func TestUpgradeDuringShutdown(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(false)
+	ws, err := NewServer(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &lateUpgrade{httpAndWS: httpAndWS{ws: ws}, arrived: make(chan struct{}, 1), shut: make(chan struct{})}
+	s, err := mill.NewServer(h, "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	<-s.Ready()
+	addr := s.Addr().String()
+	r := dialRaw(t, addr, strings.Replace(upgradeRequest(addr, ""), "/chat", "/ws", 1))
+	recv(t, h.arrived, "the upgrade request")
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	if head := r.head(); !strings.HasPrefix(head, "HTTP/1.1 101 ") {
+		t.Fatalf("upgrade response %q", head)
+	}
+	recv(t, rec.opens, "OnOpen")
+	r.expectClose(StatusGoingAway)
+	if err := recv(t, shut, "Shutdown"); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, done, "Serve"); !errors.Is(err, mill.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if err := recv(t, rec.closes, "OnClose"); CloseStatus(err) != StatusGoingAway {
+		t.Fatalf("OnClose: %v", err)
 	}
 }

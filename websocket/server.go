@@ -231,10 +231,13 @@ func (s *Server) OnWritabilityChanged(mc mill.Conn, writable bool) {
 
 // OnShutdown sends every WebSocket connection a close frame with 1001
 // (going away) as the mill server begins shutting down, so that clients
-// learn why the connection ends. Part of mill.Handler; an HTTP handler
-// that upgrades with this Server calls it from its own OnShutdown.
+// learn why the connection ends; a connection whose upgrade completes
+// afterwards (its request was being handled as the shutdown began) gets
+// the same close right after its OnOpen. Part of mill.Handler; an HTTP
+// handler that upgrades with this Server calls it from its own
+// OnShutdown.
 func (s *Server) OnShutdown(*mill.Server) {
-	s.CloseAll(StatusGoingAway, "server shutting down")
+	s.set.goAway(StatusGoingAway, "server shutting down")
 }
 
 // CloseAll starts the closing handshake (see Conn.Close) on every open
