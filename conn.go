@@ -92,6 +92,13 @@ type Conn interface {
 	// ones). ok is false without a header. The header and its bytes stay
 	// valid and unchanged for the connection's life. Any goroutine.
 	Proxy() (h proxyproto.Header, ok bool)
+	// Server is the server the connection belongs to: the one that
+	// accepted it, or for a Client's connection the Client's own (the
+	// *Server its handler's OnBoot and OnShutdown receive). A handler
+	// shared by several servers tells their connections apart with it,
+	// and learns from its Stopping channel whether the connection's
+	// server is shutting down. Any goroutine.
+	Server() *Server
 
 	// SetIdleTimeout, SetReadTimeout and SetWriteTimeout override the
 	// server's WithIdleTimeout, WithReadTimeout and WithWriteTimeout for

@@ -131,6 +131,9 @@ func (c *conn) RemoteAddr() net.Addr {
 // Fd returns the socket descriptor. Any goroutine.
 func (c *conn) Fd() int { return c.fd }
 
+// Server returns the server the connection belongs to. Any goroutine.
+func (c *conn) Server() *Server { return c.loop.e.s }
+
 // Context returns the value stored by SetContext. Loop goroutine only.
 func (c *conn) Context() any { return c.ctx }
 

@@ -50,6 +50,9 @@ func (pc *packetConn) RemoteAddr() net.Addr {
 // Fd is the UDP socket's descriptor. Any goroutine.
 func (pc *packetConn) Fd() int { return pc.fd }
 
+// Server returns the server the socket belongs to. Any goroutine.
+func (pc *packetConn) Server() *Server { return pc.l.e.s }
+
 // Timeouts do not apply to datagrams.
 func (pc *packetConn) SetIdleTimeout(time.Duration)           {}
 func (pc *packetConn) SetReadTimeout(time.Duration)           {}

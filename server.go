@@ -211,6 +211,16 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 func (s *Server) markReady() { s.readyOnce.Do(func() { close(s.ready) }) }
 
+// Stopping returns a channel that is closed once the server begins to
+// shut down: Shutdown or HandOff was called, a handler returned
+// Shutdown, or a loop failed. It is closed before OnShutdown runs, so a
+// handler that tells its connections goodbye from OnShutdown can check
+// it for a connection it takes on while OnShutdown runs (one whose
+// upgrade or login was under way on its loop), which OnShutdown's walk
+// over its connections may have missed. For a Client's server, Stop
+// closes it. Any goroutine.
+func (s *Server) Stopping() <-chan struct{} { return s.stopReq }
+
 // MarkNotReady marks the server not ready, though it still accepts and
 // serves: for the health check a balancer or supervisor polls (IsReady),
 // so that it stops sending new clients before Shutdown stops accepting

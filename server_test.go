@@ -463,3 +463,103 @@ func TestShutdownOnLoopIsRefused(t *testing.T) {
 		t.Fatalf("Shutdown after the shutdown: %v", err)
 	}
 }
+
+// whoseConns records the Server of each connection it opens, whether its
+// server's Stopping channel was closed when OnShutdown ran, and the
+// server OnBoot received.
+type whoseConns struct {
+	BuiltinHandler
+	opened   chan Conn
+	booted   chan *Server
+	shutdown chan bool // Stopping closed as OnShutdown ran
+}
+
+func newWhoseConns() *whoseConns {
+	return &whoseConns{opened: make(chan Conn, 8), booted: make(chan *Server, 8), shutdown: make(chan bool, 8)}
+}
+
+func (h *whoseConns) OnBoot(s *Server) Action { h.booted <- s; return None }
+
+func (h *whoseConns) OnOpen(c Conn) ([]byte, Action) { h.opened <- c; return nil, None }
+
+func (h *whoseConns) OnShutdown(s *Server) {
+	select {
+	case <-s.Stopping():
+		h.shutdown <- true
+	default:
+		h.shutdown <- false
+	}
+}
+
+func stoppingNow(s *Server) bool {
+	select {
+	case <-s.Stopping():
+		return true
+	default:
+		return false
+	}
+}
+
+// TestConnServerAndStopping: Conn.Server names the server a connection
+// belongs to, when one handler serves two servers and a Client; a
+// server's Stopping channel is closed before its OnShutdown runs, and
+// only its own.
+func TestConnServerAndStopping(t *testing.T) {
+	h := newWhoseConns()
+	s1, err := NewServer(h, "tcp://127.0.0.1:0", WithLogger(zap.NewNop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s1.Serve() }()
+	<-s1.Ready()
+	s2 := serve(t, h, "")
+	<-s2.Ready()
+	recv(t, h.booted, "OnBoot")
+	recv(t, h.booted, "OnBoot")
+	for _, s := range []*Server{s1, s2} {
+		dial(t, s)
+		if c := recv(t, h.opened, "OnOpen"); c.Server() != s {
+			t.Fatalf("Conn.Server %p, want %p", c.Server(), s)
+		}
+		if stoppingNow(s) {
+			t.Fatal("Stopping closed before Shutdown")
+		}
+	}
+	cl, err := NewClient(h, WithLogger(zap.NewNop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	clSrv := recv(t, h.booted, "the Client's OnBoot")
+	if _, err := cl.Dial("tcp", s2.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	// The Client's end and s2's, in either order.
+	a, b := recv(t, h.opened, "OnOpen").Server(), recv(t, h.opened, "OnOpen").Server()
+	if clSrv == s2 || !(a == s2 && b == clSrv || a == clSrv && b == s2) {
+		t.Fatalf("Conn.Server %p and %p, want s2 %p and the Client's %p", a, b, s2, clSrv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !recv(t, h.shutdown, "the Client's OnShutdown") || !stoppingNow(clSrv) {
+		t.Fatal("the Client's Stopping was not closed by Stop, before OnShutdown")
+	}
+	if err := s1.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if !recv(t, h.shutdown, "OnShutdown") {
+		t.Fatal("OnShutdown ran before Stopping was closed")
+	}
+	if stoppingNow(s2) {
+		t.Fatal("the other server's Stopping is closed")
+	}
+}

@@ -584,6 +584,9 @@ func (c *Conn) SetTLS(st *tls.ConnectionState) {
 
 // ---- mill.Conn ----
 
+// Server returns nil: a fake connection belongs to no server.
+func (c *Conn) Server() *mill.Server { return nil }
+
 // Proxy returns what SetProxy set; ok is false without a header (the
 // default).
 func (c *Conn) Proxy() (proxyproto.Header, bool) {
