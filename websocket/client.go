@@ -231,8 +231,8 @@ func (clientHandler) OnBoot(*mill.Server) mill.Action { return mill.None }
 
 // OnShutdown sends every connection a close frame with 1001 (going
 // away) as the client stops (and any whose handshake completes later).
-func (h clientHandler) OnShutdown(*mill.Server) {
-	h.cl.set.goAway(StatusGoingAway, "client stopping")
+func (h clientHandler) OnShutdown(srv *mill.Server) {
+	h.cl.set.goAway(srv, h.cl.ep.goingAway())
 }
 func (clientHandler) OnTick() (time.Duration, mill.Action) {
 	return 0, mill.None

@@ -232,3 +232,54 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 		t.Fatalf("client OnClose: %v", err)
 	}
 }
+
+// TestShutdownOneOfTwoServers: one Server serving two mill servers; the
+// shutdown of one sends 1001 to its connections only, and the other
+// serves on, old connections and new.
+func TestShutdownOneOfTwoServers(t *testing.T) {
+	t.Parallel()
+	ws, err := NewServer(newRecorder(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := mill.NewServer(ws, "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s1.Serve() }()
+	<-s1.Ready()
+	addr2 := serveHandler(t, ws)
+	got := newRecorder(false)
+	cl := newClient(t, got)
+	dialWS(t, cl, "ws://"+s1.Addr().String())
+	c2 := dialWS(t, cl, "ws://"+addr2)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if err := s1.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, mill.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if err := recv(t, got.closes, "client OnClose"); CloseStatus(err) != StatusGoingAway {
+		t.Fatalf("client OnClose: %v", err)
+	}
+	c3 := dialWS(t, cl, "ws://"+addr2)
+	for _, c := range []*Conn{c2, c3} {
+		if err := c.AsyncWriteMessage(OpText, []byte("still here"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if m := recv(t, got.messages, "echo"); string(m.p) != "still here" {
+			t.Fatalf("echo %q", m.p)
+		}
+	}
+	select {
+	case err := <-got.closes:
+		t.Fatalf("a connection of the server still serving closed: %v", err)
+	default:
+	}
+	if n := ws.Len(); n != 2 {
+		t.Fatalf("Len %d, want 2", n)
+	}
+}

@@ -150,16 +150,41 @@ func (ep *endpoint) open(mc mill.Conn, protocol string, dp *deflateParams, ctx a
 	} else {
 		mc.SetQuietFunc(0, nil)
 	}
-	var away *CloseError
 	if ep.set != nil {
-		away = ep.set.add(c)
+		ep.set.add(c)
 	}
 	c.opened = true
 	ep.h.OnOpen(c)
-	if away != nil {
-		c.startClose(away.Code, away.Reason) // no-op if OnOpen closed it
+	if stopping(mc) {
+		// Its server began to shut down while the upgrade was under way:
+		// goAway may have missed it (it is checked after add, so one of
+		// the two sees it). A no-op if OnOpen closed it already.
+		c.startClose(StatusGoingAway, ep.goingAway())
 	}
 	return c
+}
+
+// stopping reports whether mc's server is shutting down.
+func stopping(mc mill.Conn) bool {
+	srv := mc.Server()
+	if srv == nil {
+		return false // a fake connection (milltest)
+	}
+	select {
+	case <-srv.Stopping():
+		return true
+	default:
+		return false
+	}
+}
+
+// goingAway is the reason of the 1001 close sent as the server or client
+// stops.
+func (ep *endpoint) goingAway() string {
+	if ep.client {
+		return "client stopping"
+	}
+	return "server shutting down"
 }
 
 // keepAlive is the quiet func of a connection with a ping interval: a
@@ -256,14 +281,9 @@ type connSet struct {
 	mu   sync.Mutex
 	head *Conn
 	n    int
-	// away is the close the set was told to send everyone (goAway); a
-	// connection added afterwards gets it too.
-	away *CloseError
 }
 
-// add puts c in the set and returns the close it must send at once if
-// the set is going away (nil if not).
-func (s *connSet) add(c *Conn) *CloseError {
+func (s *connSet) add(c *Conn) {
 	s.mu.Lock()
 	c.trackNext = s.head
 	if s.head != nil {
@@ -271,24 +291,21 @@ func (s *connSet) add(c *Conn) *CloseError {
 	}
 	s.head = c
 	s.n++
-	away := s.away
 	s.mu.Unlock()
-	return away
 }
 
-// goAway starts the closing handshake with code and reason on every
-// connection in the set, and on every one added from now on (whose
-// upgrade was under way on its loop while the server began to shut
-// down: without this, it would miss the snapshot and close without a
-// close frame). Any goroutine.
-func (s *connSet) goAway(code StatusCode, reason string) {
-	s.mu.Lock()
-	if s.away == nil {
-		s.away = &CloseError{Code: code, Reason: reason}
-	}
-	s.mu.Unlock()
+// goAway starts the closing handshake with 1001 (going away) and reason
+// on every connection in the set that belongs to srv, the mill server
+// (or a Client's) that is shutting down; connections of other servers
+// sharing the handler carry on. A connection added later, whose upgrade
+// was under way on its loop meanwhile, is closed by open instead (its
+// server's Stopping channel is closed before OnShutdown runs, which
+// calls this). Any goroutine.
+func (s *connSet) goAway(srv *mill.Server, reason string) {
 	for _, c := range s.appendAll(nil) {
-		_ = c.Close(code, reason)
+		if c.mc.Server() == srv {
+			_ = c.Close(StatusGoingAway, reason)
+		}
 	}
 }
 

@@ -231,13 +231,14 @@ func (s *Server) OnWritabilityChanged(mc mill.Conn, writable bool) {
 
 // OnShutdown sends every WebSocket connection a close frame with 1001
 // (going away) as the mill server begins shutting down, so that clients
-// learn why the connection ends; a connection whose upgrade completes
-// afterwards (its request was being handled as the shutdown began) gets
-// the same close right after its OnOpen. Part of mill.Handler; an HTTP
-// handler that upgrades with this Server calls it from its own
-// OnShutdown.
-func (s *Server) OnShutdown(*mill.Server) {
-	s.set.goAway(StatusGoingAway, "server shutting down")
+// learn why the connection ends. Only the connections of srv, the mill
+// server shutting down, are closed: a Server may serve several. A
+// connection whose upgrade completes while its server is shutting down
+// (its request was being handled as the shutdown began) gets the same
+// close right after its OnOpen. Part of mill.Handler; an HTTP handler
+// that upgrades with this Server calls it from its own OnShutdown.
+func (s *Server) OnShutdown(srv *mill.Server) {
+	s.set.goAway(srv, s.ep.goingAway())
 }
 
 // CloseAll starts the closing handshake (see Conn.Close) on every open
