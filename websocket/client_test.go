@@ -210,13 +210,7 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := mill.NewServer(ws, "tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	<-s.Ready()
+	s, done := startServer(t, ws)
 	got := newRecorder(false)
 	cl := newClient(t, got)
 	dialWS(t, cl, "ws://"+s.Addr().String())
@@ -242,13 +236,7 @@ func TestShutdownOneOfTwoServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s1, err := mill.NewServer(ws, "tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s1.Serve() }()
-	<-s1.Ready()
+	s1, done := startServer(t, ws)
 	addr2 := serveHandler(t, ws)
 	got := newRecorder(false)
 	cl := newClient(t, got)

@@ -222,13 +222,7 @@ func TestUpgradeDuringShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &lateUpgrade{httpAndWS: httpAndWS{ws: ws}, arrived: make(chan struct{}, 1), shut: make(chan struct{})}
-	s, err := mill.NewServer(h, "tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	<-s.Ready()
+	s, done := startServer(t, h)
 	addr := s.Addr().String()
 	r := dialRaw(t, addr, strings.Replace(upgradeRequest(addr, ""), "/chat", "/ws", 1))
 	recv(t, h.arrived, "the upgrade request")

@@ -39,7 +39,24 @@ func serve(t testing.TB, h Handler, opts []Option, millOpts ...mill.Option) (*Se
 // serveHandler serves any mill.Handler on a loopback port.
 func serveHandler(t testing.TB, h mill.Handler, millOpts ...mill.Option) string {
 	t.Helper()
-	s, err := mill.NewServer(h, "tcp://127.0.0.1:0", append([]mill.Option{mill.WithLoops(2)}, millOpts...)...)
+	s, done := startServer(t, h, append([]mill.Option{mill.WithLoops(2)}, millOpts...)...)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		<-done
+	})
+	return s.Addr().String()
+}
+
+// startServer serves h on a fresh port and returns the server, ready, and
+// the channel Serve's result arrives on; shutting it down is the
+// caller's.
+func startServer(t testing.TB, h mill.Handler, millOpts ...mill.Option) (*mill.Server, <-chan error) {
+	t.Helper()
+	s, err := mill.NewServer(h, "tcp://127.0.0.1:0", millOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,15 +67,7 @@ func serveHandler(t testing.TB, h mill.Handler, millOpts ...mill.Option) string 
 	case err := <-done:
 		t.Fatalf("Serve: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-done
-	})
-	return s.Addr().String()
+	return s, done
 }
 
 // recorder is a Handler that echoes (when echo is set) and records
