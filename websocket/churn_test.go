@@ -22,13 +22,7 @@ func TestChurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := mill.NewServer(ws, "tcp://127.0.0.1:0", mill.WithLoops(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	<-s.Ready()
+	s, done := startServer(t, ws, mill.WithLoops(2))
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 		defer cancel()
