@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"log"
 	"os"
@@ -56,6 +57,7 @@ type config struct {
 	loops      int
 	maxMessage int
 	deflate    bool
+	context    bool        // with deflate: keep our compressor's context
 	batch      bool        // mill.WithWriteBatching
 	tls        *tls.Config // nil: plaintext (ws://)
 }
@@ -67,8 +69,11 @@ var defaults = config{maxMessage: websocket.DefaultMaxMessage, batch: true}
 // websocket.Server that is its handler.
 func newServer(cfg config, addr string, extra ...mill.Option) (*mill.Server, *websocket.Server, error) {
 	wsOpts := []websocket.Option{websocket.WithMaxMessage(cfg.maxMessage)}
-	if cfg.deflate {
-		wsOpts = append(wsOpts, websocket.WithCompression(websocket.Compression{Enabled: true}))
+	switch {
+	case cfg.context && !cfg.deflate:
+		return nil, nil, errors.New("-deflate-context needs -deflate")
+	case cfg.deflate:
+		wsOpts = append(wsOpts, websocket.WithCompression(websocket.Compression{Enabled: true, ContextTakeover: cfg.context}))
 	}
 	ws, err := websocket.NewServer(echo{}, wsOpts...)
 	if err != nil {
@@ -95,6 +100,7 @@ func main() {
 	flag.IntVar(&cfg.loops, "loops", 0, "event loops (0: one per CPU)")
 	flag.IntVar(&cfg.maxMessage, "max-message", defaults.maxMessage, "largest message in bytes, after decompression (larger: close with 1009)")
 	flag.BoolVar(&cfg.deflate, "deflate", false, "accept permessage-deflate when a client offers it")
+	flag.BoolVar(&cfg.context, "deflate-context", false, "with -deflate, keep the compressor's context from message to message (better ratios for similar messages; a compressor held by every compressed connection)")
 	flag.BoolVar(&cfg.batch, "batch", defaults.batch, "batch writes (mill.WithWriteBatching): one system call for the echoes of one read")
 	tlsFlags := tlsflag.Register(flag.CommandLine)
 	flag.Parse()

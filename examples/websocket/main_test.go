@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,5 +209,14 @@ func TestMaxMessage(t *testing.T) {
 	}
 	if err := g.closeErr(t); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 		t.Fatalf("past the limit: %v, want 1009", err)
+	}
+}
+
+// TestDeflateContextNeedsDeflate: -deflate-context alone is refused,
+// naming the flag it needs.
+func TestDeflateContextNeedsDeflate(t *testing.T) {
+	_, _, err := newServer(config{context: true, maxMessage: defaults.maxMessage}, "tcp://127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "-deflate-context needs -deflate") {
+		t.Fatalf("newServer: %v", err)
 	}
 }

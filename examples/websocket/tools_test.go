@@ -1,8 +1,8 @@
 package main
 
 // Tests that drive the echo with real WebSocket clients of other
-// implementations: Python's websockets (Debian python3-websockets) and
-// Node's ws (Debian node-ws). The client scripts are in testdata; each
+// implementations: Python's websockets (Debian python3-websockets),
+// Autobahn|Python (python3-autobahn) and Node's ws (Debian node-ws). The client scripts are in testdata; each
 // check they pass prints "ok <name>".
 
 import (
@@ -39,6 +39,15 @@ func needPython(t *testing.T) {
 	t.Helper()
 	if err := exec.Command(python, "-c", "import websockets").Run(); err != nil {
 		missing(t, "Python websockets ("+python+" -c 'import websockets': "+err.Error()+")", "python3-websockets")
+	}
+}
+
+// needAutobahn skips the test unless /usr/bin/python3 can import
+// Autobahn|Python's asyncio WebSocket client.
+func needAutobahn(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import autobahn.asyncio.websocket").Run(); err != nil {
+		missing(t, "Autobahn|Python ("+python+" -c 'import autobahn.asyncio.websocket': "+err.Error()+")", "python3-autobahn")
 	}
 }
 
@@ -168,6 +177,27 @@ func TestPythonShutdown(t *testing.T) {
 	}
 	if !strings.HasPrefix(rest.String(), "closed 1001 ") {
 		t.Fatalf("client saw %q, want a close with 1001", rest.String())
+	}
+}
+
+// TestAutobahnPython drives the echo with Autobahn|Python, the library
+// Autobahn|Testsuite is built on, through the permessage-deflate matrix
+// of the suite's sections 12 and 13 (offers with and without
+// no_context_takeover and window bits, messages of 16 B to 128 KiB, some
+// cut into 256 B to 32 KiB frames, each echo checked by its SHA-1, a
+// clean close), with the server keeping its compressor's context and
+// not.
+func TestAutobahnPython(t *testing.T) {
+	needAutobahn(t)
+	for _, context := range []bool{false, true} {
+		mode := map[bool]string{false: "no-context", true: "context"}[context]
+		t.Run(mode, func(t *testing.T) {
+			s := start(t, config{deflate: true, context: context, maxMessage: defaults.maxMessage})
+			out := runClient(t, nil, python, "testdata/autobahn_client.py", "ws://"+s.Addr().String()+"/", mode, "4")
+			wantOK(t, out, "no offer", "default offer", "server_no_context_takeover", "server_max_window_bits=9",
+				"server_max_window_bits=15", "server_no_context_takeover, server_max_window_bits=9",
+				"server_no_context_takeover, server_max_window_bits=15", "three offers, the first declined")
+		})
 	}
 }
 
