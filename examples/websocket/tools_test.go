@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mill-io/mill/websocket"
 )
 
 // python is Debian's interpreter, which has python3-websockets; the
@@ -234,4 +236,116 @@ func TestNodePlain(t *testing.T) {
 	s := start(t, config{maxMessage: defaults.maxMessage})
 	out := runClient(t, []string{"NODE_PATH=" + nodePath}, node, "testdata/client.js", "ws://"+s.Addr().String()+"/", `{"expect:deflate": false}`)
 	wantOK(t, out, "no extension", "text", "1 MiB text", "100 in flight", "ping", "close 4001 echoed")
+}
+
+// TestClientAgainstAutobahn drives an Autobahn|Python echo server with
+// the package's own client, plain and compressed (with and without
+// context takeover on the client's side): messages around the length
+// encodings' edges, 1 MiB of text, then a close handshake the server
+// calls clean.
+func TestClientAgainstAutobahn(t *testing.T) {
+	needAutobahn(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "testdata/autobahn_server.py")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	defer func() {
+		stdin.Close() // the server exits when its input ends
+		for range lines {
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("autobahn_server.py: %v\n%s", err, stderr.String())
+		}
+	}()
+	line := func(what string) string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the server ended before %s:\n%s", what, stderr.String())
+			}
+			return l
+		case <-time.After(waitBound):
+			t.Fatalf("no %s from the server:\n%s", what, stderr.String())
+		}
+		return ""
+	}
+	var port int
+	if _, err := fmt.Sscanf(line("its port"), "port %d", &port); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("ws://127.0.0.1:%d/", port)
+	big := bytes.Repeat([]byte("a line of text, again and again\n"), 1<<15) // 1 MiB
+	for _, tc := range []struct {
+		name string
+		zip  *websocket.Compression
+	}{
+		{"plain", nil},
+		{"deflate", &websocket.Compression{Enabled: true, Threshold: -1}},
+		{"deflate with context", &websocket.Compression{Enabled: true, Threshold: -1, ContextTakeover: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []websocket.Option
+			if tc.zip != nil {
+				opts = append(opts, websocket.WithCompression(*tc.zip))
+			}
+			g := newGoClient()
+			c := dial(t, g, url, opts...)
+			if c.Compressed() != (tc.zip != nil) {
+				t.Fatalf("Compressed() = %v", c.Compressed())
+			}
+			if tc.zip != nil {
+				if l := line("the offer"); !strings.HasPrefix(l, "deflate offered") {
+					t.Fatalf("server: %q", l)
+				}
+			}
+			msgs := []goMsg{{websocket.OpText, []byte("héllo")}, {websocket.OpBinary, nil}, {websocket.OpText, big}}
+			for _, n := range []int{1, 125, 126, 127, 65535, 65536, 100000} {
+				p := make([]byte, n)
+				for i := range p {
+					p[i] = byte(i * 7)
+				}
+				msgs = append(msgs, goMsg{websocket.OpBinary, p})
+			}
+			for _, m := range msgs {
+				if err := c.AsyncWriteMessage(m.op, m.p, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, m := range msgs {
+				if got := g.next(t); got.op != m.op || !bytes.Equal(got.p, m.p) {
+					t.Fatalf("echo of %v %d bytes: %v %d bytes", m.op, len(m.p), got.op, len(got.p))
+				}
+			}
+			if err := c.Close(websocket.StatusNormal, "done"); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.closeErr(t); websocket.CloseStatus(err) != websocket.StatusNormal {
+				t.Fatalf("close: %v, want 1000", err)
+			}
+			if l := line("the close"); l != "closed True 1000" {
+				t.Fatalf("server: %q, want a clean close with 1000", l)
+			}
+		})
+	}
 }
