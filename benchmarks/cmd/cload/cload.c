@@ -28,6 +28,16 @@
  * small messages are assembled into a shared buffer just before each write(),
  * large ones are handed to writev() as header + template slice.
  *
+ * WebSocket mode (-ws): every connection first upgrades (RFC 6455: GET
+ * -wspath with a fixed Sec-WebSocket-Key, the 101 and its accept value
+ * checked), then each message goes out as one masked binary frame (a fixed
+ * masking key; the masked bytes come from four pre-masked copies of the
+ * template, so large messages still go out by writev without a copy), and
+ * the echoes must come back as unmasked binary frames, a message possibly
+ * fragmented; the frame headers are stripped and the payload verified as
+ * above. Anything else from the server (a control or text frame, reserved
+ * bits, a mask, a FIN inside a message) is a verification error.
+ *
  * Sockets are non-blocking with TCP_NODELAY and registered once in an
  * edge-triggered epoll set for EPOLLIN|EPOLLOUT; reads continue until a short
  * read, writes until a short write (then EPOLLOUT resumes them).
@@ -69,14 +79,14 @@ static struct {
     long long conns, size, pipeline;
     int64_t duration, warmup, iotimeout, dialtimeout;
     const char *duration_s, *iotimeout_s, *dialtimeout_s;
-    int idle, json;
+    int idle, json, ws;
     long long dialconc, dialretries;
-    const char *src;
+    const char *src, *wspath;
 } O = {
     .addr = "127.0.0.1:9000", .conns = 100, .size = 64, .pipeline = 1,
     .duration = 5 * NS_PER_S, .warmup = NS_PER_S, .iotimeout = 10 * NS_PER_S, .dialtimeout = 60 * NS_PER_S,
     .duration_s = "5s", .iotimeout_s = "10s", .dialtimeout_s = "1m0s",
-    .dialconc = 64, .dialretries = 8, .src = "",
+    .dialconc = 64, .dialretries = 8, .src = "", .wspath = "/",
 };
 
 static const struct flagdef {
@@ -99,6 +109,8 @@ static const struct flagdef {
     {"size", F_INT, &O.size, NULL, "message size in bytes (default 64)"},
     {"src", F_STR, &O.src, NULL, "comma-separated local source IPs used round-robin (e.g. 127.0.0.1,127.0.0.2)"},
     {"warmup", F_DUR, &O.warmup, NULL, "unmeasured warm-up before the measured window (default 1s)"},
+    {"ws", F_BOOL, &O.ws, NULL, "WebSocket: upgrade every connection, then echo masked binary messages (with -idle: hold them)"},
+    {"wspath", F_STR, &O.wspath, NULL, "-ws: request path of the handshake (default \"/\")"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -410,7 +422,7 @@ static void add_error(const char *fmt, ...) {
 
 /* ----------------------------------------------------------- connections */
 
-enum state { ST_NEW, ST_CONNECTING, ST_HANDSHAKE, ST_BACKOFF, ST_READY, ST_LOAD, ST_DONE, ST_DEAD };
+enum state { ST_NEW, ST_CONNECTING, ST_UPGRADE, ST_HANDSHAKE, ST_BACKOFF, ST_READY, ST_LOAD, ST_DONE, ST_DEAD };
 
 struct conn {
     int fd;
@@ -425,6 +437,16 @@ struct conn {
     int64_t deadline;    /* connect/handshake deadline, or end of backoff */
     int64_t backoff;
     uint64_t *tsend;     /* [pipeline]: when message seq's first byte was written */
+    /* -ws only. woff counts the frame's header and key too; roff only
+     * the message. */
+    char *ubuf;          /* the upgrade response so far (ST_UPGRADE) */
+    uint32_t ulen;
+    uint8_t fh[10];      /* received bytes of a frame header */
+    uint8_t fhn;         /* how many */
+    uint8_t inpay;       /* the header is whole: fleft payload bytes follow */
+    uint8_t fin, frag;   /* the frame's FIN; inside a fragmented message */
+    uint64_t fleft;
+    uint64_t mseq;       /* rseq when the current message's first frame began */
 };
 
 static struct conn *conns;
@@ -454,6 +476,74 @@ static int io_error(struct conn *c, const char *op, int err) {
     return IO_ERR;
 }
 
+/* ------------------------------------------------------------- websocket */
+
+/* With -ws a message goes out as npre bytes of frame header and masking
+ * key (wpre), then the message masked with WS_MASK. mtmpl[r] is the
+ * template masked as if it started at key offset r:
+ * mtmpl[r][j] = tmpl[j] ^ WS_MASK[(j + r) % 4]. Without -ws npre is 0 and
+ * a message goes out as it is. */
+static const uint8_t WS_MASK[4] = {0x5a, 0xc3, 0x17, 0x9e};
+static uint8_t wpre[14];
+static size_t npre;
+static size_t wsz; /* bytes of one message on the wire: npre + msize */
+static uint8_t *mtmpl[4];
+
+/* The Sec-WebSocket-Key of every connection (RFC 6455's example) and the
+ * Sec-WebSocket-Accept a server must answer it with. */
+#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define WS_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+static void ws_setup(void) {
+    size_t n = 0;
+    wpre[n++] = 0x82; /* FIN, binary */
+    if (msize <= 125) {
+        wpre[n++] = 0x80 | (uint8_t)msize;
+    } else if (msize <= 65535) {
+        wpre[n++] = 0x80 | 126;
+        wpre[n++] = (uint8_t)(msize >> 8);
+        wpre[n++] = (uint8_t)msize;
+    } else {
+        wpre[n++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--) wpre[n++] = (uint8_t)((uint64_t)msize >> (8 * i));
+    }
+    memcpy(wpre + n, WS_MASK, 4);
+    npre = n + 4;
+    size_t tn = msize + SLIDE;
+    for (int r = 0; r < 4; r++) {
+        mtmpl[r] = malloc(tn);
+        if (!mtmpl[r]) fatalf("out of memory (masked template of %zu bytes)", tn);
+        for (size_t j = 0; j < tn; j++) mtmpl[r][j] = tmpl[j] ^ WS_MASK[(j + (size_t)r) & 3];
+    }
+}
+
+/* ws_body is msg_body masked: byte i >= HDR of message (id, seq) masked
+ * (with the key starting at the message's first byte) is
+ * ws_body(id, seq)[i]. */
+static inline const uint8_t *ws_body(uint32_t id, uint64_t seq) {
+    size_t o = msg_key(id, seq) % SLIDE;
+    return mtmpl[(4 - (o & 3)) & 3] + o;
+}
+
+/* gen_wire writes bytes [a, b) of message (id, seq) as it goes on the wire
+ * (with -ws: frame header, key, masked message) to dst. */
+static void gen_wire(uint8_t *dst, uint32_t id, uint64_t seq, size_t a, size_t b) {
+    if (!npre) {
+        gen_range(dst, id, seq, a, b);
+        return;
+    }
+    size_t i = a;
+    for (; i < b && i < npre; i++) *dst++ = wpre[i];
+    if (i == b) return;
+    size_t k = i - npre, end = b - npre; /* message offsets */
+    if (k < HDR) {
+        uint8_t h[HDR];
+        make_hdr(h, id, seq);
+        for (; k < end && k < HDR; k++) *dst++ = h[k] ^ WS_MASK[k & 3];
+    }
+    if (k < end) memcpy(dst, ws_body(id, seq) + k, end - k);
+}
+
 /* Messages of at least IOV_MIN bytes are written with writev straight from
  * the template (header + body slice) instead of being copied into wbuf. */
 #define IOV_MIN 2048
@@ -462,30 +552,37 @@ static struct iovec iov[NIOV];
 static uint8_t iov_hdr[NIOV / 2][HDR];
 
 /* fill_out describes the next unwritten bytes of c (at most about
- * WBUF_SIZE, or NIOV/2 messages) in iov and returns the iovec count. */
+ * WBUF_SIZE, or NIOV/3 messages) in iov and returns the iovec count. */
 static int fill_out(struct conn *c, size_t *total) {
     size_t len = 0, off = c->woff;
     uint64_t s = c->wseq;
     int n = 0;
     if (msize < IOV_MIN) {
         while (s < c->gen && len < WBUF_SIZE) {
-            size_t take = msize - off;
+            size_t take = wsz - off;
             if (take > WBUF_SIZE - len) take = WBUF_SIZE - len;
-            gen_range(wbuf + len, c->id, s, off, off + take);
+            gen_wire(wbuf + len, c->id, s, off, off + take);
             len += take;
             off += take;
-            if (off == msize) s++, off = 0;
+            if (off == wsz) s++, off = 0;
         }
         iov[n++] = (struct iovec){wbuf, len};
     } else {
-        for (int m = 0; s < c->gen && m < NIOV / 2 && len < 4 * WBUF_SIZE; m++, s++, off = 0) {
-            len += msize - off;
-            if (off < HDR) {
-                make_hdr(iov_hdr[m], c->id, s);
-                iov[n++] = (struct iovec){iov_hdr[m] + off, HDR - off};
-                off = HDR;
+        for (int m = 0; s < c->gen && m < NIOV / 3 && len < 4 * WBUF_SIZE; m++, s++, off = 0) {
+            len += wsz - off;
+            if (off < npre) {
+                iov[n++] = (struct iovec){wpre + off, npre - off};
+                off = npre;
             }
-            iov[n++] = (struct iovec){(void *)(msg_body(c->id, s) + off), msize - off};
+            size_t k = off - npre; /* message offset */
+            if (k < HDR) {
+                make_hdr(iov_hdr[m], c->id, s);
+                if (npre)
+                    for (int i = 0; i < HDR; i++) iov_hdr[m][i] ^= WS_MASK[i & 3];
+                iov[n++] = (struct iovec){iov_hdr[m] + k, HDR - k};
+                k = HDR;
+            }
+            iov[n++] = (struct iovec){(void *)((npre ? ws_body(c->id, s) : msg_body(c->id, s)) + k), msize - k};
         }
     }
     *total = len;
@@ -510,11 +607,11 @@ static int flush(struct conn *c) {
         size_t left = (size_t)n;
         while (left > 0) {
             if (c->woff == 0) c->tsend[c->wseq % pipe_n] = (uint64_t)t;
-            size_t take = msize - c->woff;
+            size_t take = wsz - c->woff;
             if (take > left) take = left;
             c->woff += (uint32_t)take;
             left -= take;
-            if (c->woff == msize) c->wseq++, c->woff = 0;
+            if (c->woff == wsz) c->wseq++, c->woff = 0;
         }
         if ((size_t)n < len) return IO_OK; /* send buffer full: wait for EPOLLOUT */
     }
@@ -526,10 +623,11 @@ static int consume(struct conn *c, const uint8_t *p, size_t n, int64_t t) {
     while (n > 0) {
         size_t take = msize - c->roff;
         if (take > n) take = n;
-        if (c->rseq > c->wseq || (c->rseq == c->wseq && c->roff + take > c->woff)) {
+        size_t sent = c->woff > npre ? c->woff - npre : 0; /* of message wseq */
+        if (c->rseq > c->wseq || (c->rseq == c->wseq && c->roff + take > sent)) {
             snprintf(cerr, sizeof cerr,
-                     "verify: conn %u seq %llu: echo of bytes never sent (%zu bytes received, only %u of the message written)",
-                     c->id, (unsigned long long)c->rseq, c->roff + take, c->rseq == c->wseq ? c->woff : 0);
+                     "verify: conn %u seq %llu: echo of bytes never sent (%zu bytes received, only %zu of the message written)",
+                     c->id, (unsigned long long)c->rseq, c->roff + take, c->rseq == c->wseq ? sent : 0);
             return IO_VERIFY;
         }
         if (c->roff < HDR) {
@@ -567,6 +665,65 @@ static int consume(struct conn *c, const uint8_t *p, size_t n, int64_t t) {
     return IO_OK;
 }
 
+/* ws_consume strips the frame headers from n bytes received on a -ws
+ * connection and verifies the payload with consume. The server must
+ * answer each message with unmasked binary frames: one, or a fragmented
+ * message (binary, continuations, the last with FIN); a FIN must end
+ * exactly one message. Anything else is a verification error. */
+static int ws_consume(struct conn *c, const uint8_t *p, size_t n, int64_t t) {
+    while (n > 0) {
+        if (!c->inpay) {
+            c->fh[c->fhn++] = *p++;
+            n--;
+            size_t need = 2;
+            if (c->fhn >= 2) {
+                uint8_t l7 = c->fh[1] & 0x7f;
+                need += l7 == 126 ? 2 : l7 == 127 ? 8 : 0;
+            }
+            if (c->fhn < need) continue;
+            uint8_t b0 = c->fh[0], b1 = c->fh[1], op = b0 & 0x0f;
+            uint64_t len = b1 & 0x7f;
+            if (len == 126) {
+                len = (uint64_t)c->fh[2] << 8 | c->fh[3];
+            } else if (len == 127) {
+                len = 0;
+                for (int i = 2; i < 10; i++) len = len << 8 | c->fh[i];
+            }
+            c->fhn = 0;
+            if ((b0 & 0x70) || (b1 & 0x80) || op != (c->frag ? 0 : 2)) {
+                snprintf(cerr, sizeof cerr,
+                         "verify: conn %u seq %llu: unexpected frame from the server (0x%02x 0x%02x: opcode %u%s%s; want %s)",
+                         c->id, (unsigned long long)c->rseq, b0, b1, op, (b0 & 0x70) ? ", reserved bits set" : "",
+                         (b1 & 0x80) ? ", masked" : "", c->frag ? "a continuation frame" : "an unmasked binary frame");
+                return IO_VERIFY;
+            }
+            if (!c->frag) c->mseq = c->rseq;
+            c->fin = b0 >> 7;
+            c->fleft = len;
+            c->inpay = 1;
+        }
+        size_t take = c->fleft < n ? (size_t)c->fleft : n;
+        if (take) {
+            int rc = consume(c, p, take, t);
+            if (rc) return rc;
+            p += take;
+            n -= take;
+            c->fleft -= take;
+        }
+        if (c->fleft == 0) {
+            c->inpay = 0;
+            c->frag = !c->fin;
+            if (c->fin && (c->roff != 0 || c->rseq != c->mseq + 1)) {
+                snprintf(cerr, sizeof cerr,
+                         "verify: conn %u: a message frame ended (FIN) after %llu whole messages and %u bytes, want one message",
+                         c->id, (unsigned long long)(c->rseq - c->mseq), c->roff);
+                return IO_VERIFY;
+            }
+        }
+    }
+    return IO_OK;
+}
+
 /* on_readable reads until the socket is drained (edge-triggered). */
 static int on_readable(struct conn *c) {
     for (;;) {
@@ -577,7 +734,8 @@ static int on_readable(struct conn *c) {
             return io_error(c, "read", errno);
         }
         if (n == 0) return io_error(c, "read", 0);
-        int rc = consume(c, rbuf, (size_t)n, now_ns());
+        int64_t t = now_ns();
+        int rc = npre ? ws_consume(c, rbuf, (size_t)n, t) : consume(c, rbuf, (size_t)n, t);
         if (rc) return rc;
         if ((size_t)n < sizeof rbuf) return IO_OK; /* short read: drained */
     }
@@ -688,7 +846,9 @@ static void attempt_failed(struct conn *c, int err, const char *why, int64_t now
     c->backoff = c->backoff * 2 < 500 * NS_PER_MS ? c->backoff * 2 : 500 * NS_PER_MS;
 }
 
-static void connected(struct conn *c, int64_t now) {
+/* established makes c ready, or in -idle mode starts the echo that proves
+ * the server serves it. */
+static void established(struct conn *c, int64_t now) {
     if (!O.idle) {
         c->state = ST_READY;
         D.established++;
@@ -701,6 +861,87 @@ static void connected(struct conn *c, int64_t now) {
     c->wseq = c->rseq = 0;
     c->woff = c->roff = 0;
     if (flush(c)) attempt_failed(c, cerr_errno ? cerr_errno : EPIPE, cerr, now);
+}
+
+#define UBUF 2048 /* longest upgrade response accepted */
+
+/* ws_upgrade sends c's upgrade request (-ws). */
+static void ws_upgrade(struct conn *c, int64_t now) {
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     O.wspath, O.addr);
+    if (n < 0 || (size_t)n >= sizeof req) fatalf("-wspath too long");
+    if (!c->ubuf && !(c->ubuf = malloc(UBUF))) fatalf("out of memory");
+    c->ulen = 0;
+    c->fhn = c->inpay = c->frag = 0;
+    c->state = ST_UPGRADE;
+    c->deadline = now + O.iotimeout;
+    ssize_t w = write(c->fd, req, (size_t)n);
+    if (w != n) {
+        char why[300];
+        int e = w < 0 ? errno : EPIPE;
+        snprintf(why, sizeof why, "websocket upgrade request: write: %s", w < 0 ? strerror(e) : "short write");
+        attempt_failed(c, e, why, now);
+    }
+}
+
+/* ws_upgrade_read reads the server's answer to the upgrade request: a
+ * 101 with the right accept value, and nothing after it. */
+static void ws_upgrade_read(struct conn *c, uint32_t ev, int64_t now) {
+    char why[400];
+    if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
+    for (;;) {
+        if (c->ulen == UBUF) {
+            snprintf(why, sizeof why, "websocket upgrade: a response head longer than %d bytes", UBUF);
+            break;
+        }
+        ssize_t n = read(c->fd, c->ubuf + c->ulen, UBUF - c->ulen);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EINTR) continue;
+            int e = errno;
+            snprintf(why, sizeof why, "websocket upgrade: read: %s", strerror(e));
+            attempt_failed(c, e, why, now);
+            return;
+        }
+        if (n == 0) {
+            attempt_failed(c, ECONNRESET, "websocket upgrade: the server closed the connection", now);
+            return;
+        }
+        c->ulen += (uint32_t)n;
+        const char *end = memmem(c->ubuf, c->ulen, "\r\n\r\n", 4);
+        if (!end) continue;
+        size_t head = (size_t)(end - c->ubuf) + 4;
+        const char *eol = memchr(c->ubuf, '\r', c->ulen);
+        int line = (int)(eol - c->ubuf);
+        if (strncmp(c->ubuf, "HTTP/1.1 101 ", 13) != 0) {
+            snprintf(why, sizeof why, "websocket upgrade refused: %.*s", line > 200 ? 200 : line, c->ubuf);
+            break;
+        }
+        if (!memmem(c->ubuf, head, WS_ACCEPT, strlen(WS_ACCEPT))) {
+            snprintf(why, sizeof why, "websocket upgrade: no Sec-WebSocket-Accept: " WS_ACCEPT " in the 101");
+            break;
+        }
+        if (head != c->ulen) {
+            snprintf(why, sizeof why, "websocket upgrade: %zu bytes after the 101 before any message", c->ulen - head);
+            break;
+        }
+        free(c->ubuf);
+        c->ubuf = NULL;
+        established(c, now);
+        return;
+    }
+    close_conn(c);
+    c->state = ST_DEAD;
+    dial_fatal(c, why);
+}
+
+/* connected goes on with a connection whose connect succeeded. */
+static void connected(struct conn *c, int64_t now) {
+    if (O.ws) ws_upgrade(c, now);
+    else established(c, now);
 }
 
 static void start_attempt(struct conn *c, int64_t now) {
@@ -761,6 +1002,8 @@ static void on_dial_event(struct conn *c, uint32_t ev, int64_t now) {
             snprintf(why, sizeof why, "dial tcp %s: connect: connection closed", O.addr);
             attempt_failed(c, ECONNRESET, why, now);
         }
+    } else if (c->state == ST_UPGRADE) {
+        ws_upgrade_read(c, ev, now);
     } else if (c->state == ST_HANDSHAKE) {
         int rc = service(c, ev);
         if (rc == IO_VERIFY) {
@@ -828,10 +1071,14 @@ static int dial_all(void) {
             struct conn *c = &conns[act[i]];
             if (c->state == ST_BACKOFF && now >= c->deadline) {
                 start_attempt(c, now);
-            } else if ((c->state == ST_CONNECTING || c->state == ST_HANDSHAKE) && now >= c->deadline) {
+            } else if ((c->state == ST_CONNECTING || c->state == ST_UPGRADE || c->state == ST_HANDSHAKE) &&
+                       now >= c->deadline) {
                 char why[300];
-                snprintf(why, sizeof why, c->state == ST_CONNECTING ? "dial tcp %s: i/o timeout"
-                                                                     : "handshake echo with %s: i/o timeout", O.addr);
+                snprintf(why, sizeof why,
+                         c->state == ST_CONNECTING ? "dial tcp %s: i/o timeout"
+                         : c->state == ST_UPGRADE  ? "websocket upgrade with %s: i/o timeout"
+                                                   : "handshake echo with %s: i/o timeout",
+                         O.addr);
                 attempt_failed(c, ETIMEDOUT, why, now);
             }
         }
@@ -1121,6 +1368,8 @@ int main(int argc, char **argv) {
     msize = (size_t)O.size;
     pipe_n = O.idle ? 1 : (size_t)O.pipeline;
     make_template(msize);
+    if (O.ws) ws_setup();
+    wsz = npre + msize;
     size_t n = (size_t)O.conns;
     conns = calloc(n, sizeof *conns);
     tsend_all = calloc(n * pipe_n, sizeof *tsend_all);

@@ -6,7 +6,8 @@
 // the default) or cmd/loadgen (Go, goroutine per connection) with -client go.
 // Both take the same flags and print the same phase markers and JSON.
 // The opt-in UDP workloads (udp, udp-window16, udp-overload) always use
-// cmd/loadgen -udp and run mill, gnet and stdlib only.
+// cmd/loadgen -udp and run mill, gnet and stdlib only; the TLS workloads
+// and ws-broadcast always use cmd/loadgen too.
 //
 //	cd benchmarks && go run ./cmd/runner -rounds 3
 package main
@@ -156,13 +157,13 @@ func main() {
 	if len(wlNames) == 0 {
 		srvList = nil // protocol workloads only: no echo server, no loadgen
 	}
-	if tcpWls > 0 {
+	if tcpWls > 0 || wsWls > 0 { // the WebSocket echo and idle workloads use -client too
 		if err := buildClient(modDir, binDir, *client); err != nil {
 			fatal(fmt.Errorf("building load generator %s: %w", cl.bin, err))
 		}
 	}
 	if udpWls > 0 || tlsWls > 0 || wsWls > 0 {
-		if tcpWls == 0 || clients[*client].bin != udpGenBin {
+		if (tcpWls == 0 && wsWls == 0) || clients[*client].bin != udpGenBin {
 			if err := build(modDir, binDir, udpGenBin, "./cmd/loadgen"); err != nil {
 				fatal(fmt.Errorf("building load generator %s: %w", udpGenBin, err))
 			}
@@ -180,8 +181,9 @@ func main() {
 			"nbio-tls (nbio + llib's crypto/tls fork, run with -aes so that it negotiates AES-128-GCM like the others)")
 	}
 	if wsWls > 0 {
-		notes = append(notes, "WebSocket workloads: load generator loadgen -ws (cmd/loadgen: Go; raw handshake, binary frames masked with a fixed key; "+
-			"echo: one goroutine per connection; broadcast: one locked thread, epoll, raw reads), client sockets bound to "+wsSrcIPs+
+		notes = append(notes, "WebSocket workloads: load generator "+clients[*client].bin+" -ws for echo and idle (cmd/cload: C, one thread, epoll; "+
+			"cmd/loadgen with -client go: one goroutine per connection; both do a raw handshake and send binary frames masked with a fixed key), "+
+			"loadgen -ws -broadcast for broadcast (one locked thread, epoll, raw reads), client sockets bound to "+wsSrcIPs+
 			"; contenders wsmill (mill/websocket), wsmill-batch (the same with mill.WithWriteBatching), wsgorilla (gorilla/websocket on net/http), wsnbio (nbio nbhttp/websocket), wsgws (lxzan/gws); no compression")
 	}
 	var built []string
@@ -264,7 +266,7 @@ runs:
 	notes = append(notes, plan.notes...)
 	genDesc := cl.desc
 	if tcpWls == 0 && udpWls == 0 && tlsWls == 0 && wsWls > 0 {
-		genDesc = "loadgen -ws (cmd/loadgen: Go, minimal WebSocket client)"
+		genDesc = cl.desc + " -ws (a minimal WebSocket client); ws-broadcast: loadgen -ws -broadcast"
 	} else if tcpWls == 0 && udpWls == 0 && tlsWls > 0 {
 		genDesc = "loadgen -tls (cmd/loadgen: Go, crypto/tls client)"
 	} else if tcpWls == 0 && udpWls > 0 {

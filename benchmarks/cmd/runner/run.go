@@ -25,8 +25,10 @@ type workload struct {
 	// serverSpecs); handshake: loadgen -handshake, conns = concurrent
 	// handshakers, messages = completed full handshakes.
 	tls, handshake bool
-	// ws: driven by loadgen -ws against the WebSocket servers only;
-	// broadcast: loadgen -ws -broadcast (messages = deliveries).
+	// ws: driven by the load generator's -ws mode (cload's by default,
+	// loadgen's with -client go) against the WebSocket servers only;
+	// broadcast: loadgen -ws -broadcast (messages = deliveries), which
+	// cload does not have.
 	ws, broadcast bool
 }
 
@@ -113,10 +115,10 @@ func serves(w workload, server string) bool {
 	return !w.udp || slices.Contains(udpServers, server)
 }
 
-// genBinFor is the load generator binary of workload w: cload has no UDP
-// or TLS mode.
+// genBinFor is the load generator binary of workload w: cload has no UDP,
+// TLS or WebSocket broadcast mode.
 func genBinFor(e *env, w workload) string {
-	if w.udp || w.tls || w.ws {
+	if w.udp || w.tls || w.broadcast {
 		return udpGenBin
 	}
 	return e.genBin

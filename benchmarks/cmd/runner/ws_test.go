@@ -17,8 +17,13 @@ func TestWSServes(t *testing.T) {
 			t.Errorf("serves(%s, %s) = %v", c.wl, c.srv, got)
 		}
 	}
-	if genBinFor(&env{genBin: "cload"}, findWorkload("ws-echo")) != "loadgen" {
-		t.Error("ws-echo not driven by loadgen")
+	for wl, want := range map[string]string{"ws-echo": "cload", "ws-echo-16k": "cload", "ws-idle": "cload", "ws-broadcast": "loadgen"} {
+		if got := genBinFor(&env{genBin: "cload"}, findWorkload(wl)); got != want {
+			t.Errorf("%s driven by %s, want %s", wl, got, want)
+		}
+	}
+	if got := genBinFor(&env{genBin: "loadgen"}, findWorkload("ws-echo")); got != "loadgen" {
+		t.Errorf("ws-echo with -client go driven by %s", got)
 	}
 }
 
