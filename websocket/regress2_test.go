@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,5 +100,22 @@ func TestClientCloseWaitBounded(t *testing.T) {
 	var ce *CloseError
 	if !errors.As(err, &ce) || ce.Code != StatusNormal || !ce.Remote {
 		t.Fatalf("OnClose: %v", err)
+	}
+}
+
+// TestAcceptNilRefusal: a WithAccept hook that returns a nil *Refusal
+// as its error (a typed nil, so the error is not nil) refuses the
+// upgrade with 403 like any other error; reading its status panicked,
+// and the client got no answer at all.
+func TestAcceptNilRefusal(t *testing.T) {
+	t.Parallel()
+	hook := func(*Upgrade) error {
+		var rf *Refusal
+		return rf
+	}
+	_, addr := serve(t, newRecorder(false), []Option{WithAccept(hook)})
+	r := dialRaw(t, addr, upgradeRequest(addr, ""))
+	if line, err := r.br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 403 ") {
+		t.Fatalf("answered %q (%v), want 403", line, err)
 	}
 }
