@@ -105,7 +105,7 @@ type Conn struct {
 	zipCtx    bool  // and our compressor keeps its context between messages
 	pinged    bool  // a keep-alive ping is unanswered
 	opened    bool  // OnOpen ran
-	closeAt   int64 // when we sent our close frame, in Unix nanoseconds
+	closeAt   int64 // when we sent our close frame (a client: then when the handshake ended), in Unix nanoseconds
 	closeErr  *CloseError
 	hb        [maxHeaderLen]byte
 	iov       [2][]byte

@@ -48,6 +48,9 @@ var (
 
 var errNilHandler = errors.New("websocket: nil Handler")
 
+// errNilPrepared refuses a write of a nil *Prepared.
+var errNilPrepared = errors.New("websocket: nil *Prepared")
+
 // HandshakeError is a client's failed opening handshake: the server
 // answered with something other than a valid 101 response. It wraps
 // ErrHandshake.

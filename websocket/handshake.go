@@ -102,7 +102,7 @@ func (ep *endpoint) checkUpgrade(mc mill.Conn, r *http1.Request) (*accepted, *re
 	if cfg.accept != nil {
 		u := &Upgrade{Request: r, Conn: mc, Protocols: protocols, protocol: a.protocol}
 		if err := cfg.accept(u); err != nil {
-			if rf, ok := err.(*Refusal); ok && rf.Status >= 400 && rf.Status <= 599 {
+			if rf, ok := err.(*Refusal); ok && rf != nil && rf.Status >= 400 && rf.Status <= 599 {
 				return nil, &refusal{status: rf.Status, reason: rf.Reason, header: rf.Header}
 			}
 			return nil, refHook

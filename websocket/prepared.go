@@ -58,8 +58,11 @@ func (pm *Prepared) compressed(level int) []byte {
 }
 
 // WritePrepared writes pm to c, as WriteMessage would write its payload.
-// Loop-only.
+// A nil pm is refused with an error. Loop-only.
 func (c *Conn) WritePrepared(pm *Prepared) error {
+	if pm == nil {
+		return errNilPrepared
+	}
 	if c.state != stateOpen {
 		return ErrClosed
 	}
@@ -75,19 +78,27 @@ func (c *Conn) WritePrepared(pm *Prepared) error {
 }
 
 // AsyncWritePrepared is WritePrepared from any goroutine, as
-// AsyncWriteMessage. Any goroutine.
+// AsyncWriteMessage (a nil pm is refused at once, as a bad opcode is
+// there, without cb). Any goroutine.
 func (c *Conn) AsyncWritePrepared(pm *Prepared, cb WriteCallback) error {
+	if pm == nil {
+		return errNilPrepared
+	}
 	return c.async(func() error { return c.WritePrepared(pm) }, cb)
 }
 
 // Broadcast writes pm to every connection in conns, from any goroutine:
 // the message is framed (and compressed) once, and each connection's
 // loop writes it in its turn. It returns how many writes were submitted
-// (nil entries and connections whose loop has stopped are skipped); a
+// (nil entries and connections whose loop has stopped are skipped, and
+// a nil pm writes nothing); a
 // connection that is closing when its loop gets to the write skips it.
 // Connections that cannot keep up fall to mill's outbound limit (slow
 // consumer) like any other write. Any goroutine.
 func Broadcast(conns []*Conn, pm *Prepared) int {
+	if pm == nil {
+		return 0
+	}
 	n := 0
 	for _, c := range conns {
 		if c == nil {

@@ -85,6 +85,11 @@ func (c *Conn) onTraffic() mill.Action {
 	c.pinged = false // the peer is alive
 	if c.state >= stateCloseRecvd {
 		c.mc.Discard(-1) // nothing more is due: drop it
+		if c.client && c.state == stateCloseRecvd && time.Now().UnixNano()-c.closeAt > int64(c.ep.cfg.closeTimeout) {
+			// Input restarts the quiet timer of endTCP's wait: bound
+			// it here too.
+			_ = c.mc.Close()
+		}
 		return mill.None
 	}
 	if c.state == stateCloseSent && time.Now().UnixNano()-c.closeAt > int64(c.ep.cfg.closeTimeout) {
@@ -354,6 +359,7 @@ func (c *Conn) peerClose(p []byte) {
 // the close timeout. Loop goroutine.
 func (c *Conn) endTCP() {
 	if c.client {
+		c.closeAt = time.Now().UnixNano()
 		c.mc.SetQuietFunc(c.ep.cfg.closeTimeout, keepAlive)
 		return
 	}

@@ -1,0 +1,121 @@
+package websocket
+
+// Regression tests of the second review: each failed before its fix.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNilPrepared: a nil *Prepared is refused with an error by
+// WritePrepared, AsyncWritePrepared and Broadcast; it does not panic on
+// the loop, which failed every connection a Broadcast(nil) reached.
+func TestNilPrepared(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(false)
+	var loopErr error
+	rec.onMsg = func(c *Conn, _ Opcode, _ []byte) { loopErr = c.WritePrepared(nil) }
+	ws, addr := serve(t, rec, nil)
+	r, _ := upgrade(t, addr, "")
+	c := recv(t, rec.opens, "OnOpen")
+	if n := ws.Broadcast(nil); n != 0 {
+		t.Errorf("Server.Broadcast(nil) = %d, want 0", n)
+	}
+	if n := Broadcast([]*Conn{c}, nil); n != 0 {
+		t.Errorf("Broadcast(conns, nil) = %d, want 0", n)
+	}
+	if err := c.AsyncWritePrepared(nil, nil); err == nil {
+		t.Error("AsyncWritePrepared(nil) = nil")
+	}
+	r.send(OpText, []byte("still open"))
+	if m := recv(t, rec.messages, "OnMessage"); string(m.p) != "still open" {
+		t.Fatalf("OnMessage %q", m.p)
+	}
+	if loopErr == nil {
+		t.Error("WritePrepared(nil) = nil")
+	}
+	select {
+	case err := <-rec.closes:
+		t.Fatalf("the connection closed: %v", err)
+	default:
+	}
+}
+
+// TestClientCloseWaitBounded: after the close handshake a client waits
+// for the server to end the TCP connection at most the close timeout,
+// also when the server keeps sending bytes meanwhile (they restarted the
+// quiet timer that bounds the wait, so the connection stayed open for
+// as long as the bytes came).
+func TestClientCloseWaitBounded(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	stop := make(chan struct{})
+	served := make(chan struct{})
+	defer func() { close(stop); <-served }()
+	go func() {
+		defer close(served)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		req, err := http.ReadRequest(bufio.NewReader(nc))
+		if err != nil {
+			return
+		}
+		nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			acceptKey([]byte(req.Header.Get("Sec-WebSocket-Key"))) + "\r\n\r\n"))
+		nc.Write(frameBytes(rawFrame{fin: true, op: OpClose, p: closePayload(StatusNormal, "bye")}))
+		tk := time.NewTicker(time.Millisecond)
+		defer tk.Stop()
+		for { // bytes after the close frame, and no end of stream
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				if _, err := nc.Write([]byte{0}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	rec := newRecorder(false)
+	cl := newClient(t, rec, WithCloseTimeout(20*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if _, err := cl.Dial(ctx, "ws://"+ln.Addr().String(), nil); err != nil {
+		t.Fatal(err)
+	}
+	err = recv(t, rec.closes, "OnClose")
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusNormal || !ce.Remote {
+		t.Fatalf("OnClose: %v", err)
+	}
+}
+
+// TestAcceptNilRefusal: a WithAccept hook that returns a nil *Refusal
+// as its error (a typed nil, so the error is not nil) refuses the
+// upgrade with 403 like any other error; reading its status panicked,
+// and the client got no answer at all.
+func TestAcceptNilRefusal(t *testing.T) {
+	t.Parallel()
+	hook := func(*Upgrade) error {
+		var rf *Refusal
+		return rf
+	}
+	_, addr := serve(t, newRecorder(false), []Option{WithAccept(hook)})
+	r := dialRaw(t, addr, upgradeRequest(addr, ""))
+	if line, err := r.br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 403 ") {
+		t.Fatalf("answered %q (%v), want 403", line, err)
+	}
+}
