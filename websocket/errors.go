@@ -33,8 +33,11 @@ var (
 	// ErrHandshake: the opening handshake failed (a client's dial; see
 	// *HandshakeError for the server's answer).
 	ErrHandshake = errors.New("websocket: handshake failed")
-	// ErrClosed: a write or close on a connection that has closed or
-	// is closing.
+	// ErrClosed: a write on a connection that is closing or has
+	// closed, or a call from another goroutine (AsyncWriteMessage,
+	// AsyncPing, Close ...) that can no longer reach the connection's
+	// loop. (Close on a connection already closing does nothing and
+	// returns nil.)
 	ErrClosed = errors.New("websocket: connection closed")
 	// ErrBadOpcode: a write with an opcode that is not a message's
 	// (OpText, OpBinary) or a control frame's where one is expected.
