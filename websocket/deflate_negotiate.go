@@ -98,18 +98,21 @@ func negotiateServer(values [][]byte, cfg Compression) (p deflateParams, resp []
 
 // clientOffer is the value of the client's Sec-WebSocket-Extensions field.
 //
-// It is "" when cfg.Enabled is false. The offer says we can inflate any
-// window (a valueless client_max_window_bits) and, when we will not keep
-// our context, declares client_no_context_takeover. It never asks the
-// server to drop its context: we accept whatever the server does.
+// It is "" when cfg.Enabled is false. When we will not keep our context it
+// declares client_no_context_takeover. It never offers
+// client_max_window_bits: that would tell the server we can compress with
+// a smaller window if it asks (RFC 7692 §7.1.2.2), which compress/flate
+// cannot, and servers do ask (Python's websockets answers
+// client_max_window_bits=12 by default). Nor does it ask the server to
+// drop its context or shrink its window: we inflate whatever it sends.
 func clientOffer(cfg Compression) string {
 	switch {
 	case !cfg.Enabled:
 		return ""
 	case cfg.ContextTakeover:
-		return "permessage-deflate; client_max_window_bits"
+		return "permessage-deflate"
 	default:
-		return "permessage-deflate; client_max_window_bits; client_no_context_takeover"
+		return "permessage-deflate; client_no_context_takeover"
 	}
 }
 
@@ -120,8 +123,10 @@ func clientOffer(cfg Compression) string {
 // The response may hold at most one element, permessage-deflate, and
 // only if we offered it (cfg.Enabled); its parameters must be
 // well-formed, known and unique. server_max_window_bits may be any of
-// 8..15 (we inflate any window); client_max_window_bits must be 15, for
-// we cannot compress with a smaller window.
+// 8..15 (we inflate any window). client_max_window_bits, which we never
+// offer, a server must not answer (RFC 7692 §7.1.2.2); we let 15 pass,
+// which asks nothing of us, and refuse a smaller window, which we could
+// not honour.
 func clientAccept(values [][]byte, cfg Compression) (p deflateParams, ok bool, err error) {
 	var buf [8]extParam
 	for _, v := range values {

@@ -238,16 +238,30 @@ func TestNodePlain(t *testing.T) {
 	wantOK(t, out, "no extension", "text", "1 MiB text", "100 in flight", "ping", "close 4001 echoed")
 }
 
-// TestClientAgainstAutobahn drives an Autobahn|Python echo server with
-// the package's own client, plain and compressed (with and without
-// context takeover on the client's side): messages around the length
-// encodings' edges, 1 MiB of text, then a close handshake the server
-// calls clean.
+// TestClientAgainstAutobahn and TestClientAgainstPython drive an echo
+// server of another implementation with the package's own client, plain
+// and compressed (with and without context takeover on the client's
+// side): messages around the length encodings' edges, 1 MiB of text,
+// then a close handshake the server calls clean. Python's websockets
+// server answers a deflate offer with its own window of 4 KiB (and would
+// ask the client for one if offered client_max_window_bits).
 func TestClientAgainstAutobahn(t *testing.T) {
 	needAutobahn(t)
+	clientAgainst(t, "testdata/autobahn_server.py")
+}
+
+func TestClientAgainstPython(t *testing.T) {
+	needPython(t)
+	clientAgainst(t, "testdata/py_server.py")
+}
+
+// clientAgainst runs script, a Python echo server (it prints "port N",
+// then per connection "deflate negotiated..." or "no extension" and
+// "closed CLEAN CODE"; it exits when its input ends), and drives it.
+func clientAgainst(t *testing.T, script string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "testdata/autobahn_server.py")
+	cmd := exec.CommandContext(ctx, python, script)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +288,7 @@ func TestClientAgainstAutobahn(t *testing.T) {
 		for range lines {
 		}
 		if err := cmd.Wait(); err != nil {
-			t.Errorf("autobahn_server.py: %v\n%s", err, stderr.String())
+			t.Errorf("%s: %v\n%s", script, err, stderr.String())
 		}
 	}()
 	line := func(what string) string {
@@ -314,10 +328,9 @@ func TestClientAgainstAutobahn(t *testing.T) {
 			if c.Compressed() != (tc.zip != nil) {
 				t.Fatalf("Compressed() = %v", c.Compressed())
 			}
-			if tc.zip != nil {
-				if l := line("the offer"); !strings.HasPrefix(l, "deflate offered") {
-					t.Fatalf("server: %q", l)
-				}
+			want := map[bool]string{false: "no extension", true: "deflate negotiated"}[tc.zip != nil]
+			if l := line("the handshake"); !strings.HasPrefix(l, want) {
+				t.Fatalf("server: %q, want %q", l, want)
 			}
 			msgs := []goMsg{{websocket.OpText, []byte("héllo")}, {websocket.OpBinary, nil}, {websocket.OpText, big}}
 			for _, n := range []int{1, 125, 126, 127, 65535, 65536, 100000} {

@@ -6,8 +6,9 @@ a permessage-deflate offer with the parameters the client asked for.
     python3 autobahn_server.py
 
 It listens on 127.0.0.1 on a port of the system's choosing, prints
-"port N", echoes every message with its opcode, and prints a line for
-each close ("closed CLEAN CODE"). It exits when its standard input ends.
+"port N", then for each connection "deflate negotiated" or "no
+extension", echoes every message with its opcode, and prints "closed
+CLEAN CODE" when it ends. It exits when its standard input ends.
 """
 
 import asyncio
@@ -21,6 +22,10 @@ class Echo(WebSocketServerProtocol):
     def onConnect(self, request):
         return None
 
+    def onOpen(self):
+        pmd = self._perMessageCompress
+        print("deflate negotiated: %r" % pmd if pmd else "no extension", flush=True)
+
     def onMessage(self, payload, isBinary):
         self.sendMessage(payload, isBinary)
 
@@ -31,7 +36,6 @@ class Echo(WebSocketServerProtocol):
 def accept(offers):
     for offer in offers:
         if isinstance(offer, PerMessageDeflateOffer):
-            print("deflate offered", offer.request_no_context_takeover, flush=True)
             return PerMessageDeflateOfferAccept(offer)
     return None
 
