@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mill-io/mill"
+	"github.com/mill-io/mill/http1"
 )
 
 // Client dials WebSocket servers (ws:// and wss:// URLs) and serves the
@@ -81,14 +82,20 @@ type dialResult struct {
 
 // Dial connects to rawURL (ws://host[:port]/path?query or wss://...),
 // sends the upgrade request (with header's fields added: Origin, Cookie,
-// Authorization...; the handshake's own fields in header are ignored)
-// and waits for the server's 101 response, at most until ctx ends or
+// Authorization...; a Host field replaces the URL's host in the request,
+// for a virtual host behind an address, while TLS still names the URL's
+// host unless WithTLSConfig's ServerName says otherwise) and waits for the server's 101 response, at most until ctx ends or
 // WithHandshakeTimeout passes, which bounds it all: the connect, the TLS
 // handshake and the response. The Handler's OnOpen has
 // run for the connection by the time Dial returns it (and OnMessage may
 // have too). A refused handshake is a *HandshakeError (errors.Is
-// ErrHandshake). Any goroutine but the client's loops: there it returns
-// mill.ErrOnEventLoop at once.
+// ErrHandshake). A query is sent percent-encoded where the URL left
+// bytes a request line cannot carry (a space, a control character). A
+// field of header with an invalid name or value, or one the handshake
+// sets itself (Upgrade, Connection, Sec-WebSocket-*: see
+// WithSubprotocols and WithCompression), fails the Dial, naming it. Any
+// goroutine but the client's loops: there it returns mill.ErrOnEventLoop
+// at once.
 func (cl *Client) Dial(ctx context.Context, rawURL string, header http.Header) (*Conn, error) {
 	if ctx == nil {
 		return nil, errors.New("websocket: Dial with a nil Context")
@@ -129,7 +136,9 @@ func (cl *Client) Dial(ctx context.Context, rawURL string, header http.Header) (
 	var keyBytes [16]byte
 	_, _ = rand.Read(keyBytes[:])
 	d := &dialing{key: base64.StdEncoding.EncodeToString(keyBytes[:]), done: make(chan dialResult, 1)}
-	d.req = cl.request(u, d.key, header)
+	if d.req, err = cl.request(u, d.key, header); err != nil {
+		return nil, fmt.Errorf("websocket: Dial %q: %w", rawURL, err)
+	}
 	if secure {
 		cfg := cl.ep.cfg.tlsConfig
 		if cfg == nil {
@@ -176,14 +185,34 @@ func (cl *Client) Dial(ctx context.Context, rawURL string, header http.Header) (
 	return nil, err2
 }
 
-// request makes the upgrade request.
-func (cl *Client) request(u *url.URL, key string, header http.Header) []byte {
-	target := u.RequestURI()
+// request makes the upgrade request. It fails for a field of header it
+// cannot send (see Dial).
+func (cl *Client) request(u *url.URL, key string, header http.Header) ([]byte, error) {
+	host := u.Host
+	for name, vs := range header {
+		switch {
+		case !isToken(name):
+			return nil, fmt.Errorf("header field name %q is not a token", name)
+		case strings.EqualFold(name, "host"):
+			if len(vs) != 1 || vs[0] == "" || strings.ContainsAny(vs[0], " \t") || !validValue(vs[0]) {
+				return nil, fmt.Errorf("the Host field %q is not one host[:port]", vs)
+			}
+			host = vs[0]
+			continue
+		case ownField(name):
+			return nil, fmt.Errorf("the handshake sets the %s field itself (subprotocols: WithSubprotocols; compression: WithCompression)", name)
+		}
+		for _, v := range vs {
+			if !validValue(v) {
+				return nil, fmt.Errorf("the value %q of header field %s holds a control character", v, name)
+			}
+		}
+	}
 	b := make([]byte, 0, 256)
 	b = append(b, "GET "...)
-	b = append(b, target...)
+	b = appendTarget(b, u)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, u.Host...)
+	b = append(b, host...)
 	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "...)
 	b = append(b, key...)
 	b = append(b, "\r\n"...)
@@ -203,19 +232,63 @@ func (cl *Client) request(u *url.URL, key string, header http.Header) []byte {
 		b = append(b, clientOffer(cfg.compression)...)
 		b = append(b, "\r\n"...)
 	}
-	h := http.Header{}
 	for name, vs := range header {
-		if !ownField(name) {
-			h[name] = vs
+		if !strings.EqualFold(name, "host") {
+			for _, v := range vs {
+				b = http1.AppendField(b, name, v)
+			}
 		}
 	}
-	b = appendFields(b, h)
-	return append(b, "\r\n"...)
+	return append(b, "\r\n"...), nil
+}
+
+// appendTarget appends u's request target: its escaped path ("/" if
+// none) and its query, with every byte a query may not hold (RFC 3986
+// §3.4: a space, a control character, a byte past ASCII, '"', '<', '>',
+// '\\', '^', '`', '{', '|', '}', or a '%' that does not start an escape)
+// percent-encoded, as browsers send it.
+func appendTarget(dst []byte, u *url.URL) []byte {
+	if u.Opaque != "" {
+		return append(dst, u.Opaque...)
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	dst = append(dst, path...)
+	if u.RawQuery == "" && !u.ForceQuery {
+		return dst
+	}
+	dst = append(dst, '?')
+	q := u.RawQuery
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if queryByte(c) || c == '%' && i+2 < len(q) && ishex(q[i+1]) && ishex(q[i+2]) {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+	}
+	return dst
+}
+
+// queryByte reports whether c may stand for itself in a query: an
+// unreserved or sub-delim character, ':', '@', '/' or '?'.
+func queryByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // ownField reports whether name is a field the handshake sets itself.
 func ownField(name string) bool {
-	for _, own := range []string{"host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+	for _, own := range []string{"upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
 		"sec-websocket-extensions", "sec-websocket-protocol", "sec-websocket-accept"} {
 		if strings.EqualFold(name, own) {
 			return true

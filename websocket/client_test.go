@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,5 +271,93 @@ func TestShutdownOneOfTwoServers(t *testing.T) {
 	}
 	if n := ws.Len(); n != 2 {
 		t.Fatalf("Len %d, want 2", n)
+	}
+}
+
+// requestOf dials url with header through a listener that records the
+// upgrade request's head and refuses it with 403; it returns the head.
+func requestOf(t *testing.T, url string, header http.Header) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	heads := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			heads <- ""
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitBound))
+		var head []byte
+		buf := make([]byte, 4096)
+		for !bytes.Contains(head, []byte("\r\n\r\n")) {
+			n, err := c.Read(buf)
+			head = append(head, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		heads <- string(head)
+		c.Write([]byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
+	}()
+	cl := newClient(t, newRecorder(false))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	url = strings.Replace(url, "ADDR", ln.Addr().String(), 1)
+	var he *HandshakeError
+	if _, err := cl.Dial(ctx, url, header); !errors.As(err, &he) || he.Status != 403 {
+		t.Fatalf("Dial %s: %v, want the 403", url, err)
+	}
+	return recv(t, heads, "the request")
+}
+
+// TestDialRequestTarget: a query the URL left unescaped goes out
+// percent-encoded (a space would break the request line); escapes and
+// the path stay as they were.
+func TestDialRequestTarget(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ url, line string }{
+		{"ws://ADDR/ws?a=b c", "GET /ws?a=b%20c HTTP/1.1"},
+		{"ws://ADDR", "GET / HTTP/1.1"},
+		{"ws://ADDR/a%20b/?x=%41&y=é|\"<>", "GET /a%20b/?x=%41&y=%C3%A9%7C%22%3C%3E HTTP/1.1"},
+		{"ws://ADDR/?100%", "GET /?100%25 HTTP/1.1"},
+		{"ws://ADDR/?", "GET /? HTTP/1.1"},
+	} {
+		head := requestOf(t, c.url, nil)
+		if line, _, _ := strings.Cut(head, "\r\n"); line != c.line {
+			t.Errorf("Dial %q sent %q, want %q", c.url, line, c.line)
+		}
+	}
+}
+
+// TestDialHeader: a Host field replaces the URL's host; the
+// handshake's own fields and invalid fields fail the Dial, naming them.
+func TestDialHeader(t *testing.T) {
+	t.Parallel()
+	head := requestOf(t, "ws://ADDR/", http.Header{"Host": {"chat.example:8080"}, "Origin": {"http://chat.example:8080"}})
+	if !strings.Contains(head, "\r\nHost: chat.example:8080\r\n") || strings.Count(head, "Host:") != 1 ||
+		!strings.Contains(head, "\r\nOrigin: http://chat.example:8080\r\n") {
+		t.Fatalf("request:\n%s", head)
+	}
+	cl := newClient(t, newRecorder(false))
+	for _, c := range []struct {
+		h    http.Header
+		want string
+	}{
+		{http.Header{"Sec-Websocket-Protocol": {"chat"}}, "WithSubprotocols"},
+		{http.Header{"Connection": {"close"}}, "sets the Connection field itself"},
+		{http.Header{"X-Bad": {"a\r\nInjected: 1"}}, "control character"},
+		{http.Header{"Bad Name": {"x"}}, "not a token"},
+		{http.Header{"Host": {"a", "b"}}, "Host field"},
+		{http.Header{"Host": {"a b"}}, "Host field"},
+	} {
+		_, err := cl.Dial(context.Background(), "ws://127.0.0.1:1/", c.h)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Dial with %v: %v, want an error naming %q", c.h, err, c.want)
+		}
 	}
 }
