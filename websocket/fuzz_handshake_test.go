@@ -75,8 +75,10 @@ func wsOracle(r *http1.Request) (ok, originOK bool) {
 	case 0:
 		originOK = true
 	case 1:
-		// scheme://host[:port], host compared with Host in any case.
-		_, rest, found := strings.Cut(origins[0], "://")
+		// scheme://host[:port]: host names compared in any case and
+		// without a trailing dot, ports with the scheme's default for a
+		// missing one.
+		scheme, rest, found := strings.Cut(origins[0], "://")
 		host := rest
 		if i := strings.IndexAny(host, "/?#"); i >= 0 {
 			host = host[:i]
@@ -86,14 +88,40 @@ func wsOracle(r *http1.Request) (ok, originOK bool) {
 		if strings.Contains(host, "@") {
 			found = false
 		}
-		originOK = found && host != "" && strings.EqualFold(host, string(r.Host))
+		def := map[string]string{"http": "80", "ws": "80", "https": "443", "wss": "443"}[strings.ToLower(scheme)]
+		oh, op := oracleHostPort(host, def)
+		hh, hp := oracleHostPort(string(r.Host), def)
+		originOK = found && host != "" && op != "" && op == hp && oh == hh
 	}
 	return ok, originOK
+}
+
+// oracleHostPort splits "name[:port]" or "[v6][:port]" into the name (in
+// lower case, without a trailing dot or brackets) and the port (def if
+// there is none).
+func oracleHostPort(s, def string) (name, port string) {
+	name = s
+	if strings.HasPrefix(s, "[") {
+		if end := strings.IndexByte(s, ']'); end >= 0 {
+			name = s[1:end]
+			port, _ = strings.CutPrefix(s[end+1:], ":")
+		}
+	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		name, port = s[:i], s[i+1:]
+	}
+	if port == "" {
+		port = def
+	}
+	return strings.ToLower(strings.TrimSuffix(name, ".")), port
 }
 
 func FuzzUpgradeRequest(f *testing.F) {
 	f.Add([]byte("GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	f.Add([]byte("GET /chat HTTP/1.1\r\nHost: example.com:80\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://Example.com.\r\n\r\n"))
+	f.Add([]byte("GET /chat HTTP/1.1\r\nHost: [::1]\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: https://[::1]:443\r\n\r\n"))
 	ws, err := NewServer(fuzzEcho{}, WithSubprotocols("chat", "superchat"),
 		WithCompression(Compression{Enabled: true}))
 	if err != nil {

@@ -217,7 +217,10 @@ func validKey(key []byte) bool {
 }
 
 // sameOrigin is the default Origin check: no Origin field, or one whose
-// host (and port) is the request's Host.
+// host and port are the request's Host: host names in any case and with
+// or without a trailing dot, and a missing port the default of the
+// Origin's scheme (80 for http and ws, 443 for https and wss), so that
+// "Origin: http://example.com" matches "Host: example.com:80".
 func sameOrigin(r *http1.Request) bool {
 	var origin []byte
 	n := 0
@@ -236,7 +239,34 @@ func sameOrigin(r *http1.Request) bool {
 	if err != nil || u.Host == "" || u.User != nil {
 		return false
 	}
-	return strings.EqualFold(u.Host, string(r.Host))
+	var def string
+	switch strings.ToLower(u.Scheme) {
+	case "http", "ws":
+		def = "80"
+	case "https", "wss":
+		def = "443"
+	}
+	oHost, oPort := u.Hostname(), u.Port()
+	hHost, hPort := splitHost(string(r.Host))
+	if oPort == "" {
+		oPort = def
+	}
+	if hPort == "" {
+		hPort = def
+	}
+	return oPort != "" && oPort == hPort &&
+		strings.EqualFold(strings.TrimSuffix(oHost, "."), strings.TrimSuffix(hHost, "."))
+}
+
+// splitHost splits a Host field's value into host (without an IPv6
+// literal's brackets) and port ("" if none).
+func splitHost(h string) (host, port string) {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		host, port = h[:i], h[i+1:]
+	} else {
+		host = h
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port
 }
 
 // equalFold reports whether b equals lower, which is lower case, in any

@@ -247,3 +247,39 @@ func TestUpgradeDuringShutdown(t *testing.T) {
 		t.Fatalf("OnClose: %v", err)
 	}
 }
+
+// TestSameOrigin: the default Origin check compares host names in any
+// case and without a trailing dot, and ports with the Origin scheme's
+// default standing in for a missing one.
+func TestSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		origin, host string
+		want         bool
+	}{
+		{"", "example.com", true}, // no Origin field: not a browser
+		{"http://example.com", "example.com", true},
+		{"http://example.com", "example.com:80", true},
+		{"http://example.com:80", "example.com", true},
+		{"https://example.com", "example.com:443", true},
+		{"https://Example.COM.", "example.com", true},
+		{"http://example.com", "example.com.:80", true},
+		{"http://[::1]:8080", "[::1]:8080", true},
+		{"http://[::1]", "[::1]", true},
+		{"http://example.com", "example.com:8080", false},
+		{"http://example.com:8080", "example.com", false},
+		{"https://example.com", "example.com:80", false},
+		{"http://evil.example", "example.com", false},
+		{"http://example.com.evil", "example.com", false},
+		{"null", "example.com", false},
+		{"chrome-extension://abc", "abc", false},
+		{"http://user@example.com", "example.com", false},
+	} {
+		r := &http1.Request{Host: []byte(c.host)}
+		if c.origin != "" {
+			r.Headers = []http1.Header{{Name: []byte("Origin"), Value: []byte(c.origin)}}
+		}
+		if got := sameOrigin(r); got != c.want {
+			t.Errorf("Origin %q, Host %q: %v, want %v", c.origin, c.host, got, c.want)
+		}
+	}
+}

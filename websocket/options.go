@@ -233,7 +233,9 @@ func WithSubprotocols(protocols ...string) Option {
 
 // WithCheckOrigin replaces the server's Origin check. By default a
 // request with an Origin field is accepted only if the Origin's host
-// (with port) is the request's Host, which stops other sites' pages
+// and port are the request's Host's (names in any case, a trailing dot
+// ignored, a missing port the default of the Origin's scheme: 80 for
+// http, 443 for https), which stops other sites' pages
 // from opening WebSockets with a visitor's cookies; requests without
 // Origin (non-browser clients) are accepted. check returns true to
 // accept; false refuses with 403. Server only.
