@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"errors"
 	"net"
 	"sync"
 
@@ -221,7 +222,7 @@ func (c *Conn) closed(err error) {
 		if err == nil {
 			err = errPeerGone
 		}
-		ce = &CloseError{Code: StatusAbnormal, Remote: true, Err: err}
+		ce = &CloseError{Code: StatusAbnormal, Remote: !byUs(err), Err: err}
 	} else if ce.Err == nil && c.state == stateCloseSent {
 		// We closed and the connection ended before the peer answered.
 		if err == nil {
@@ -241,6 +242,20 @@ func (c *Conn) closed(err error) {
 	if c.opened {
 		c.ep.h.OnClose(c, ce)
 	}
+}
+
+// byUs reports whether err, why mill closed a connection without a
+// close handshake, was our side's decision (a handler's panic or Close, a
+// shutdown, one of mill's timeouts or limits: a slow consumer is closed
+// by us, however slow the peer) rather than the peer's doing (its end of
+// stream, a reset, a TLS failure).
+func byUs(err error) bool {
+	var pe *mill.PanicError
+	return errors.As(err, &pe) || errors.Is(err, mill.ErrHandlerPanic) || errors.Is(err, mill.ErrClosed) ||
+		errors.Is(err, mill.ErrServerClosed) || errors.Is(err, mill.ErrSlowConsumer) ||
+		errors.Is(err, mill.ErrOutboundFull) || errors.Is(err, mill.ErrInboundLimit) ||
+		errors.Is(err, mill.ErrIdleTimeout) || errors.Is(err, mill.ErrReadTimeout) ||
+		errors.Is(err, mill.ErrWriteTimeout)
 }
 
 // Context returns what SetContext (or the WithAccept hook's

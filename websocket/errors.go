@@ -87,7 +87,11 @@ func (e *HandshakeError) Unwrap() error { return ErrHandshake }
 type CloseError struct {
 	Code   StatusCode
 	Reason string
-	Remote bool  // the peer closed first (or failed, for a failure)
+	// Remote: the peer closed first, or failed (a protocol violation,
+	// invalid data, an unanswered ping, its end of stream or a reset);
+	// false for our close frame and for mill's decisions (a slow
+	// consumer, a timeout, a shutdown, a handler's panic).
+	Remote bool
 	Err    error // nil after a close handshake
 }
 

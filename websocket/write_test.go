@@ -128,8 +128,10 @@ func TestSlowConsumer(t *testing.T) {
 	if !errors.Is(werr, mill.ErrSlowConsumer) {
 		t.Fatalf("write: %v", werr)
 	}
-	if err := recv(t, h.closes, "OnClose"); !errors.Is(err, mill.ErrSlowConsumer) || CloseStatus(err) != StatusAbnormal {
-		t.Fatalf("OnClose: %v", err)
+	err := recv(t, h.closes, "OnClose")
+	var ce *CloseError
+	if !errors.Is(err, mill.ErrSlowConsumer) || CloseStatus(err) != StatusAbnormal || !errors.As(err, &ce) || ce.Remote {
+		t.Fatalf("OnClose: %v, want 1006 by us (Remote false) for a slow consumer", err)
 	}
 	_ = r
 }
