@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
@@ -155,7 +156,7 @@ func (ep *endpoint) open(mc mill.Conn, protocol string, dp *deflateParams, ctx a
 		ep.set.add(c)
 	}
 	c.opened = true
-	ep.h.OnOpen(c)
+	c.onOpen()
 	if stopping(mc) {
 		// Its server began to shut down while the upgrade was under way:
 		// goAway may have missed it (it is checked after add, so one of
@@ -163,6 +164,63 @@ func (ep *endpoint) open(mc mill.Conn, protocol string, dp *deflateParams, ctx a
 		c.startClose(StatusGoingAway, ep.goingAway())
 	}
 	return c
+}
+
+// The Handler's callbacks run through these, so that a panic in one
+// tells the peer (see panicking).
+
+func (c *Conn) onOpen() {
+	done := false
+	defer c.panicking(&done)
+	c.ep.h.OnOpen(c)
+	done = true
+}
+
+func (c *Conn) onMessage(op Opcode, p []byte) {
+	done := false
+	defer c.panicking(&done)
+	c.ep.h.OnMessage(c, op, p)
+	done = true
+}
+
+func (c *Conn) onFrame(op Opcode, p []byte, final bool) {
+	done := false
+	defer c.panicking(&done)
+	c.ep.stream.OnFrame(c, op, p, final)
+	done = true
+}
+
+func (c *Conn) onPong(p []byte) {
+	done := false
+	defer c.panicking(&done)
+	c.ep.pong.OnPong(c, p)
+	done = true
+}
+
+func (c *Conn) onWritability(writable bool) {
+	done := false
+	defer c.panicking(&done)
+	c.ep.wr.OnWritabilityChanged(c, writable)
+	done = true
+}
+
+// panicking, deferred around a Handler callback with done set once the
+// callback has returned, runs while a panic in it unwinds (it does not
+// recover it: mill does, logs it and closes the connection, and OnClose
+// sees a *mill.PanicError) and first sends the peer a close frame with
+// 1011 (internal error), if the connection is open, so that the peer
+// learns that the server failed rather than seeing the connection
+// vanish (1006). Loop goroutine.
+func (c *Conn) panicking(done *bool) {
+	if *done || c.state != stateOpen {
+		return
+	}
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], uint16(StatusInternalError))
+	if c.writeControl(OpClose, b[:]) == nil {
+		c.state = stateCloseSent
+		c.closeErr = &CloseError{Code: StatusInternalError}
+	}
 }
 
 // stopping reports whether mc's server is shutting down.

@@ -292,10 +292,10 @@ func (c *Conn) endFrame() {
 	if c.state != stateOpen {
 		r.buf = r.buf[:0] // closing: data is dropped
 	} else if c.ep.stream != nil {
-		c.ep.stream.OnFrame(c, op, r.buf, fin)
+		c.onFrame(op, r.buf, fin)
 		r.buf = r.buf[:0]
 	} else if fin {
-		c.ep.h.OnMessage(c, op, r.buf)
+		c.onMessage(op, r.buf)
 	}
 	if fin || c.ep.stream != nil {
 		r.release(c.ep)
@@ -311,7 +311,7 @@ func (c *Conn) control(op Opcode, p []byte) {
 		}
 	case OpPong:
 		if c.ep.pong != nil && c.state == stateOpen {
-			c.ep.pong.OnPong(c, p)
+			c.onPong(p)
 		}
 	case OpClose:
 		c.peerClose(p)

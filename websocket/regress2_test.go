@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mill-io/mill"
+	"go.uber.org/zap"
 )
 
 // TestNilPrepared: a nil *Prepared is refused with an error by
@@ -117,5 +120,32 @@ func TestAcceptNilRefusal(t *testing.T) {
 	r := dialRaw(t, addr, upgradeRequest(addr, ""))
 	if line, err := r.br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 403 ") {
 		t.Fatalf("answered %q (%v), want 403", line, err)
+	}
+}
+
+// TestHandlerPanicSends1011: a panic in OnMessage sends the peer a close
+// frame with 1011 (internal error) before mill closes the connection,
+// instead of a connection that vanishes (1006); OnClose sees the panic.
+func TestHandlerPanicSends1011(t *testing.T) {
+	t.Parallel()
+	h := newRecorder(false)
+	h.onMsg = func(c *Conn, op Opcode, p []byte) {
+		if string(p) == "boom" {
+			panic("boom")
+		}
+	}
+	ws, err := NewServer(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveHandler(t, ws, mill.WithLogger(zap.NewNop()))
+	r, _ := upgrade(t, addr, "")
+	recv(t, h.opens, "OnOpen")
+	r.send(OpText, []byte("boom"))
+	r.expectClose(StatusInternalError)
+	err = recv(t, h.closes, "OnClose")
+	var ce *CloseError
+	if !errors.Is(err, mill.ErrHandlerPanic) || CloseStatus(err) != StatusInternalError || !errors.As(err, &ce) || ce.Remote {
+		t.Fatalf("OnClose: %v, want 1011 by us with the panic", err)
 	}
 }

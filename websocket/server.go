@@ -225,7 +225,7 @@ func (s *Server) OnClose(mc mill.Conn, err error) mill.Action {
 // Part of mill.WritabilityHandler.
 func (s *Server) OnWritabilityChanged(mc mill.Conn, writable bool) {
 	if c, ok := mc.Context().(*Conn); ok && s.ep.wr != nil && c.state != stateClosed {
-		s.ep.wr.OnWritabilityChanged(c, writable)
+		c.onWritability(writable)
 	}
 }
 
