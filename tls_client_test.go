@@ -10,6 +10,9 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // stdTLSEcho is a standard-library TLS echo server on a fresh port.
@@ -84,7 +87,8 @@ func TestTLSClientDialFails(t *testing.T) {
 		open:  func(c Conn) ([]byte, Action) { t.Error("OnOpen ran for a failed handshake"); return nil, None },
 		close: func(c Conn, err error) Action { closeErrs <- err; return None },
 	}
-	cl := startClient(t, h)
+	core, logs := observer.New(zap.DebugLevel)
+	cl := startClient(t, h, WithLogger(zap.New(core)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cfg := &tls.Config{RootCAs: thePKI(t).pool, ServerName: "wrong.test"}
@@ -112,6 +116,17 @@ func TestTLSClientDialFails(t *testing.T) {
 	}
 	if st := cl.Stats().TLS; st.Failed.Error != 2 || st.InProgress != 0 {
 		t.Errorf("client stats %+v, want two errors", st)
+	}
+	// The dialler hears of the failure: the client logs it at Debug, not
+	// as a warning.
+	failed := logs.FilterMessage("TLS handshake failed").All()
+	if len(failed) == 0 {
+		t.Error("the failed handshake was not logged at Debug")
+	}
+	for _, e := range failed {
+		if e.Level != zap.DebugLevel {
+			t.Errorf("a Client's failed handshake logged at %v", e.Level)
+		}
 	}
 	if _, err := cl.DialTLS(ctx, "udp", ln.Addr().String(), cfg); err == nil {
 		t.Error("DialTLS over udp: want an error")

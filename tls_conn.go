@@ -450,7 +450,7 @@ func (c *conn) endHandshake(err error) {
 	s.err = err
 	s.stopTimer(c)
 	s.hs.inProgress.Add(-1)
-	s.hs.record(c, err)
+	s.hs.record(c, err, s.client)
 	s.hs.cancel(s)
 	s.w.kill(err)
 }

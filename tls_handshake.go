@@ -159,16 +159,25 @@ func failureOf(err error) tlsFailure {
 	return tlsFailError
 }
 
-// failed counts and logs (at most once a second) a failed handshake.
-// Any goroutine.
-func (h *handshakes) record(c *conn, err error) {
+// record counts and logs (at most once a second) a failed handshake: at
+// Warn for a connection we accepted, at Debug for one we dialled
+// (client), whose dialler hears of the failure anyway (DialTLS's error,
+// or OnClose). Any goroutine.
+func (h *handshakes) record(c *conn, err error, client bool) {
 	k := failureOf(err)
 	h.failed[k].Add(1)
 	if k == tlsFailShutdown {
 		return
 	}
+	lvl := zap.WarnLevel
+	if client {
+		lvl = zap.DebugLevel
+	}
+	if !h.log.Core().Enabled(lvl) {
+		return
+	}
 	if ok, dropped := h.logLimit.allow(); ok {
-		h.log.Warn("TLS handshake failed", zap.Stringer("remote", c.RemoteAddr()), zap.Error(err),
+		h.log.Log(lvl, "TLS handshake failed", zap.Stringer("remote", c.RemoteAddr()), zap.Error(err),
 			zap.Uint64("alsoSinceLastLog", dropped))
 	}
 }
