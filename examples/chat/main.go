@@ -30,8 +30,9 @@ import (
 )
 
 // newServer makes the chat's mill server on addr with loops event loops
-// (0: one per CPU).
-func newServer(addr string, loops int, extra ...mill.Option) (*mill.Server, error) {
+// (0: one per CPU); httpTimeout bounds an HTTP connection's silence and
+// an unfinished request (see server.httpTimeout).
+func newServer(addr string, loops int, httpTimeout time.Duration, extra ...mill.Option) (*mill.Server, error) {
 	rm := &room{}
 	ws, err := websocket.NewServer(rm,
 		websocket.WithMaxMessage(maxMessage),
@@ -45,16 +46,20 @@ func newServer(addr string, loops int, extra ...mill.Option) (*mill.Server, erro
 	}
 	rm.ws = ws
 	// Upgrade requests are small: a tight head limit, and no bodies.
-	h := &server{ws: ws, lim: http1.Limits{MaxHead: 8 << 10, MaxBody: 1}}
+	h := &server{ws: ws, lim: http1.Limits{MaxHead: 8 << 10, MaxBody: 1}, httpTimeout: httpTimeout}
 	return mill.NewServer(h, addr, append([]mill.Option{mill.WithLoops(loops)}, extra...)...)
 }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (host:port, or a tcp://, tcp6:// or unix:// URL)")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
+	httpTimeout := flag.Duration("http-timeout", 10*time.Second, "close an HTTP connection (one not upgraded) silent for this long, or whose request stays unfinished this long")
 	flag.Parse()
+	if *httpTimeout <= 0 {
+		log.Fatal("-http-timeout must be positive")
+	}
 
-	s, err := newServer(*addr, *loops)
+	s, err := newServer(*addr, *loops, *httpTimeout)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -28,7 +29,13 @@ const waitBound = 20 * time.Second
 // test ends, and returns its address.
 func start(t testing.TB) string {
 	t.Helper()
-	s, err := newServer("tcp://127.0.0.1:0", 2, mill.WithLogger(zap.NewNop()))
+	return startWith(t, 10*time.Second)
+}
+
+// startWith is start with the HTTP side's timeout given.
+func startWith(t testing.TB, httpTimeout time.Duration) string {
+	t.Helper()
+	s, err := newServer("tcp://127.0.0.1:0", 2, httpTimeout, mill.WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,4 +333,60 @@ func TestCrossOrigin(t *testing.T) {
 	if !errors.As(err, &he) || he.Status != 403 {
 		t.Fatalf("cross-origin dial: %v, want a 403", err)
 	}
+}
+
+// TestHTTPTimeouts: an HTTP connection that sends nothing, or trickles
+// a request it never finishes, is closed after -http-timeout, so idle
+// sockets cannot pile up; a member, once upgraded, is not.
+func TestHTTPTimeouts(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr := startWith(t, timeout)
+	closed := func(c net.Conn) error {
+		c.SetReadDeadline(time.Now().Add(waitBound))
+		_, err := c.Read(make([]byte, 1))
+		return err
+	}
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if err := closed(silent); err != io.EOF {
+		t.Fatalf("silent connection: %v, want the server's end of stream", err)
+	}
+
+	// One byte of a request every 100 ms: never silent for the timeout,
+	// never finished.
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	gone := make(chan error, 1)
+	go func() { gone <- closed(slow) }()
+	if err := trickle(slow, "GET /ws?name=slow HTTP/1.1\r\nHost: "+addr+"\r\nUpgrade: websocket\r\n", gone); err != io.EOF {
+		t.Fatalf("trickled request: %v, want the server's end of stream", err)
+	}
+
+	ann := join(t, addr, "ann", nil)
+	ann.expect(t, Out{Name: "ann", Event: "join"})
+	// Quiet for several timeouts (a measurement window, not an
+	// ordering): the WebSocket connection has no HTTP timeout.
+	time.Sleep(4 * timeout)
+	ann.say(t, "still here")
+	ann.expect(t, Out{Name: "ann", Text: "still here"})
+}
+
+// trickle writes req to c a byte every 100 ms until gone says c has
+// ended, and returns what gone said, or an error once req is all out.
+func trickle(c net.Conn, req string, gone <-chan error) error {
+	for i := 0; i < len(req); i++ {
+		select {
+		case err := <-gone:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+		c.Write([]byte{req[i]})
+	}
+	return fmt.Errorf("a request trickled over %v was not cut off", time.Duration(len(req))*100*time.Millisecond)
 }

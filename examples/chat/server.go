@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/mill-io/mill"
 	"github.com/mill-io/mill/http1"
 	"github.com/mill-io/mill/websocket"
@@ -14,6 +16,15 @@ type server struct {
 	mill.BuiltinHandler
 	ws  *websocket.Server
 	lim http1.Limits
+	// httpTimeout closes an HTTP connection that sends nothing for this
+	// long (before its first request, between two) or leaves a request
+	// unfinished for this long: without it, sockets that never complete
+	// an upgrade request would pile up and use the descriptors. (A
+	// dedicated websocket.Server has WithHandshakeTimeout; beside HTTP
+	// routes, the HTTP side's timeouts are the handler's.) Once upgraded,
+	// a connection has neither: the ping interval notices a peer that
+	// vanished.
+	httpTimeout time.Duration
 }
 
 // httpConn is an HTTP connection's state: its request parser. Only the
@@ -23,11 +34,14 @@ type httpConn struct {
 	closing bool // the last response is out: drop any more input
 }
 
-// OnOpen gives a new connection its parser.
+// OnOpen gives a new connection its parser and the HTTP side's
+// timeouts.
 func (s *server) OnOpen(mc mill.Conn) ([]byte, mill.Action) {
 	hc := &httpConn{}
 	hc.Init(s.lim)
 	mc.SetContext(hc)
+	mc.SetIdleTimeout(s.httpTimeout)
+	mc.SetReadTimeout(s.httpTimeout)
 	return nil, mill.None
 }
 
@@ -69,7 +83,10 @@ func (s *server) OnTraffic(mc mill.Conn) mill.Action {
 			a := s.ws.Upgrade(mc, r, n)
 			if !s.ws.Owns(mc) {
 				hc.closing = true // refused: the response is on its way, then the close
+				return a
 			}
+			mc.SetIdleTimeout(0) // a member may be quiet for hours: pings tell
+			mc.SetReadTimeout(0)
 			return a
 		}
 		var keep bool
