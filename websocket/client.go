@@ -391,7 +391,7 @@ func (h clientHandler) response(mc mill.Conn, d *dialing) mill.Action {
 			d.done <- dialResult{err: fmt.Errorf("%w: the handler's OnOpen panicked", ErrHandshake)}
 		}
 	}()
-	c := h.cl.ep.open(mc, protocol, dp, nil)
+	c := h.cl.ep.open(mc, protocol, dp, nil, resp.header())
 	d.done <- dialResult{c: c}
 	sent = true
 	if mc.InboundBuffered() > 0 && c.state == stateOpen {
@@ -403,12 +403,12 @@ func (h clientHandler) response(mc mill.Conn, d *dialing) mill.Action {
 // checkResponse judges the server's response by RFC 6455 §4.1.
 func (cl *Client) checkResponse(r *response, key string) (string, *deflateParams, error) {
 	if r.status != 101 {
-		return "", nil, &HandshakeError{Status: r.status, Reason: "the server did not switch protocols"}
+		return "", nil, &HandshakeError{Status: r.status, Reason: "the server did not switch protocols", Header: r.header()}
 	}
 	f := scanFields(r.fields)
 	upgrade, connection, accept, accepts, protocols, exts := f.upgrade, f.connection, f.accept, f.accepts, f.protocols, f.exts
 	fail := func(why string) (string, *deflateParams, error) {
-		return "", nil, &HandshakeError{Status: 101, Reason: why}
+		return "", nil, &HandshakeError{Status: 101, Reason: why, Header: r.header()}
 	}
 	switch {
 	case !upgrade:

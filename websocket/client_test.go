@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -359,5 +360,53 @@ func TestDialHeader(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Dial with %v: %v, want an error naming %q", c.h, err, c.want)
 		}
+	}
+}
+
+// TestDialResponseHeader: a refused dial's *HandshakeError carries the
+// response's header fields; a successful one's Conn has the 101's.
+func TestDialResponseHeader(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitBound))
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err == nil {
+			c.Write([]byte("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"chat\"\r\nRetry-After: 5\r\n" +
+				"x-trace: a\r\nX-Trace: b\r\nContent-Length: 0\r\n\r\n"))
+		}
+	}()
+	cl := newClient(t, newRecorder(false))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	_, err = cl.Dial(ctx, "ws://"+ln.Addr().String()+"/", nil)
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Status != 401 || he.Header.Get("Www-Authenticate") != `Bearer realm="chat"` ||
+		he.Header.Get("Retry-After") != "5" || strings.Join(he.Header.Values("X-Trace"), ",") != "a,b" {
+		t.Fatalf("Dial: %v (header %v)", err, he)
+	}
+
+	ws, err := NewServer(newRecorder(true), WithAccept(func(u *Upgrade) error {
+		u.Header().Set("Set-Cookie", "session=42")
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialWS(t, cl, "ws://"+serveHandler(t, ws))
+	if got := c.ResponseHeader().Get("Set-Cookie"); got != "session=42" {
+		t.Fatalf("ResponseHeader %v", c.ResponseHeader())
+	}
+	if h := c.ResponseHeader(); h.Get("Upgrade") != "websocket" || h.Get("Sec-Websocket-Accept") == "" {
+		t.Fatalf("ResponseHeader %v", h)
 	}
 }

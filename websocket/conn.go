@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 
 	"github.com/mill-io/mill"
@@ -97,6 +98,7 @@ type Conn struct {
 	ctx any
 
 	protocol string
+	resp     http.Header // a client's: the 101's fields
 	rd       reader
 	defl     *deflater // nil unless compression was negotiated
 	infl     *inflater
@@ -137,8 +139,8 @@ func newEndpoint(cfg *config, h Handler, client bool) *endpoint {
 
 // open makes the Conn of mc once its handshake is done, and runs
 // OnOpen. Loop goroutine.
-func (ep *endpoint) open(mc mill.Conn, protocol string, dp *deflateParams, ctx any) *Conn {
-	c := &Conn{mc: mc, ep: ep, ctx: ctx, protocol: protocol, client: ep.client}
+func (ep *endpoint) open(mc mill.Conn, protocol string, dp *deflateParams, ctx any, resp http.Header) *Conn {
+	c := &Conn{mc: mc, ep: ep, ctx: ctx, protocol: protocol, client: ep.client, resp: resp}
 	if dp != nil {
 		c.compress, c.zipCtx = true, !dp.ourNoContext
 		c.defl = &deflater{}
@@ -326,6 +328,11 @@ func (c *Conn) SetContext(v any) { c.ctx = v }
 // Subprotocol is the subprotocol the handshake agreed on, or "". Any
 // goroutine.
 func (c *Conn) Subprotocol() string { return c.protocol }
+
+// ResponseHeader is, on a client's connection, the header fields of the
+// server's 101 response (cookies it set, fields its upgrade hook
+// added); nil on a server's. Do not modify it. Any goroutine.
+func (c *Conn) ResponseHeader() http.Header { return c.resp }
 
 // Compressed reports whether permessage-deflate was negotiated. Any
 // goroutine.

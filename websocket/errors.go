@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -60,6 +61,9 @@ var errNilPrepared = errors.New("websocket: nil *Prepared")
 type HandshakeError struct {
 	Status int    // the response's status code; 0 if there was no valid response
 	Reason string // what was wrong
+	// Header is the response's header fields (WWW-Authenticate,
+	// Retry-After, Location...), nil if there was no valid response.
+	Header http.Header
 }
 
 // Error describes the failure.

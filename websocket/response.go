@@ -2,6 +2,8 @@ package websocket
 
 import (
 	"bytes"
+	"net/http"
+	"net/textproto"
 
 	"github.com/mill-io/mill/http1"
 )
@@ -14,6 +16,17 @@ const maxResponseHead = 16 << 10
 type response struct {
 	status int
 	fields []http1.Header
+}
+
+// header copies r's fields into an http.Header (canonical names, values
+// in order).
+func (r *response) header() http.Header {
+	h := make(http.Header, len(r.fields))
+	for _, f := range r.fields {
+		name := textproto.CanonicalMIMEHeaderKey(string(f.Name))
+		h[name] = append(h[name], string(f.Value))
+	}
+	return h
 }
 
 // parseResponse parses the HTTP/1.1 response head at the start of in

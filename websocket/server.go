@@ -183,7 +183,7 @@ func (s *Server) Upgrade(mc mill.Conn, r *http1.Request, n int) mill.Action {
 		mc.SetContext(nil)
 		return mill.Close
 	}
-	c := s.ep.open(mc, a.protocol, a.deflate, a.ctx)
+	c := s.ep.open(mc, a.protocol, a.deflate, a.ctx, nil)
 	if mc.InboundBuffered() > 0 && c.state == stateOpen {
 		return c.onTraffic()
 	}
