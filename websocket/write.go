@@ -32,9 +32,12 @@ func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 
 // AsyncWriteMessage writes a message from any goroutine: WriteMessage
 // runs on the connection's loop, and cb (if not nil) hears its result
-// there. It returns ErrBadOpcode at once for another opcode, and
-// ErrClosed if the connection's loop has stopped (cb then runs on the
-// calling goroutine with ErrClosed). p must not be modified until cb
+// there — ErrClosed among others, for a connection that is closing or
+// has closed by then: the call cannot know, since the state is the
+// loop's, so its nil result means only "submitted". It returns
+// ErrBadOpcode at once for another opcode, and ErrClosed at once only
+// if the connection's loop has stopped (cb then runs on the calling
+// goroutine with ErrClosed). p must not be modified until cb
 // runs (or, without cb, ever: pass a copy). Messages written from one
 // goroutine keep their order. Any goroutine.
 func (c *Conn) AsyncWriteMessage(op Opcode, p []byte, cb WriteCallback) error {
