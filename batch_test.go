@@ -293,3 +293,32 @@ func TestWriteBatchingDrain(t *testing.T) {
 		t.Fatalf("closed by the drain: %d, want %d", st.Closed.Shutdown, clients)
 	}
 }
+
+// A large write with nothing queued is not held back (a copy would cost
+// more than its own system call saves); a small one is, and a large one
+// behind it joins the queue, in order.
+func TestWriteBatchingLargeWriteAtOnce(t *testing.T) {
+	t.Parallel()
+	large, small := bytes.Repeat([]byte("L"), batchDirect), []byte("small")
+	queued := make(chan [3]int, 1)
+	h := &funcHandler{traffic: func(c Conn) Action {
+		c.Discard(-1)
+		var q [3]int
+		c.Write(large)
+		q[0] = c.OutboundBuffered()
+		c.Write(small)
+		q[1] = c.OutboundBuffered()
+		c.Write(large)
+		q[2] = c.OutboundBuffered()
+		queued <- q
+		return None
+	}}
+	s := serve(t, h, "", WithLoops(1), WithWriteBatching(true))
+	c := dial(t, s)
+	c.Write([]byte("go"))
+	want := [3]int{0, len(small), len(small) + len(large)}
+	if q := recv(t, queued, "the callback"); q != want {
+		t.Fatalf("queued after each write: %v, want %v", q, want)
+	}
+	expectRead(t, c, append(append(append([]byte(nil), large...), small...), large...))
+}
