@@ -84,11 +84,11 @@ type dialResult struct {
 // sends the upgrade request (with header's fields added: Origin, Cookie,
 // Authorization...; a Host field replaces the URL's host in the request,
 // for a virtual host behind an address, while TLS still names the URL's
-// host unless WithTLSConfig's ServerName says otherwise) and waits for the server's 101 response, at most until ctx ends or
+// host unless WithTLSConfig's ServerName says otherwise) and waits for
+// the server's 101 response, at most until ctx ends or
 // WithHandshakeTimeout passes, which bounds it all: the connect, the TLS
-// handshake and the response. The Handler's OnOpen has
-// run for the connection by the time Dial returns it (and OnMessage may
-// have too). A refused handshake is a *HandshakeError (errors.Is
+// handshake and the response. The Handler's OnOpen has run for the
+// connection by the time Dial returns it (and OnMessage may have too). A refused handshake is a *HandshakeError (errors.Is
 // ErrHandshake). A query is sent percent-encoded where the URL left
 // bytes a request line cannot carry (a space, a control character). A
 // field of header with an invalid name or value, or one the handshake
