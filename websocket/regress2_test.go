@@ -149,3 +149,54 @@ func TestHandlerPanicSends1011(t *testing.T) {
 		t.Fatalf("OnClose: %v, want 1011 by us with the panic", err)
 	}
 }
+
+// fillThenClose writes until mill refuses a message (FailWrite), then
+// asks for a close, whose frame cannot be queued either.
+type fillThenClose struct {
+	*recorder
+	errs chan error
+}
+
+func (f *fillThenClose) OnOpen(c *Conn) {
+	// Halve the message whenever one is refused, down to empty ones (a
+	// 2-byte frame): the queue is then too full for a 4-byte close frame.
+	p := make([]byte, 16<<10)
+	var err error
+	for i := 0; i < 10000; i++ {
+		if err = c.WriteMessage(OpBinary, p); err != nil {
+			if len(p) == 0 {
+				break
+			}
+			p = p[:len(p)/2]
+		}
+	}
+	f.errs <- err
+	f.errs <- c.Close(StatusNormal, "")
+}
+
+// TestCloseRefusedUnderFailWrite: a close frame mill refuses to queue
+// (FailWrite, queue full) ends the connection, and OnClose says why; it
+// was dropped, and the connection stayed open with the close forgotten.
+func TestCloseRefusedUnderFailWrite(t *testing.T) {
+	t.Parallel()
+	h := &fillThenClose{recorder: newRecorder(false), errs: make(chan error, 2)}
+	ws, err := NewServer(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveHandler(t, ws, mill.WithLogger(zap.NewNop()), mill.WithWriteWatermarks(16<<10, 32<<10),
+		mill.WithOutboundLimit(64<<10, mill.FailWrite))
+	r, _ := upgrade(t, addr, "") // and never read
+	defer r.nc.Close()
+	if err := recv(t, h.errs, "the writes"); !errors.Is(err, mill.ErrOutboundFull) {
+		t.Fatalf("writes ended with %v, want ErrOutboundFull", err)
+	}
+	if err := recv(t, h.errs, "Close"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err = recv(t, h.closes, "OnClose")
+	var ce *CloseError
+	if !errors.Is(err, mill.ErrOutboundFull) || !errors.As(err, &ce) || ce.Code != StatusAbnormal || ce.Remote {
+		t.Fatalf("OnClose: %v, want 1006 by us with ErrOutboundFull", err)
+	}
+}

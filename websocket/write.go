@@ -124,8 +124,13 @@ func (c *Conn) startClose(code StatusCode, reason string) {
 		body = binary.BigEndian.AppendUint16(body, uint16(code))
 		body = append(body, reason...)
 	}
-	if c.writeControl(OpClose, body) != nil {
-		return // mill closes the connection; OnClose tells
+	if err := c.writeControl(OpClose, body); err != nil {
+		// No close frame went out: mill refused it (its queue is full
+		// under mill.FailWrite) or the socket failed. End the connection
+		// rather than leave it open with the close forgotten; OnClose
+		// tells why.
+		c.abort(&CloseError{Code: StatusAbnormal, Err: fmt.Errorf("our close frame (%d) was not sent: %w", code, err)})
+		return
 	}
 	c.state = stateCloseSent
 	c.closeErr = &CloseError{Code: code, Reason: reason}
