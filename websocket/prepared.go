@@ -84,7 +84,7 @@ func (c *Conn) AsyncWritePrepared(pm *Prepared, cb WriteCallback) error {
 	if pm == nil {
 		return errNilPrepared
 	}
-	return c.async(func() error { return c.WritePrepared(pm) }, cb)
+	return c.async(func(mill.Conn) { c.report(cb, c.WritePrepared(pm)) }, cb)
 }
 
 // Broadcast writes pm to every connection in conns, from any goroutine:

@@ -44,24 +44,25 @@ func (c *Conn) AsyncWriteMessage(op Opcode, p []byte, cb WriteCallback) error {
 	if op != OpText && op != OpBinary {
 		return ErrBadOpcode
 	}
-	return c.async(func() error { return c.WriteMessage(op, p) }, cb)
+	return c.async(func(mill.Conn) { c.report(cb, c.WriteMessage(op, p)) }, cb)
 }
 
-// async runs write on the connection's loop and reports to cb.
-func (c *Conn) async(write func() error, cb WriteCallback) error {
-	err := c.mc.Do(func(mill.Conn) {
-		err := write()
-		if cb != nil {
-			cb(c, err)
-		}
-	})
-	if err != nil {
-		if cb != nil {
-			cb(c, ErrClosed)
-		}
+// async runs fn, which writes and reports to cb (report), on the
+// connection's loop: one closure per call. If the loop has stopped, cb
+// hears ErrClosed at once.
+func (c *Conn) async(fn func(mill.Conn), cb WriteCallback) error {
+	if c.mc.Do(fn) != nil {
+		c.report(cb, ErrClosed)
 		return ErrClosed
 	}
 	return nil
+}
+
+// report gives cb, if any, a write's result.
+func (c *Conn) report(cb WriteCallback, err error) {
+	if cb != nil {
+		cb(c, err)
+	}
 }
 
 // Ping sends a ping with payload p (at most 125 bytes); the peer's
@@ -81,7 +82,7 @@ func (c *Conn) AsyncPing(p []byte, cb WriteCallback) error {
 	if len(p) > 125 {
 		return ErrControlTooLong
 	}
-	return c.async(func() error { return c.Ping(p) }, cb)
+	return c.async(func(mill.Conn) { c.report(cb, c.Ping(p)) }, cb)
 }
 
 // Close starts the closing handshake: a close frame with code and
@@ -148,7 +149,9 @@ func (c *Conn) writeControl(op Opcode, p []byte) error {
 // that was negotiated and worth it. Loop goroutine.
 func (c *Conn) writeData(op Opcode, p []byte) error {
 	if c.compress && len(p) >= c.ep.cfg.compression.threshold() {
-		z := c.ep.bufs.Get(len(p)/2 + 64)[:0]
+		// Room for data that does not compress: deflate adds at most a
+		// few bytes per 16 KiB stored block.
+		z := c.ep.bufs.Get(len(p) + len(p)>>6 + 64)[:0]
 		z = c.defl.deflate(z, p)
 		err := c.writeFrame(op, 0x40, z)
 		c.ep.bufs.Put(z)
