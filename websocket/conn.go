@@ -125,7 +125,7 @@ type endpoint struct {
 	pong   PongHandler
 	wr     WritabilityHandler
 	client bool
-	set    *connSet // the server's open connections (nil on a client)
+	set    *connSet // the server's (or client's) open connections
 	bufs   bufferpool.Pool
 }
 

@@ -253,8 +253,8 @@ func pendingLimit(limit int) int {
 }
 
 // inflate appends the decompressed bytes of compressed data to dst. data is one frame's payload of a
-// compressed message (or a whole message); final is true on the message's last frame (then the
-// 00 00 ff ff tail is appended by you before inflating). It fails with an error wrapping ErrMessageTooBig
+// compressed message (or a whole message); final is true on the message's last frame (the
+// 00 00 ff ff tail RFC 7692 strips is put back here: msgSource). It fails with an error wrapping ErrMessageTooBig
 // as soon as len(dst) would exceed limit (a decompression bomb must stop there, without allocating past
 // limit+small slack), and with an error wrapping ErrBadCompression on invalid deflate data (including
 // trailing garbage / a BFINAL block followed by more data).

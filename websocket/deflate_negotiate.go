@@ -28,7 +28,6 @@ var (
 	errPMDUnknown     = errors.New("unknown permessage-deflate parameter")
 	errPMDDuplicate   = errors.New("permessage-deflate parameter given twice")
 	errPMDValue       = errors.New("bad permessage-deflate parameter value")
-	errPMDServerBits  = errors.New("server_max_window_bits below 15 (compress/flate always uses a 32 KiB window)")
 	errPMDClientBits  = errors.New("client_max_window_bits below 15 (compress/flate always uses a 32 KiB window)")
 	errPMDTwice       = errors.New("permessage-deflate accepted twice")
 	errPMDNotOffered  = errors.New("extension that was not offered")

@@ -40,8 +40,9 @@ var (
 	// loop. (Close on a connection already closing does nothing and
 	// returns nil.)
 	ErrClosed = errors.New("websocket: connection closed")
-	// ErrBadOpcode: a write with an opcode that is not a message's
-	// (OpText, OpBinary) or a control frame's where one is expected.
+	// ErrBadOpcode: an opcode other than OpText or OpBinary where a
+	// message's is expected (WriteMessage, AsyncWriteMessage,
+	// NewPrepared).
 	ErrBadOpcode = errors.New("websocket: bad opcode for this write")
 	// ErrControlTooLong: a control frame's payload (a ping, a pong, a
 	// close code and reason) longer than 125 bytes.

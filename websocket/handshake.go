@@ -168,7 +168,7 @@ func (a *accepted) appendResponse(dst []byte) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// appendRefusal appends the response refusing an upgrade: the status,
+// appendResponse appends the response refusing an upgrade: the status,
 // the reason as a text body, and Connection: close.
 func (rf *refusal) appendResponse(dst []byte) []byte {
 	dst = http1.AppendStatusLine(dst, rf.status)

@@ -20,8 +20,9 @@ const (
 	// DefaultCloseTimeout bounds the wait for the peer's answer to our
 	// close frame.
 	DefaultCloseTimeout = 5 * time.Second
-	// DefaultHandshakeTimeout bounds the opening handshake: a server's
-	// wait for a complete upgrade request, a client's for the response.
+	// DefaultHandshakeTimeout bounds the opening handshake: a dedicated
+	// server's wait for a complete upgrade request, a client's whole
+	// dial (connect, TLS handshake, response).
 	DefaultHandshakeTimeout = 10 * time.Second
 )
 
@@ -222,7 +223,7 @@ func WithCompression(cfg Compression) Option {
 func WithSubprotocols(protocols ...string) Option {
 	return func(c *config) error {
 		for _, p := range protocols {
-			if p == "" || !isToken(p) {
+			if !isToken(p) {
 				return fmt.Errorf("websocket: WithSubprotocols: %q is not a token", p)
 			}
 		}
@@ -299,7 +300,8 @@ func WithCloseTimeout(d time.Duration) Option {
 
 // WithHandshakeTimeout bounds the opening handshake (default
 // DefaultHandshakeTimeout): on a dedicated server, the wait for a
-// complete upgrade request; on a client, for the server's response.
+// complete upgrade request; on a client, the whole dial: connect, TLS
+// handshake and the server's response.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

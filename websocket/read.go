@@ -29,7 +29,6 @@ type reader struct {
 	buf   []byte // the message so far (inflated); from the endpoint's pool
 	zbuf  []byte // the current frame's compressed payload, when zip
 	text  utf8Validator
-	ep    *endpoint
 }
 
 // release gives the reader's buffers back to ep's pool. Loop goroutine.
@@ -71,7 +70,6 @@ var (
 	errCloseLen     = fmt.Errorf("%w: a close frame with a 1-byte payload", ErrProtocol)
 	errCloseCode    = fmt.Errorf("%w: a close frame with a status code that may not be sent", ErrProtocol)
 	errCloseUTF8    = fmt.Errorf("%w: close reason", ErrInvalidUTF8)
-	errTooBig       = ErrMessageTooBig
 	errPeerGone     = fmt.Errorf("websocket: the connection ended without a close frame: %w", io.ErrUnexpectedEOF)
 )
 
@@ -205,7 +203,7 @@ func (c *Conn) checkHeader(h *header) error {
 	}
 	// Compared without adding: a frame length near 2^63 must not wrap.
 	if h.length > limit || size > limit-h.length {
-		return fmt.Errorf("%w: a frame of %d bytes after %d, over the limit of %d", errTooBig, h.length, size, c.ep.cfg.maxMessage)
+		return fmt.Errorf("%w: a frame of %d bytes after %d, over the limit of %d", ErrMessageTooBig, h.length, size, c.ep.cfg.maxMessage)
 	}
 	return nil
 }
