@@ -165,8 +165,8 @@ type Conn interface {
 	// connection, so a handler that answers what it reads stays bounded
 	// without checking Writable. With WithWriteBatching, a Write inside a
 	// callback queues p (copied) to go out when the loop has handled the
-	// rest of its work (unless p is 8 KiB or more and nothing is queued:
-	// then it is sent at once). Loop-only; p is not retained.
+	// rest of its work (unless p is 8 KiB or more, nothing is queued and
+	// the connection is not TLS: then it is sent at once). Loop-only; p is not retained.
 	Write(p []byte) (int, error)
 	// Writev is Write for several buffers, sent with one writev call.
 	// Loop-only; bs is not retained.

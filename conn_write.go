@@ -26,7 +26,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	if c.isTLS() {
 		return c.writeTLS(p, nil, len(p))
 	}
-	if c.out.Len() > 0 || c.batch(len(p)) {
+	if c.out.Len() > 0 || len(p) < batchDirect && c.batch(len(p)) {
 		c.out.queue(p)
 		c.queued(len(p))
 		return len(p), nil
@@ -96,7 +96,7 @@ func (c *conn) Writev(bs [][]byte) (int, error) {
 	if c.isTLS() {
 		return c.writeTLS(nil, bs, total)
 	}
-	if c.out.Len() > 0 || c.batch(total) {
+	if c.out.Len() > 0 || total < batchDirect && c.batch(total) {
 		for _, b := range bs {
 			c.out.queue(b)
 		}

@@ -297,9 +297,9 @@ func WithWriteBufferCap(n int) Option { return WithWriteBufferMin(n) }
 // held back for the rest of the iteration's work.
 // Writes outside callbacks (AsyncWrite's and AsyncWriteFrame's own
 // write) are not held back; OnOpen's returned bytes are, like its other
-// writes. A write of 8 KiB or more made while nothing waits in the
-// queue goes out at once, uncopied (a system call of its own is worth
-// it). A connection holds back at most 64 KiB, and Conn.Flush sends
+// writes. A plaintext write of 8 KiB or more made while nothing waits
+// in the queue goes out at once, uncopied (a system call of its own is
+// worth it). A connection holds back at most 64 KiB, and Conn.Flush sends
 // at once. A write made in a callback then reports a
 // socket error only through OnClose, as a queued write always did.
 func WithWriteBatching(on bool) Option {
