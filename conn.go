@@ -97,7 +97,8 @@ type Conn interface {
 	// *Server its handler's OnBoot and OnShutdown receive). A handler
 	// shared by several servers tells their connections apart with it,
 	// and learns from its Stopping channel whether the connection's
-	// server is shutting down. Any goroutine.
+	// server is shutting down. nil for a milltest fake connection. Any
+	// goroutine.
 	Server() *Server
 
 	// SetIdleTimeout, SetReadTimeout and SetWriteTimeout override the

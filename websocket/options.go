@@ -103,7 +103,9 @@ func (u *Upgrade) SetProtocol(p string) { u.protocol = p }
 func (u *Upgrade) Protocol() string { return u.protocol }
 
 // Header returns the extra header fields of the 101 response (Set-Cookie,
-// say); the handshake's own fields are added by the server.
+// say); the handshake's own fields are added by the server. A field
+// whose name is not a token or whose value holds a control character
+// (a CR or LF that would inject a field) is left out of the response.
 func (u *Upgrade) Header() http.Header {
 	if u.header == nil {
 		u.header = http.Header{}
@@ -121,7 +123,7 @@ func (u *Upgrade) SetContext(v any) { u.ctx = v }
 type Refusal struct {
 	Status int         // 4xx or 5xx
 	Reason string      // the response body, a line of text
-	Header http.Header // extra fields (WWW-Authenticate, Retry-After)
+	Header http.Header // extra fields (WWW-Authenticate, Retry-After); see Upgrade.Header
 }
 
 // Error describes the refusal.
