@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,8 +191,9 @@ func TestUpgradeMisuse(t *testing.T) {
 // server told every connection it was going away.
 type lateUpgrade struct {
 	httpAndWS
-	arrived chan struct{}
-	shut    chan struct{}
+	arrived  chan struct{}
+	shut     chan struct{}
+	timedOut atomic.Bool // OnShutdown did not run in time: the test is void
 }
 
 func (h *lateUpgrade) OnTraffic(c mill.Conn) mill.Action {
@@ -200,6 +202,7 @@ func (h *lateUpgrade) OnTraffic(c mill.Conn) mill.Action {
 		select {
 		case <-h.shut:
 		case <-time.After(waitBound):
+			h.timedOut.Store(true)
 		}
 	}
 	return h.httpAndWS.OnTraffic(c)
@@ -245,6 +248,9 @@ func TestUpgradeDuringShutdown(t *testing.T) {
 	}
 	if err := recv(t, rec.closes, "OnClose"); CloseStatus(err) != StatusGoingAway {
 		t.Fatalf("OnClose: %v", err)
+	}
+	if h.timedOut.Load() {
+		t.Fatal("OnShutdown had not run when the upgrade went on: the late upgrade was not tested")
 	}
 }
 
