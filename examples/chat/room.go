@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/mill-io/mill/http1"
 	"github.com/mill-io/mill/websocket"
@@ -62,51 +62,18 @@ func (rm *room) accept(u *websocket.Upgrade) error {
 }
 
 // queryName returns the unescaped value of the name parameter of r's
-// query, or "".
+// query (the raw value if its escapes are malformed), or "".
 func queryName(r *http1.Request) string {
-	_, q, ok := strings.Cut(string(r.Target), "?")
-	if !ok {
-		return ""
-	}
-	for _, kv := range strings.Split(q, "&") {
+	for _, kv := range strings.Split(string(r.Query()), "&") {
 		k, v, _ := strings.Cut(kv, "=")
 		if k == "name" {
-			return unescape(v)
+			if s, err := url.QueryUnescape(v); err == nil {
+				return s
+			}
+			return v
 		}
 	}
 	return ""
-}
-
-// unescape undoes the query's percent-encoding and + for space; a
-// malformed escape is kept as it is.
-func unescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '+':
-			b.WriteByte(' ')
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // cleanName makes a name fit to show: valid UTF-8, no control or
@@ -182,7 +149,7 @@ func (rm *room) OnMessage(c *websocket.Conn, op websocket.Opcode, payload []byte
 	switch {
 	case text == "":
 		return
-	case len(text) > maxText || !utf8.ValidString(text):
+	case len(text) > maxText: // (json.Unmarshal made it valid UTF-8)
 		_ = c.Close(websocket.StatusPolicyViolation, fmt.Sprintf("text longer than %d bytes", maxText))
 		return
 	}
