@@ -46,9 +46,11 @@ func (r *Request) Cookie(name string) (value []byte, ok bool) {
 			} else {
 				pair, line = line, nil
 			}
-			n, v, _ := bytes.Cut(trimSpace(pair), []byte("="))
-			n = trimSpace(n)
-			if len(n) == 0 || !isToken(n) || string(n) != name {
+			// A parsed field value holds no CR or LF: trimming spaces and
+			// tabs is net/http's trimming here.
+			n, v, _ := bytes.Cut(trimOWS(pair), []byte("="))
+			n = trimOWS(n)
+			if !isToken(n) || string(n) != name {
 				continue
 			}
 			if v, ok := cookieValue(v); ok {
@@ -71,16 +73,4 @@ func cookieValue(v []byte) ([]byte, bool) {
 		}
 	}
 	return v, true
-}
-
-// trimSpace trims spaces, tabs, CRs and LFs from both ends of b.
-func trimSpace(b []byte) []byte {
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
-	for len(b) > 0 && isSpace(b[0]) {
-		b = b[1:]
-	}
-	for len(b) > 0 && isSpace(b[len(b)-1]) {
-		b = b[:len(b)-1]
-	}
-	return b
 }
