@@ -65,19 +65,19 @@ type config struct {
 // defaults are the flags' defaults.
 var defaults = config{maxMessage: websocket.DefaultMaxMessage, batch: true}
 
-// newServer makes the mill server that serves the echo on addr, and the
-// websocket.Server that is its handler.
-func newServer(cfg config, addr string, extra ...mill.Option) (*mill.Server, *websocket.Server, error) {
+// newServer makes the mill server that serves the echo on addr, a
+// websocket.Server as its handler.
+func newServer(cfg config, addr string, extra ...mill.Option) (*mill.Server, error) {
 	wsOpts := []websocket.Option{websocket.WithMaxMessage(cfg.maxMessage)}
 	switch {
 	case cfg.context && !cfg.deflate:
-		return nil, nil, errors.New("-deflate-context needs -deflate")
+		return nil, errors.New("-deflate-context needs -deflate")
 	case cfg.deflate:
 		wsOpts = append(wsOpts, websocket.WithCompression(websocket.Compression{Enabled: true, ContextTakeover: cfg.context}))
 	}
 	ws, err := websocket.NewServer(echo{}, wsOpts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// With write batching, the echoes of all the messages one read
 	// brought go out with one system call per connection, after the loop
@@ -87,11 +87,7 @@ func newServer(cfg config, addr string, extra ...mill.Option) (*mill.Server, *we
 	if cfg.tls != nil {
 		opts = append(opts, mill.WithTLS(cfg.tls))
 	}
-	s, err := mill.NewServer(ws, addr, append(opts, extra...)...)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, ws, nil
+	return mill.NewServer(ws, addr, append(opts, extra...)...)
 }
 
 func main() {
@@ -110,7 +106,7 @@ func main() {
 		log.Fatal(err)
 	}
 	cfg.tls = certs.Config()
-	s, _, err := newServer(cfg, *addr)
+	s, err := newServer(cfg, *addr)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func start(t testing.TB, cfg config) *mill.Server {
 	if cfg.loops == 0 {
 		cfg.loops = 2
 	}
-	s, _, err := newServer(cfg, "tcp://127.0.0.1:0", mill.WithLogger(zap.NewNop()))
+	s, err := newServer(cfg, "tcp://127.0.0.1:0", mill.WithLogger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestMaxMessage(t *testing.T) {
 // TestDeflateContextNeedsDeflate: -deflate-context alone is refused,
 // naming the flag it needs.
 func TestDeflateContextNeedsDeflate(t *testing.T) {
-	_, _, err := newServer(config{context: true, maxMessage: defaults.maxMessage}, "tcp://127.0.0.1:0")
+	_, err := newServer(config{context: true, maxMessage: defaults.maxMessage}, "tcp://127.0.0.1:0")
 	if err == nil || !strings.Contains(err.Error(), "-deflate-context needs -deflate") {
 		t.Fatalf("newServer: %v", err)
 	}
