@@ -456,8 +456,4 @@ func (h clientHandler) OnClose(mc mill.Conn, err error) mill.Action {
 }
 
 // OnWritabilityChanged relays mill's event to a WritabilityHandler.
-func (h clientHandler) OnWritabilityChanged(mc mill.Conn, writable bool) {
-	if c, ok := mc.Context().(*Conn); ok && h.cl.ep.wr != nil && c.state != stateClosed {
-		c.onWritability(writable)
-	}
-}
+func (h clientHandler) OnWritabilityChanged(mc mill.Conn, writable bool) { writability(mc, writable) }

@@ -199,7 +199,14 @@ func (c *Conn) onPong(p []byte) {
 	done = true
 }
 
-func (c *Conn) onWritability(writable bool) {
+// writability relays mill's OnWritabilityChanged for mc to the
+// WritabilityHandler, if there is one and mc is an open WebSocket
+// connection (a server's or a client's).
+func writability(mc mill.Conn, writable bool) {
+	c, ok := mc.Context().(*Conn)
+	if !ok || c.ep.wr == nil || c.state == stateClosed {
+		return
+	}
 	done := false
 	defer c.panicking(&done)
 	c.ep.wr.OnWritabilityChanged(c, writable)

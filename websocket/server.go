@@ -223,11 +223,7 @@ func (s *Server) OnClose(mc mill.Conn, err error) mill.Action {
 
 // OnWritabilityChanged relays mill's event to a WritabilityHandler.
 // Part of mill.WritabilityHandler.
-func (s *Server) OnWritabilityChanged(mc mill.Conn, writable bool) {
-	if c, ok := mc.Context().(*Conn); ok && s.ep.wr != nil && c.state != stateClosed {
-		c.onWritability(writable)
-	}
-}
+func (s *Server) OnWritabilityChanged(mc mill.Conn, writable bool) { writability(mc, writable) }
 
 // OnShutdown sends every WebSocket connection a close frame with 1001
 // (going away) as the mill server begins shutting down, so that clients
