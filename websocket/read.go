@@ -190,13 +190,13 @@ func (c *Conn) checkHeader(h *header) error {
 	if h.op != OpContinuation {
 		size = 0
 	}
-	if c.ep.stream != nil {
-		size = 0 // the limit bounds each frame
-	}
 	limit := int64(c.ep.cfg.maxMessage)
 	zip := r.zip
 	if h.op != OpContinuation {
 		zip = h.rsv&0x40 != 0
+	}
+	if c.ep.stream != nil && !zip {
+		size = 0 // streamed frame by frame: the limit bounds each frame
 	}
 	if zip {
 		limit += limit>>6 + 1024 // deflate can grow incompressible data a little
@@ -251,17 +251,14 @@ func (c *Conn) endFrame() {
 	r := &c.rd
 	r.frame = false
 	if r.zip {
-		n := len(r.buf)
-		limit := c.ep.cfg.maxMessage
-		if c.ep.stream != nil {
-			limit = n + c.ep.cfg.maxMessage
-		}
-		if r.buf == nil {
-			r.buf = c.ep.bufs.Get(2*len(r.zbuf) + 64)[:0]
+		// A compressed message is inflated whole at its last frame
+		// (inflate keeps the frames before it); r.buf is empty until then.
+		if r.fin && r.buf == nil {
+			r.buf = c.ep.bufs.Get(2*r.size + 64)[:0]
 		}
 		// If inflate outgrows r.buf, the old slice is left to the garbage
 		// collector: the pool counts the one Get once, at the final Put.
-		out, err := c.infl.inflate(r.buf, r.zbuf, r.fin, limit)
+		out, err := c.infl.inflate(r.buf, r.zbuf, r.fin, c.ep.cfg.maxMessage)
 		r.buf = out
 		if r.zbuf != nil {
 			r.zbuf = r.zbuf[:0]
@@ -274,7 +271,7 @@ func (c *Conn) endFrame() {
 			c.fail(code, err)
 			return
 		}
-		if r.msgOp == OpText && !r.text.feed(r.buf[n:]) {
+		if r.msgOp == OpText && !r.text.feed(r.buf) {
 			c.fail(StatusInvalidPayload, ErrInvalidUTF8)
 			return
 		}
