@@ -200,3 +200,20 @@ func TestCloseRefusedUnderFailWrite(t *testing.T) {
 		t.Fatalf("OnClose: %v, want 1006 by us with ErrOutboundFull", err)
 	}
 }
+
+// TestStreamedCompressedLimit: with a StreamHandler, the frames of a
+// compressed message count against WithMaxMessage together, at each
+// frame header (the message is inflated whole at its last frame); they
+// were bounded only by the inflater's looser backstop (limit + 1/8 +
+// 4 KiB), so frames well past the limit were taken in.
+func TestStreamedCompressedLimit(t *testing.T) {
+	t.Parallel()
+	h := &streamer{recorder: newRecorder(false), frames: make(chan string, 16)}
+	_, addr := serve(t, h, []Option{WithMaxMessage(1000), WithCompression(Compression{Enabled: true})})
+	r, _ := upgrade(t, addr, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+	p := make([]byte, 900) // compressed bytes need not be valid: the header is refused first
+	r.write(frameBytes(rawFrame{rsv: 0x40, op: OpBinary, masked: true, p: p}))
+	r.write(frameBytes(rawFrame{op: OpContinuation, masked: true, p: p}))
+	r.write(frameBytes(rawFrame{op: OpContinuation, masked: true, p: p})) // 2,700 > 1000 + 1000/64 + 1024
+	r.expectClose(StatusMessageTooBig)
+}
