@@ -49,6 +49,22 @@ func hexTable() (t [256]uint8) {
 	return t
 }
 
+// IsToken reports whether b is a non-empty RFC 9110 token: a method, a
+// field name, a parameter name. For code built on the package (the
+// WebSocket handshake's fields, say).
+func IsToken(b []byte) bool { return isToken(b) }
+
+// IsTokenChar reports whether c may appear in a token.
+func IsTokenChar(c byte) bool { return tchar[c] }
+
+// EqualFold reports whether b equals lower, which must be lower case,
+// in any ASCII case: how field names compare.
+func EqualFold(b []byte, lower string) bool { return eqFold(b, lower) }
+
+// TrimOWS returns b without the spaces and tabs around it (RFC 9110's
+// optional whitespace).
+func TrimOWS(b []byte) []byte { return trimOWS(b) }
+
 // isToken reports whether b is a non-empty token.
 func isToken(b []byte) bool {
 	for _, c := range b {

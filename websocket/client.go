@@ -191,7 +191,7 @@ func (cl *Client) request(u *url.URL, key string, header http.Header) ([]byte, e
 	host := u.Host
 	for name, vs := range header {
 		switch {
-		case !isToken(name):
+		case !http1.IsToken([]byte(name)):
 			return nil, fmt.Errorf("header field name %q is not a token", name)
 		case strings.EqualFold(name, "host"):
 			if len(vs) != 1 || vs[0] == "" || strings.ContainsAny(vs[0], " \t") || !validValue(vs[0]) {

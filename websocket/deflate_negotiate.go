@@ -3,6 +3,8 @@ package websocket
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mill-io/mill/http1"
 )
 
 // Negotiation of permessage-deflate (RFC 7692 §5, §7.1) over the
@@ -70,7 +72,7 @@ func negotiateServer(values [][]byte, cfg Compression) (p deflateParams, resp []
 			var elem []byte
 			elem, v = nextElement(v)
 			name, params, good := parseElement(elem, buf[:0])
-			if !good || name == nil || !equalFold(name, pmdName) {
+			if !good || name == nil || !http1.EqualFold(name, pmdName) {
 				continue
 			}
 			o, err := parsePMD(params, true)
@@ -138,7 +140,7 @@ func clientAccept(values [][]byte, cfg Compression) (p deflateParams, ok bool, e
 				continue // an empty list element
 			case !good:
 				return deflateParams{}, false, fmt.Errorf("%w: %w", ErrHandshake, errExtSyntax)
-			case !equalFold(name, pmdName):
+			case !http1.EqualFold(name, pmdName):
 				return deflateParams{}, false, fmt.Errorf("%w: server answered with an %w: %.64q", ErrHandshake, errPMDNotOffered, name)
 			case !cfg.Enabled:
 				return deflateParams{}, false, fmt.Errorf("%w: %w", ErrHandshake, errPMDNoCompress)
@@ -168,13 +170,13 @@ func parsePMD(params []extParam, offer bool) (e pmdElement, err error) {
 	for _, pr := range params {
 		var i int
 		switch {
-		case equalFold(pr.name, "server_no_context_takeover"):
+		case http1.EqualFold(pr.name, "server_no_context_takeover"):
 			i = 0
-		case equalFold(pr.name, "client_no_context_takeover"):
+		case http1.EqualFold(pr.name, "client_no_context_takeover"):
 			i = 1
-		case equalFold(pr.name, "server_max_window_bits"):
+		case http1.EqualFold(pr.name, "server_max_window_bits"):
 			i = 2
-		case equalFold(pr.name, "client_max_window_bits"):
+		case http1.EqualFold(pr.name, "client_max_window_bits"):
 			i = 3
 		default:
 			return pmdElement{}, errPMDUnknown
@@ -301,7 +303,7 @@ func parseElement(elem []byte, params []extParam) (name []byte, _ []extParam, ok
 			if sc.peek() == '"' {
 				var good bool
 				v, good = sc.quoted()
-				if !good || !isToken(string(v)) {
+				if !good || !http1.IsToken(v) {
 					return nil, params, false
 				}
 			} else if v = sc.token(); v == nil {
@@ -350,7 +352,7 @@ func (sc *extScanner) skipWS() {
 // nil if there is none.
 func (sc *extScanner) token() []byte {
 	start := sc.i
-	for !sc.done() && tokenChar[sc.s[sc.i]] {
+	for !sc.done() && http1.IsTokenChar(sc.s[sc.i]) {
 		sc.i++
 	}
 	if sc.i == start {

@@ -213,7 +213,7 @@ func FuzzResponse(f *testing.F) {
 			t.Fatalf("status %d", r.status)
 		}
 		for _, f := range r.fields {
-			if !isToken(string(f.Name)) || bytes.ContainsAny(f.Value, "\r\n\x00") {
+			if !http1.IsToken(f.Name) || bytes.ContainsAny(f.Value, "\r\n\x00") {
 				t.Fatalf("field %q: %q", f.Name, f.Value)
 			}
 		}

@@ -134,19 +134,19 @@ type handshakeFields struct {
 func scanFields(hs []http1.Header) (f handshakeFields) {
 	for _, h := range hs {
 		switch {
-		case equalFold(h.Name, "upgrade"):
+		case http1.EqualFold(h.Name, "upgrade"):
 			f.upgrade = f.upgrade || hasToken(h.Value, "websocket")
-		case equalFold(h.Name, "connection"):
+		case http1.EqualFold(h.Name, "connection"):
 			f.connection = f.connection || hasToken(h.Value, "upgrade")
-		case equalFold(h.Name, "sec-websocket-key"):
+		case http1.EqualFold(h.Name, "sec-websocket-key"):
 			f.key, f.keys = h.Value, f.keys+1
-		case equalFold(h.Name, "sec-websocket-version"):
+		case http1.EqualFold(h.Name, "sec-websocket-version"):
 			f.version, f.versions = h.Value, f.versions+1
-		case equalFold(h.Name, "sec-websocket-accept"):
+		case http1.EqualFold(h.Name, "sec-websocket-accept"):
 			f.accept, f.accepts = h.Value, f.accepts+1
-		case equalFold(h.Name, "sec-websocket-protocol"):
+		case http1.EqualFold(h.Name, "sec-websocket-protocol"):
 			f.protocols = appendTokens(f.protocols, h.Value)
-		case equalFold(h.Name, "sec-websocket-extensions"):
+		case http1.EqualFold(h.Name, "sec-websocket-extensions"):
 			f.exts = append(f.exts, h.Value)
 		}
 	}
@@ -185,7 +185,7 @@ func (rf *refusal) appendResponse(dst []byte) []byte {
 // the response; they are left out).
 func appendFields(dst []byte, h http.Header) []byte {
 	for name, vs := range h {
-		if !isToken(name) {
+		if !http1.IsToken([]byte(name)) {
 			continue
 		}
 		for _, v := range vs {
@@ -225,7 +225,7 @@ func sameOrigin(r *http1.Request) bool {
 	var origin []byte
 	n := 0
 	for _, h := range r.Headers {
-		if equalFold(h.Name, "origin") {
+		if http1.EqualFold(h.Name, "origin") {
 			origin, n = h.Value, n+1
 		}
 	}
@@ -269,35 +269,12 @@ func splitHost(h string) (host, port string) {
 	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port
 }
 
-// equalFold reports whether b equals lower, which is lower case, in any
-// ASCII case.
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // nextElem splits the first element off a comma-separated list (a
 // comma inside a quoted string does not split), without the whitespace
 // around it; rest is nil after the last.
 func nextElem(list []byte) (elem, rest []byte) {
 	elem, rest = nextElement(list)
-	for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
-		elem = elem[1:]
-	}
-	for len(elem) > 0 && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
-		elem = elem[:len(elem)-1]
-	}
+	elem = http1.TrimOWS(elem)
 	return elem, rest
 }
 
@@ -307,7 +284,7 @@ func hasToken(list []byte, token string) bool {
 	for list != nil {
 		var e []byte
 		e, list = nextElem(list)
-		if equalFold(e, token) {
+		if http1.EqualFold(e, token) {
 			return true
 		}
 	}

@@ -225,7 +225,7 @@ func WithCompression(cfg Compression) Option {
 func WithSubprotocols(protocols ...string) Option {
 	return func(c *config) error {
 		for _, p := range protocols {
-			if !isToken(p) {
+			if !http1.IsToken([]byte(p)) {
 				return fmt.Errorf("websocket: WithSubprotocols: %q is not a token", p)
 			}
 		}
@@ -350,30 +350,3 @@ func WithMillOptions(opts ...mill.Option) Option {
 		return nil
 	}
 }
-
-// isToken reports whether s is an RFC 9110 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()

@@ -54,20 +54,12 @@ func parseResponse(in []byte) (r *response, n int, err error) {
 	for len(rest) > 0 {
 		line, rest = cutLine(rest)
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(string(line[:colon])) {
+		if colon < 0 || !http1.IsToken(line[:colon]) {
 			return nil, 0, &HandshakeError{Status: status, Reason: "malformed header field"}
 		}
-		v := line[colon+1:]
-		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-			v = v[1:]
-		}
-		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-			v = v[:len(v)-1]
-		}
-		for _, c := range v {
-			if (c < ' ' && c != '\t') || c == 0x7f {
-				return nil, 0, &HandshakeError{Status: status, Reason: "control character in a header field"}
-			}
+		v := http1.TrimOWS(line[colon+1:])
+		if !validValue(string(v)) {
+			return nil, 0, &HandshakeError{Status: status, Reason: "control character in a header field"}
 		}
 		r.fields = append(r.fields, http1.Header{Name: line[:colon], Value: v})
 	}
